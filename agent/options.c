@@ -1,0 +1,658 @@
+/* Command-line parsing and validation for both roles (agent and collector -C). */
+#include "options.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct sslc_options defaults = {
+	.action = ACTION_RUN,
+	.tunnel_port = SSLC_TUNNEL_PORT,
+	.listen_port = SSLC_TUNNEL_PORT,
+	.stats_interval_s = 5,
+	.vlan = -1,
+	.queue_bytes = 64ULL << 20,
+	.ring_bytes = 16ULL << 20,
+	.max_call_bytes = 16ULL << 20,
+	.idle_timeout_s = 300,
+	.handshake_timeout_s = 10,
+	.max_agents = 1024,
+	.user = "nobody",
+};
+
+enum {
+	OPT_CA = 0x100,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_STATS_FILE,
+	OPT_STATS_INTERVAL,
+	OPT_LIB,
+	OPT_LIST,
+	OPT_PRINT,
+	OPT_MTU,
+	OPT_VLAN,
+	OPT_VLAN_PER_AGENT,
+	OPT_QUEUE_SIZE,
+	OPT_RING_SIZE,
+	OPT_MAX_CALL_SIZE,
+	OPT_IDLE_TIMEOUT,
+	OPT_HANDSHAKE_TIMEOUT,
+	OPT_MAX_AGENTS,
+	OPT_USER,
+	OPT_SYSLOG,
+};
+
+static const struct option long_options[] = {
+	{"interface", required_argument, NULL, 'I'},
+	{"tunnel", required_argument, NULL, 't'},
+	{"output", required_argument, NULL, 'o'},
+	{"write", required_argument, NULL, 'w'},
+	{"collector", no_argument, NULL, 'C'},
+	{"listen", required_argument, NULL, 'l'},
+	{"pid", required_argument, NULL, 'p'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{"ca", required_argument, NULL, OPT_CA},
+	{"cert", required_argument, NULL, OPT_CERT},
+	{"key", required_argument, NULL, OPT_KEY},
+	{"stats-file", required_argument, NULL, OPT_STATS_FILE},
+	{"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
+	{"lib", required_argument, NULL, OPT_LIB},
+	{"list", no_argument, NULL, OPT_LIST},
+	{"print", no_argument, NULL, OPT_PRINT},
+	{"mtu", required_argument, NULL, OPT_MTU},
+	{"vlan", required_argument, NULL, OPT_VLAN},
+	{"vlan-per-agent", no_argument, NULL, OPT_VLAN_PER_AGENT},
+	{"queue-size", required_argument, NULL, OPT_QUEUE_SIZE},
+	{"ring-size", required_argument, NULL, OPT_RING_SIZE},
+	{"max-call-size", required_argument, NULL, OPT_MAX_CALL_SIZE},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+	{"max-agents", required_argument, NULL, OPT_MAX_AGENTS},
+	{"user", required_argument, NULL, OPT_USER},
+	{"syslog", no_argument, NULL, OPT_SYSLOG},
+	{NULL, 0, NULL, 0},
+};
+
+static const char usage_text[] =
+	"Usage: sslcollector -I IFACE (-o IFACE | -w FILE | -t HOST[:PORT])... [options]\n"
+	"       sslcollector -C (-o IFACE | -w FILE)... [-l ADDR[:PORT]] [options]\n"
+	"\n"
+	"Mirrors the plaintext of this host's TLS connections (OpenSSL) as ordinary TCP/IP\n"
+	"packets, for an IDS such as Suricata, Zeek or Arkime. No keys, no proxy.\n"
+	"\n"
+	"Examples:\n"
+	"  sslcollector -I eth0 -t 10.0.0.5      host agent, tunnel to an aggregator\n"
+	"  sslcollector -I eth0 -o mirror0       host agent, replay locally (on-premise)\n"
+	"  sslcollector -I eth0 -w tls.pcap      host agent, to a pcap file\n"
+	"  sslcollector -C -o ids0               aggregator: agents' mirrors into ids0\n"
+	"\n"
+	"What to mirror (agent):\n"
+	"  -I, --interface IFACE   TLS connections whose local address belongs to IFACE in this\n"
+	"                          network namespace; 'any' for every local address\n"
+	"  -p, --pid PID           only these processes (repeatable)\n"
+	"      --lib PATH          also probe this library or static executable (repeatable)\n"
+	"      --list              print the processes using TLS and whether they are mirrored\n"
+	"      --print             print one line per captured event (-v: with the first bytes)\n"
+	"\n"
+	"Where to send it:\n"
+	"  -o, --output IFACE      send the frames on IFACE (e.g. one end of a veth pair)\n"
+	"  -w, --write FILE        write a pcap file (mode 0600: it holds plaintext secrets)\n"
+	"  -t, --tunnel HOST[:PORT]  send through a mutually authenticated TLS tunnel to a\n"
+	"                          collector (default port 57012)\n"
+	"\n"
+	"Collector:\n"
+	"  -C, --collector         receive agents' tunnels and inject them into -o / -w\n"
+	"  -l, --listen ADDR[:PORT]  listening address (default every address, port 57012)\n"
+	"      --vlan-per-agent    tag each agent's frames with a VLAN id of its own\n"
+	"      --max-agents N      refuse agents beyond N connected (default 1024)\n"
+	"      --handshake-timeout SEC  drop peers that do not finish TLS in time (default 10)\n"
+	"      --user NAME         user to run as after opening sockets (default nobody)\n"
+	"\n"
+	"Tunnel certificates (both roles; make them with scripts/make-certs.sh):\n"
+	"      --ca FILE           CA that signed the peer (default " SSLC_CERT_DIR "/ca.crt)\n"
+	"      --cert FILE         our certificate (default " SSLC_CERT_DIR "/agent.crt,\n"
+	"                          collector: " SSLC_CERT_DIR "/collector.crt)\n"
+	"      --key FILE          our private key (default agent.key / collector.key there)\n"
+	"\n"
+	"Tuning:\n"
+	"      --mtu BYTES         IP MTU of the forged packets (default: -o's MTU, else 1500)\n"
+	"      --vlan ID           add an 802.1Q tag with this VLAN id (1-4094)\n"
+	"      --queue-size BYTES  tunnel send queue; frames beyond it are dropped and counted\n"
+	"                          (default 64M)\n"
+	"      --ring-size BYTES   BPF ring buffer (power of two, default 16M)\n"
+	"      --max-call-size BYTES  capture at most this much of one SSL call; the rest is\n"
+	"                          reported as a gap (default 16M)\n"
+	"      --idle-timeout SEC  close mirrored connections idle this long (default 300)\n"
+	"\n"
+	"Reporting:\n"
+	"      --stats-file FILE   write Prometheus metrics to FILE (node_exporter textfile)\n"
+	"      --stats-interval SEC  how often (default 5)\n"
+	"  -v, --verbose           more logging (-vv: debug, with libbpf's messages)\n"
+	"  -q, --quiet             warnings and errors only\n"
+	"      --syslog            log to syslog instead of stderr\n"
+	"  -h, --help              this text\n"
+	"  -V, --version           the version\n"
+	"\n"
+	"Exit status: 0 success, 1 runtime failure, 2 bad arguments.\n";
+
+const char *options_usage(void)
+{
+	return usage_text;
+}
+
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+/* An unsigned decimal number within [min, max], the whole string. */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* "65536", "64K", "16M", "1G" (binary multiples). */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K':
+			mult = 1ULL << 10;
+			break;
+		case 'M':
+			mult = 1ULL << 20;
+			break;
+		case 'G':
+			mult = 1ULL << 30;
+			break;
+		default:
+			return -EINVAL;
+		}
+		end++;
+		if (toupper((unsigned char)*end) == 'I')
+			end++;
+		if (toupper((unsigned char)*end) == 'B')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (v > ULLONG_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+static int copy_str(char *dst, size_t dst_len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= dst_len)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* HOST, HOST:PORT, [V6], [V6]:PORT or a bare IPv6 address. host may be empty on return. */
+static int split_host_port(const char *arg, char *host, size_t host_len, uint16_t *port,
+			   const char **why)
+{
+	const char *colon, *port_str = NULL;
+	size_t hlen;
+
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+
+		if (!close) {
+			*why = "missing ']' after IPv6 address";
+			return -EINVAL;
+		}
+		hlen = (size_t)(close - arg - 1);
+		if (hlen == 0) {
+			*why = "empty address in []";
+			return -EINVAL;
+		}
+		if (close[1] == ':')
+			port_str = close + 2;
+		else if (close[1] != '\0') {
+			*why = "unexpected text after ']'";
+			return -EINVAL;
+		}
+		arg++;
+	} else {
+		colon = strchr(arg, ':');
+		if (colon && strchr(colon + 1, ':')) {
+			hlen = strlen(arg); /* bare IPv6 address, no port */
+		} else if (colon) {
+			hlen = (size_t)(colon - arg);
+			port_str = colon + 1;
+		} else {
+			hlen = strlen(arg);
+		}
+	}
+	if (hlen >= host_len) {
+		*why = "host name too long";
+		return -ENAMETOOLONG;
+	}
+	memcpy(host, arg, hlen);
+	host[hlen] = '\0';
+	if (port_str) {
+		unsigned long long p;
+
+		if (parse_uint(port_str, 1, 65535, &p)) {
+			*why = "port must be a number from 1 to 65535";
+			return -ERANGE;
+		}
+		*port = (uint16_t)p;
+	}
+	return 0;
+}
+
+static bool valid_host_name(const char *h)
+{
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET6, h, &a6) == 1)
+		return true;
+	if (!*h || strlen(h) > 253)
+		return false;
+	for (const char *p = h; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+			return false;
+	return true;
+}
+
+static bool numeric_address(const char *a)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1;
+}
+
+/* A file we will read: say precisely why not. */
+static int check_readable(const char *opt, const char *path, const char *hint, char *err,
+			  size_t err_len)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) < 0)
+		return fail(err, err_len, "%s %s: %s%s", opt, path, strerror(errno), hint);
+	if (S_ISDIR(st.st_mode))
+		return fail(err, err_len, "%s %s: is a directory, expected a file", opt, path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, err_len, "%s %s: cannot read: %s", opt, path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+/* A file we will create or replace: its directory must exist and be writable. */
+static int check_writable(const char *opt, const char *path, char *err, size_t err_len)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!*path)
+		return fail(err, err_len, "%s: empty file name", opt);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return fail(err, err_len, "%s %s: is a directory, expected a file name", opt, path);
+	if (copy_str(dir, sizeof(dir), path))
+		return fail(err, err_len, "%s: file name too long", opt);
+	const char *d = dirname(dir);
+	if (stat(d, &st) < 0)
+		return fail(err, err_len, "%s %s: directory %s: %s", opt, path, d, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail(err, err_len, "%s %s: %s is not a directory", opt, path, d);
+	if (access(d, W_OK) < 0)
+		return fail(err, err_len, "%s %s: cannot write in %s: %s", opt, path, d,
+			    strerror(errno));
+	return 0;
+}
+
+static unsigned (*iface_index)(const char *name) = if_nametoindex;
+
+void options_set_iface_resolver(unsigned (*resolve)(const char *name))
+{
+	iface_index = resolve ? resolve : if_nametoindex;
+}
+
+static int check_iface(const char *opt, const char *name, char *err, size_t err_len)
+{
+	if (!iface_index(name))
+		return fail(err, err_len,
+			    "%s %s: no such network interface in this namespace (see 'ip link')",
+			    opt, name);
+	return 0;
+}
+
+int options_validate(struct sslc_options *o, char *err, size_t err_len)
+{
+	int ret;
+
+	if (o->action != ACTION_RUN)
+		return 0;
+
+	if (o->collector) {
+		if (o->iface[0])
+			return fail(err, err_len, "-I: not used by the collector (-C); the agents "
+						  "choose what to mirror");
+		if (o->tunnel)
+			return fail(err, err_len, "-t: the collector (-C) receives tunnels, it does "
+						  "not open one; use -l to set its address");
+		if (o->n_pids)
+			return fail(err, err_len, "-p: only for the agent, not with -C");
+		if (o->n_libs)
+			return fail(err, err_len, "--lib: only for the agent, not with -C");
+		if (o->print || o->list)
+			return fail(err, err_len, "%s: only for the agent, not with -C",
+				    o->print ? "--print" : "--list");
+		if (!o->out_iface[0] && !o->pcap_path)
+			return fail(err, err_len,
+				    "-C needs an output: -o IFACE and/or -w FILE (e.g. -C -o ids0)");
+	} else {
+		if (o->listen_given)
+			return fail(err, err_len, "-l: only for the collector (-C)");
+		if (o->vlan_per_agent)
+			return fail(err, err_len, "--vlan-per-agent: only for the collector (-C)");
+		if (!o->iface[0]) {
+			if (o->list || o->print)
+				strcpy(o->iface, "any");
+			else
+				return fail(err, err_len, "-I: missing; name the interface whose "
+							  "TLS connections to mirror (or 'any')");
+		}
+		if (!o->list && !o->print && !o->out_iface[0] && !o->pcap_path && !o->tunnel)
+			return fail(err, err_len,
+				    "no output: give -o IFACE, -w FILE and/or -t HOST[:PORT]");
+		if (o->list && (o->print || o->out_iface[0] || o->pcap_path || o->tunnel))
+			return fail(err, err_len,
+				    "--list: prints the TLS processes and exits; not with --print, "
+				    "-o, -w or -t");
+		if (strcmp(o->iface, "any") != 0 &&
+		    (ret = check_iface("-I", o->iface, err, err_len)))
+			return ret;
+	}
+
+	if (o->out_iface[0] && (ret = check_iface("-o", o->out_iface, err, err_len)))
+		return ret;
+	if (o->out_iface[0] && o->iface[0] && !strcmp(o->out_iface, o->iface))
+		return fail(err, err_len,
+			    "-o %s: same interface as -I; mirror into a separate interface so the "
+			    "IDS never confuses mirror and real traffic",
+			    o->out_iface);
+	if (o->pcap_path && (ret = check_writable("-w", o->pcap_path, err, err_len)))
+		return ret;
+	if (o->stats_path && (ret = check_writable("--stats-file", o->stats_path, err, err_len)))
+		return ret;
+
+	if (o->tunnel || o->collector) {
+		static const char hint[] =
+			" (make certificates with scripts/make-certs.sh, or pass --ca/--cert/--key)";
+		const char *dir = getenv("SSLCOLLECTOR_CERT_DIR");
+		const char *role = o->collector ? "collector" : "agent";
+
+		if (!dir || !*dir)
+			dir = SSLC_CERT_DIR;
+		if (!o->ca_path) {
+			snprintf(o->default_ca, sizeof(o->default_ca), "%s/ca.crt", dir);
+			o->ca_path = o->default_ca;
+		}
+		if (!o->cert_path) {
+			snprintf(o->default_cert, sizeof(o->default_cert), "%s/%s.crt", dir, role);
+			o->cert_path = o->default_cert;
+		}
+		if (!o->key_path) {
+			snprintf(o->default_key, sizeof(o->default_key), "%s/%s.key", dir, role);
+			o->key_path = o->default_key;
+		}
+		if ((ret = check_readable("--ca", o->ca_path, hint, err, err_len)) ||
+		    (ret = check_readable("--cert", o->cert_path, hint, err, err_len)) ||
+		    (ret = check_readable("--key", o->key_path, hint, err, err_len)))
+			return ret;
+	} else if (o->ca_path || o->cert_path || o->key_path) {
+		return fail(err, err_len, "%s: certificates are only used with -t or -C",
+			    o->ca_path ? "--ca" : o->cert_path ? "--cert" : "--key");
+	}
+	if (!o->tunnel && o->queue_bytes != defaults.queue_bytes)
+		return fail(err, err_len, "--queue-size: only used with -t");
+	if (o->collector && o->user && *o->user && !getpwnam(o->user))
+		return fail(err, err_len, "--user %s: no such user", o->user);
+
+	for (size_t i = 0; i < o->n_libs; i++)
+		if ((ret = check_readable("--lib", o->libs[i], "", err, err_len)))
+			return ret;
+	for (size_t i = 0; i < o->n_pids; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d", o->pids[i]);
+		if (access(path, F_OK) < 0)
+			return fail(err, err_len, "-p %d: no such process", o->pids[i]);
+	}
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size_t err_len)
+{
+	unsigned long long v;
+	const char *why = NULL;
+	int c, quiet = 0, verbose = 0;
+
+	*o = defaults;
+	err[0] = '\0';
+	optind = 0; /* full re-initialisation, so tests can parse repeatedly */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":I:t:o:w:Cl:p:vqhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'I':
+			if (!*optarg || copy_str(o->iface, sizeof(o->iface), optarg))
+				return fail(err, err_len, "-I '%s': not a valid interface name",
+					    optarg);
+			break;
+		case 'o':
+			if (!*optarg || copy_str(o->out_iface, sizeof(o->out_iface), optarg))
+				return fail(err, err_len, "-o '%s': not a valid interface name",
+					    optarg);
+			break;
+		case 'w':
+			o->pcap_path = optarg;
+			break;
+		case 't':
+			o->tunnel = true;
+			if (split_host_port(optarg, o->tunnel_host, sizeof(o->tunnel_host),
+					    &o->tunnel_port, &why))
+				return fail(err, err_len, "-t %s: %s", optarg, why);
+			if (!valid_host_name(o->tunnel_host))
+				return fail(err, err_len,
+					    "-t %s: '%s' is not a host name or IP address", optarg,
+					    o->tunnel_host);
+			break;
+		case 'C':
+			o->collector = true;
+			break;
+		case 'l':
+			o->listen_given = true;
+			if (split_host_port(optarg, o->listen_addr, sizeof(o->listen_addr),
+					    &o->listen_port, &why))
+				return fail(err, err_len, "-l %s: %s", optarg, why);
+			if (o->listen_addr[0] && strcmp(o->listen_addr, "*") &&
+			    !numeric_address(o->listen_addr))
+				return fail(err, err_len,
+					    "-l %s: '%s' is not an IP address (use ADDR, ADDR:PORT, "
+					    "[V6]:PORT or :PORT)",
+					    optarg, o->listen_addr);
+			if (!strcmp(o->listen_addr, "*"))
+				o->listen_addr[0] = '\0';
+			break;
+		case 'p':
+			if (parse_uint(optarg, 1, 4194304, &v))
+				return fail(err, err_len, "-p %s: not a process id", optarg);
+			if (o->n_pids == SSLC_MAX_PIDS)
+				return fail(err, err_len, "-p %s: at most %d processes", optarg,
+					    SSLC_MAX_PIDS);
+			o->pids[o->n_pids++] = (int)v;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			o->action = ACTION_HELP;
+			return 0;
+		case 'V':
+			o->action = ACTION_VERSION;
+			return 0;
+		case OPT_CA:
+			o->ca_path = optarg;
+			break;
+		case OPT_CERT:
+			o->cert_path = optarg;
+			break;
+		case OPT_KEY:
+			o->key_path = optarg;
+			break;
+		case OPT_STATS_FILE:
+			o->stats_path = optarg;
+			break;
+		case OPT_STATS_INTERVAL:
+			if (parse_uint(optarg, 1, 3600, &v))
+				return fail(err, err_len,
+					    "--stats-interval %s: seconds from 1 to 3600", optarg);
+			o->stats_interval_s = (unsigned)v;
+			break;
+		case OPT_LIB:
+			if (o->n_libs == SSLC_MAX_LIBS)
+				return fail(err, err_len, "--lib %s: at most %d libraries", optarg,
+					    SSLC_MAX_LIBS);
+			o->libs[o->n_libs++] = optarg;
+			break;
+		case OPT_LIST:
+			o->list = true;
+			break;
+		case OPT_PRINT:
+			o->print = true;
+			break;
+		case OPT_MTU:
+			if (parse_uint(optarg, 576, 65535, &v))
+				return fail(err, err_len, "--mtu %s: bytes from 576 to 65535", optarg);
+			o->mtu = (unsigned)v;
+			break;
+		case OPT_VLAN:
+			if (parse_uint(optarg, 1, 4094, &v))
+				return fail(err, err_len, "--vlan %s: a VLAN id from 1 to 4094",
+					    optarg);
+			o->vlan = (int)v;
+			break;
+		case OPT_VLAN_PER_AGENT:
+			o->vlan_per_agent = true;
+			break;
+		case OPT_QUEUE_SIZE:
+			if (parse_size(optarg, &v) || v < (64ULL << 10) || v > (16ULL << 30))
+				return fail(err, err_len,
+					    "--queue-size %s: a size from 64K to 16G (e.g. 64M)",
+					    optarg);
+			o->queue_bytes = v;
+			break;
+		case OPT_RING_SIZE:
+			if (parse_size(optarg, &v) || v < (1ULL << 16) || v > (1ULL << 30) ||
+			    (v & (v - 1)))
+				return fail(err, err_len,
+					    "--ring-size %s: a power of two from 64K to 1G (e.g. 16M)",
+					    optarg);
+			o->ring_bytes = v;
+			break;
+		case OPT_MAX_CALL_SIZE:
+			if (parse_size(optarg, &v) || v < 1 || v > (1ULL << 30))
+				return fail(err, err_len,
+					    "--max-call-size %s: a size from 1 to 1G (e.g. 16M)", optarg);
+			o->max_call_bytes = v;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (parse_uint(optarg, 1, 86400, &v))
+				return fail(err, err_len,
+					    "--idle-timeout %s: seconds from 1 to 86400", optarg);
+			o->idle_timeout_s = (unsigned)v;
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			if (parse_uint(optarg, 1, 600, &v))
+				return fail(err, err_len,
+					    "--handshake-timeout %s: seconds from 1 to 600", optarg);
+			o->handshake_timeout_s = (unsigned)v;
+			break;
+		case OPT_MAX_AGENTS:
+			if (parse_uint(optarg, 1, 65536, &v))
+				return fail(err, err_len, "--max-agents %s: a number from 1 to 65536",
+					    optarg);
+			o->max_agents = (unsigned)v;
+			break;
+		case OPT_USER:
+			o->user = optarg;
+			break;
+		case OPT_SYSLOG:
+			o->use_syslog = true;
+			break;
+		case ':':
+			if (optopt)
+				return fail(err, err_len, "-%c: missing argument", optopt);
+			return fail(err, err_len, "%s: missing argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				return fail(err, err_len, "-%c: unknown option (see sslcollector -h)",
+					    optopt);
+			return fail(err, err_len, "%s: unknown option (see sslcollector -h)",
+				    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(err, err_len, "'%s': unexpected argument (options only; see -h)",
+			    argv[optind]);
+	if (quiet && verbose)
+		return fail(err, err_len, "-q: conflicts with -v");
+	o->verbosity = quiet ? -1 : verbose;
+	return options_validate(o, err, err_len);
+}

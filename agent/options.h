@@ -1,0 +1,82 @@
+/* The sslcollector command line: one config struct, filled from defaults by getopt_long and
+ * checked by one validation function that the unit tests call directly. */
+#ifndef SSLC_OPTIONS_H
+#define SSLC_OPTIONS_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SSLC_TUNNEL_PORT 57012
+#define SSLC_MAX_PIDS	 64
+#define SSLC_MAX_LIBS	 32
+#define SSLC_CERT_DIR	 "/etc/sslcollector"
+
+enum options_action {
+	ACTION_RUN = 0,  /* run as agent or collector */
+	ACTION_HELP,     /* -h: print usage, exit 0 */
+	ACTION_VERSION,  /* -V: print version, exit 0 */
+};
+
+/* exit codes */
+enum {
+	EXIT_USAGE = 2,   /* bad or missing arguments */
+	EXIT_RUNTIME = 1, /* a runtime failure */
+};
+
+struct sslc_options {
+	enum options_action action;
+	bool collector;	     /* -C */
+	bool list;	     /* --list: print the TLS processes that would be mirrored and exit */
+	bool print;	     /* --print: one line per captured event on stdout */
+	char iface[IF_NAMESIZE];     /* -I, "any" for every local address */
+	char out_iface[IF_NAMESIZE]; /* -o */
+	const char *pcap_path;	     /* -w */
+	bool tunnel;		     /* -t given */
+	char tunnel_host[256];	     /* -t HOST (brackets of [v6] removed) */
+	uint16_t tunnel_port;
+	bool listen_given;    /* -l given */
+	char listen_addr[64]; /* -l ADDR (empty: every address) */
+	uint16_t listen_port;
+	const char *ca_path;   /* --ca */
+	const char *cert_path; /* --cert */
+	const char *key_path;  /* --key */
+	const char *stats_path; /* --stats-file */
+	unsigned stats_interval_s;
+	int pids[SSLC_MAX_PIDS]; /* -p */
+	size_t n_pids;
+	const char *libs[SSLC_MAX_LIBS]; /* --lib */
+	size_t n_libs;
+	int verbosity;	 /* -1 quiet, 0 normal, 1 -v, 2 -vv */
+	bool use_syslog; /* --syslog */
+	unsigned mtu;	 /* --mtu, 0: the -o interface's MTU, else 1500 */
+	int vlan;	 /* --vlan, -1: none */
+	bool vlan_per_agent; /* collector --vlan-per-agent */
+	uint64_t queue_bytes;	 /* agent tunnel queue */
+	uint64_t ring_bytes;	 /* BPF ring buffer */
+	uint64_t max_call_bytes; /* capture cap per SSL call */
+	unsigned idle_timeout_s;
+	unsigned handshake_timeout_s; /* collector: TLS handshake deadline */
+	unsigned max_agents;	      /* collector */
+	const char *user;	      /* collector: user to run as after set-up */
+	/* storage for the default certificate paths ($SSLCOLLECTOR_CERT_DIR or SSLC_CERT_DIR) */
+	char default_ca[512], default_cert[512], default_key[512];
+};
+
+/* Parses argv into *opts (starting from the defaults) and validates it. Returns 0 when the
+ * program should go on (see opts->action) or EXIT_USAGE with a one-line message in err that
+ * names the offending argument. Never prints, never exits. */
+int options_parse(int argc, char **argv, struct sslc_options *opts, char *err, size_t err_len);
+
+/* The checks options_parse applies after reading argv; exposed for tests. */
+int options_validate(struct sslc_options *opts, char *err, size_t err_len);
+
+/* Tests replace the interface lookup (if_nametoindex) to name interfaces that do not exist
+ * on the machine running them. NULL restores the default. */
+void options_set_iface_resolver(unsigned (*resolve)(const char *name));
+
+/* Usage text with the example command lines. */
+const char *options_usage(void);
+
+#endif

@@ -1,0 +1,28 @@
+/* Dispatch to the sink implementations. */
+#include "output_impl.h"
+
+int output_write(struct output *o, const uint8_t *frame, size_t len, uint64_t ts_ns)
+{
+	return o->ops->write(o, frame, len, ts_ns);
+}
+
+int output_flush(struct output *o)
+{
+	return o->ops->flush(o);
+}
+
+void output_get_stats(const struct output *o, struct output_stats *st)
+{
+	*st = o->stats;
+}
+
+const char *output_name(const struct output *o)
+{
+	return o->name;
+}
+
+void output_close(struct output *o)
+{
+	if (o)
+		o->ops->close(o);
+}

@@ -1,0 +1,37 @@
+/* Frame sinks shared by the agent and the collector: -o IFACE (AF_PACKET, batched sends) and
+ * -w FILE (classic pcap, mode 0600, flushed at least every second). */
+#ifndef SSLC_OUTPUT_H
+#define SSLC_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct output;
+
+struct output_stats {
+	uint64_t frames;  /* frames written or sent */
+	uint64_t bytes;   /* their bytes */
+	uint64_t dropped; /* frames the kernel or the file refused */
+	uint64_t errors;  /* failed send/write calls */
+};
+
+/* Opens an AF_PACKET socket (protocol 0: it receives nothing) bound to ifname. Frames are
+ * queued and sent in batches by output_flush() or when the batch is full. */
+int output_packet_open(const char *ifname, struct output **out, char *err, size_t err_len);
+/* Creates (or truncates) a pcap file, mode 0600, microsecond timestamps, Ethernet. */
+int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len);
+
+/* Queues one frame. ts_ns: CLOCK_REALTIME nanoseconds. Returns 0 or a negative errno. */
+int output_write(struct output *o, const uint8_t *frame, size_t len, uint64_t ts_ns);
+/* Sends/writes everything queued. pcap files are also flushed to the kernel. */
+int output_flush(struct output *o);
+void output_get_stats(const struct output *o, struct output_stats *st);
+/* "-o veth0" / "-w file.pcap", for logs and metrics labels. */
+const char *output_name(const struct output *o);
+/* Flushes and closes; accepts NULL. */
+void output_close(struct output *o);
+
+/* The MTU of a network interface, or a negative errno. */
+int iface_mtu(const char *ifname);
+
+#endif

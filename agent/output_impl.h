@@ -1,0 +1,20 @@
+/* What every sink implements (output_packet.c, output_pcap.c). */
+#ifndef SSLC_OUTPUT_IMPL_H
+#define SSLC_OUTPUT_IMPL_H
+
+#include "output.h"
+
+struct output_ops {
+	int (*write)(struct output *o, const uint8_t *frame, size_t len, uint64_t ts_ns);
+	int (*flush)(struct output *o);
+	void (*close)(struct output *o);
+};
+
+struct output {
+	const struct output_ops *ops;
+	char name[300];
+	char last_error[256];
+	struct output_stats stats;
+};
+
+#endif

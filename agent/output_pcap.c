@@ -1,0 +1,154 @@
+/* -w FILE: classic pcap (microsecond timestamps, Ethernet) through libpcap. The file is created
+ * mode 0600 because it holds plaintext secrets; it is flushed at least every 200 ms when the
+ * caller flushes, so tail-style readers and a crash lose little. */
+#include "output_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PCAP_SNAPLEN	  262144
+#define FLUSH_INTERVAL_NS 200000000ULL
+
+struct pcap_output {
+	struct output base;
+	pcap_t *dead;
+	pcap_dumper_t *dumper;
+	FILE *file;
+	uint64_t last_flush_ns;
+	int pending; /* frames written since the last flush */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int pcapout_write(struct output *base, const uint8_t *frame, size_t len, uint64_t ts_ns)
+{
+	struct pcap_output *p = (struct pcap_output *)base;
+	struct pcap_pkthdr h;
+
+	if (len > PCAP_SNAPLEN) {
+		p->base.stats.dropped++;
+		return -EMSGSIZE;
+	}
+	h.ts.tv_sec = (time_t)(ts_ns / 1000000000ULL);
+	h.ts.tv_usec = (suseconds_t)(ts_ns % 1000000000ULL / 1000);
+	h.caplen = h.len = (bpf_u_int32)len;
+	pcap_dump((u_char *)p->dumper, &h, frame);
+	p->base.stats.frames++;
+	p->base.stats.bytes += len;
+	p->pending++;
+	return 0;
+}
+
+static int pcapout_flush_now(struct pcap_output *p)
+{
+	p->last_flush_ns = mono_ns();
+	p->pending = 0;
+	if (pcap_dump_flush(p->dumper) < 0 || ferror(p->file)) {
+		int err = errno ? -errno : -EIO;
+
+		p->base.stats.errors++;
+		snprintf(p->base.last_error, sizeof(p->base.last_error), "writing %s: %s",
+			 p->base.name + 3, strerror(-err));
+		clearerr(p->file);
+		return err;
+	}
+	return 0;
+}
+
+static int pcapout_flush(struct output *base)
+{
+	struct pcap_output *p = (struct pcap_output *)base;
+
+	if (!p->pending || mono_ns() - p->last_flush_ns < FLUSH_INTERVAL_NS)
+		return 0;
+	return pcapout_flush_now(p);
+}
+
+static void pcapout_close(struct output *base)
+{
+	struct pcap_output *p = (struct pcap_output *)base;
+
+	pcapout_flush_now(p);
+	pcap_dump_close(p->dumper); /* closes p->file */
+	pcap_close(p->dead);
+	free(p);
+}
+
+static const struct output_ops pcap_ops = {
+	.write = pcapout_write,
+	.flush = pcapout_flush,
+	.close = pcapout_close,
+};
+
+int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len)
+{
+	struct pcap_output *p;
+	int fd, ret;
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "-w %s: %s", path, strerror(errno));
+		free(p);
+		return ret;
+	}
+	/* an existing file keeps its mode through O_TRUNC: make it private too */
+	if (fchmod(fd, 0600) < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "-w %s: cannot make it private (chmod 0600): %s", path,
+			 strerror(errno));
+		close(fd);
+		free(p);
+		return ret;
+	}
+	p->file = fdopen(fd, "wb");
+	if (!p->file) {
+		ret = -errno;
+		close(fd);
+		free(p);
+		return ret;
+	}
+	setvbuf(p->file, NULL, _IOFBF, 1 << 20);
+	p->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, PCAP_SNAPLEN,
+						       PCAP_TSTAMP_PRECISION_MICRO);
+	if (!p->dead) {
+		fclose(p->file);
+		free(p);
+		return -ENOMEM;
+	}
+	p->dumper = pcap_dump_fopen(p->dead, p->file);
+	if (!p->dumper) {
+		snprintf(err, err_len, "-w %s: %s", path, pcap_geterr(p->dead));
+		pcap_close(p->dead);
+		fclose(p->file);
+		free(p);
+		return -EIO;
+	}
+	p->base.ops = &pcap_ops;
+	snprintf(p->base.name, sizeof(p->base.name), "-w %s", path);
+	p->last_flush_ns = mono_ns();
+	if (pcapout_flush_now(p) < 0) { /* the global header, right away */
+		snprintf(err, err_len, "%s", p->base.last_error);
+		pcapout_close(&p->base);
+		return -EIO;
+	}
+	*out = &p->base;
+	return 0;
+}

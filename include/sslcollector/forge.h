@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* forge: turns the two byte streams of a TLS session into the Ethernet/IP/TCP frames of a
+ * plain TCP connection that an unmodified IDS reassembles. Pure code: no I/O, no privileges,
+ * never prints, never exits; errors are negative errno values. Frames leave through the
+ * emit callback given to forge_new(), one complete frame per call. */
+#ifndef SSLCOLLECTOR_FORGE_H
+#define SSLCOLLECTOR_FORGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FORGE_DEFAULT_MTU 1500
+#define FORGE_MIN_MTU	  576
+#define FORGE_MAX_MTU	  65535
+/* Largest frame forge can emit: Ethernet + 802.1Q + FORGE_MAX_MTU. */
+#define FORGE_MAX_FRAME (14 + 4 + FORGE_MAX_MTU)
+
+struct forge;
+struct forge_flow;
+
+/* Receives every frame forge builds, in order. ts_ns: wall-clock time (CLOCK_REALTIME, ns)
+ * to stamp the frame with. A negative return value is passed back to forge's caller; frames
+ * after it in the same call are not built. */
+typedef int (*forge_emit_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns);
+
+struct forge_config {
+	unsigned mtu; /* IP MTU of the output; 0 means FORGE_DEFAULT_MTU */
+	int vlan;     /* 802.1Q VLAN id 1..4094, or 0 / negative for untagged frames */
+};
+
+/* One TCP connection, named from the client's point of view. Addresses are in network byte
+ * order (IPv4 in the first 4 bytes), ports in host byte order. */
+struct forge_tuple {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t client_addr[16];
+	uint8_t server_addr[16];
+	uint16_t client_port;
+	uint16_t server_port;
+	uint8_t client_mac[6];
+	uint8_t server_mac[6];
+};
+
+struct forge_stats {
+	uint64_t frames;      /* frames emitted */
+	uint64_t bytes;       /* frame bytes emitted */
+	uint64_t payload;     /* TCP payload bytes emitted */
+	uint64_t gap_bytes;   /* sequence space skipped for gaps */
+	uint64_t flows_opened;
+	uint64_t flows_closed;
+	uint64_t emit_errors; /* emit callback failures */
+};
+
+int forge_new(const struct forge_config *cfg, forge_emit_fn emit, void *emit_ctx,
+	      struct forge **out);
+void forge_free(struct forge *f); /* accepts NULL; flows must be freed first */
+void forge_get_stats(const struct forge *f, struct forge_stats *st);
+/* Largest TCP payload per frame for the family at the configured MTU. */
+unsigned forge_mss(const struct forge *f, int family);
+
+/* Starts a synthetic connection: SYN, SYN-ACK, ACK with random ISNs, MSS and window-scale
+ * options, stamped ts_ns. -EINVAL for a bad tuple (family, zero port). */
+int forge_flow_open(struct forge *f, const struct forge_tuple *t, uint64_t ts_ns,
+		    struct forge_flow **out);
+
+/* Data sent by one side (from_client: client -> server). Cut into MSS-sized segments, PSH on
+ * the last, then a pure ACK from the other side. len 0 emits nothing. */
+int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data, size_t len,
+		    uint64_t ts_ns);
+
+/* len bytes from one side were lost: their sequence space is skipped without data and the
+ * other side acknowledges past the hole, so the IDS records a gap, not a desynchronised
+ * stream. Any length (large gaps are acknowledged in steps that stay inside the window). */
+int forge_flow_gap(struct forge_flow *fl, bool from_client, uint64_t len, uint64_t ts_ns);
+
+/* Ends the connection. reset: an RST from the closing side. Otherwise FIN/ACK from the closing
+ * side (from_client), FIN/ACK from the other, final ACK. Further data/gap calls on a closed
+ * flow return -EPIPE. Calling it twice is harmless (returns 0, emits nothing). */
+int forge_flow_close(struct forge_flow *fl, bool from_client, bool reset, uint64_t ts_ns);
+
+bool forge_flow_is_closed(const struct forge_flow *fl);
+const struct forge_tuple *forge_flow_tuple(const struct forge_flow *fl);
+/* Accepts NULL. Frees without emitting anything. */
+void forge_flow_free(struct forge_flow *fl);
+
+/* Internet checksum helpers, exposed for the sinks and the tests. csum_partial returns the
+ * 32-bit running sum, csum_fold the final complemented 16-bit checksum (network order). */
+uint32_t forge_csum_partial(const void *data, size_t len, uint32_t sum);
+uint16_t forge_csum_fold(uint32_t sum);
+
+#endif /* SSLCOLLECTOR_FORGE_H */

@@ -1,0 +1,281 @@
+/* Option parsing: every example command line of DESIGN.md parses, and bad input gets exit
+ * code 2 with a one-line message naming the offending argument. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "options.h"
+
+static char tmpdir[] = "/tmp/sslc-options-XXXXXX";
+
+/* Interfaces of the documented examples exist for these tests. */
+static unsigned fake_iface_index(const char *name)
+{
+	static const char *const known[] = {"eth0", "mirror0", "ids0", "lo", "veth1"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(name, known[i]))
+			return (unsigned)i + 1;
+	return 0;
+}
+
+static void touch(const char *name, mode_t mode)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x\n", 2), 2);
+	close(fd);
+	chmod(path, mode);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	touch("ca.crt", 0644);
+	touch("agent.crt", 0644);
+	touch("agent.key", 0600);
+	touch("collector.crt", 0644);
+	touch("collector.key", 0600);
+	setenv("SSLCOLLECTOR_CERT_DIR", tmpdir, 1);
+	options_set_iface_resolver(fake_iface_index);
+	return chdir(tmpdir);
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd);
+}
+
+/* Splits a command line on spaces (no quoting needed here) and parses it. */
+static int parse_line(const char *line, struct sslc_options *o, char *err, size_t err_len)
+{
+	static char buf[1024];
+	char *argv[64];
+	int argc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *tok = strtok(buf, " "); tok && argc < 63; tok = strtok(NULL, " "))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	return options_parse(argc, argv, o, err, err_len);
+}
+
+static void expect_ok(const char *line, struct sslc_options *o)
+{
+	char err[512];
+	int ret = parse_line(line, o, err, sizeof(err));
+
+	if (ret)
+		print_error("'%s' failed: %s\n", line, err);
+	assert_int_equal(ret, 0);
+	assert_int_equal(o->action, ACTION_RUN);
+}
+
+static void test_design_examples(void **state)
+{
+	struct sslc_options o;
+
+	(void)state;
+	expect_ok("sslcollector -I eth0 -t 10.0.0.5", &o);
+	assert_string_equal(o.iface, "eth0");
+	assert_true(o.tunnel);
+	assert_string_equal(o.tunnel_host, "10.0.0.5");
+	assert_int_equal(o.tunnel_port, 57012);
+	assert_false(o.collector);
+	assert_non_null(strstr(o.ca_path, "/ca.crt"));
+	assert_non_null(strstr(o.cert_path, "/agent.crt"));
+	assert_non_null(strstr(o.key_path, "/agent.key"));
+
+	expect_ok("sslcollector -I eth0 -o mirror0", &o);
+	assert_string_equal(o.out_iface, "mirror0");
+	assert_false(o.tunnel);
+	assert_null(o.pcap_path);
+
+	expect_ok("sslcollector -I eth0 -w tls.pcap", &o);
+	assert_string_equal(o.pcap_path, "tls.pcap");
+
+	expect_ok("sslcollector -C -o ids0", &o);
+	assert_true(o.collector);
+	assert_string_equal(o.out_iface, "ids0");
+	assert_int_equal(o.listen_port, 57012);
+	assert_string_equal(o.listen_addr, "");
+	assert_non_null(strstr(o.cert_path, "/collector.crt"));
+}
+
+static void test_more_valid_lines(void **state)
+{
+	struct sslc_options o;
+
+	(void)state;
+	expect_ok("sslcollector -I eth0 -t 10.0.0.5:9000 -o mirror0 -w tls.pcap", &o);
+	assert_int_equal(o.tunnel_port, 9000);
+	assert_string_equal(o.out_iface, "mirror0");
+	assert_string_equal(o.pcap_path, "tls.pcap");
+
+	expect_ok("sslcollector -I any -t [fd00::5]:443", &o);
+	assert_string_equal(o.iface, "any");
+	assert_string_equal(o.tunnel_host, "fd00::5");
+	assert_int_equal(o.tunnel_port, 443);
+
+	expect_ok("sslcollector -I eth0 -t fd00::5", &o);
+	assert_string_equal(o.tunnel_host, "fd00::5");
+	assert_int_equal(o.tunnel_port, 57012);
+
+	expect_ok("sslcollector -I eth0 -t collector.example.net", &o);
+	assert_string_equal(o.tunnel_host, "collector.example.net");
+
+	expect_ok("sslcollector -C -o ids0 -w all.pcap -l 10.0.0.5:6000 --vlan-per-agent", &o);
+	assert_string_equal(o.listen_addr, "10.0.0.5");
+	assert_int_equal(o.listen_port, 6000);
+	assert_true(o.vlan_per_agent);
+
+	expect_ok("sslcollector -C -w all.pcap -l :7000", &o);
+	assert_string_equal(o.listen_addr, "");
+	assert_int_equal(o.listen_port, 7000);
+
+	expect_ok("sslcollector -I eth0 -o mirror0 -p 1 -p 1 --mtu 9000 --vlan 42 -vv", &o);
+	assert_int_equal(o.n_pids, 2);
+	assert_int_equal(o.pids[0], 1);
+	assert_int_equal(o.mtu, 9000);
+	assert_int_equal(o.vlan, 42);
+	assert_int_equal(o.verbosity, 2);
+
+	expect_ok("sslcollector -I eth0 -t 10.0.0.5 --queue-size 128M --ring-size 1M "
+		  "--max-call-size 4M --idle-timeout 60",
+		  &o);
+	assert_int_equal(o.queue_bytes, 128ULL << 20);
+	assert_int_equal(o.ring_bytes, 1ULL << 20);
+	assert_int_equal(o.max_call_bytes, 4ULL << 20);
+	assert_int_equal(o.idle_timeout_s, 60);
+
+	expect_ok("sslcollector --print", &o);
+	assert_true(o.print);
+	assert_string_equal(o.iface, "any");
+
+	expect_ok("sslcollector --list -q", &o);
+	assert_true(o.list);
+	assert_int_equal(o.verbosity, -1);
+}
+
+static void test_help_and_version(void **state)
+{
+	struct sslc_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_line("sslcollector -h", &o, err, sizeof(err)), 0);
+	assert_int_equal(o.action, ACTION_HELP);
+	assert_int_equal(parse_line("sslcollector -I eth0 --version", &o, err, sizeof(err)), 0);
+	assert_int_equal(o.action, ACTION_VERSION);
+	/* the usage shows the four documented command lines */
+	assert_non_null(strstr(options_usage(), "sslcollector -I eth0 -t 10.0.0.5"));
+	assert_non_null(strstr(options_usage(), "sslcollector -I eth0 -o mirror0"));
+	assert_non_null(strstr(options_usage(), "sslcollector -I eth0 -w tls.pcap"));
+	assert_non_null(strstr(options_usage(), "sslcollector -C -o ids0"));
+}
+
+struct bad_case {
+	const char *line;
+	const char *names; /* the message must start with the offending argument */
+};
+
+static const struct bad_case bad_cases[] = {
+	{"sslcollector -o mirror0", "-I"},
+	{"sslcollector -I eth0", "no output"},
+	{"sslcollector -I eth9 -o mirror0", "-I eth9"},
+	{"sslcollector -I eth0 -o nosuch0", "-o nosuch0"},
+	{"sslcollector -I eth0 -o eth0", "-o eth0"},
+	{"sslcollector -I eth0 -t 10.0.0.5:0", "-t 10.0.0.5:0"},
+	{"sslcollector -I eth0 -t 10.0.0.5:70000", "-t 10.0.0.5:70000"},
+	{"sslcollector -I eth0 -t 10.0.0.5:http", "-t 10.0.0.5:http"},
+	{"sslcollector -I eth0 -t [fd00::5", "-t [fd00::5"},
+	{"sslcollector -I eth0 -t bad/host", "-t bad/host"},
+	{"sslcollector -C", "-C"},
+	{"sslcollector -C -o ids0 -I eth0", "-I"},
+	{"sslcollector -C -o ids0 -t 10.0.0.5", "-t"},
+	{"sslcollector -C -o ids0 -l 10.0.0.5:99999", "-l 10.0.0.5:99999"},
+	{"sslcollector -C -o ids0 -l not-an-ip", "-l not-an-ip"},
+	{"sslcollector -I eth0 -o mirror0 -l 10.0.0.5", "-l"},
+	{"sslcollector -I eth0 -t 10.0.0.5 --ca /nonexistent/ca.crt", "--ca /nonexistent/ca.crt"},
+	{"sslcollector -I eth0 -t 10.0.0.5 --key /nonexistent/x.key", "--key /nonexistent/x.key"},
+	{"sslcollector -I eth0 -o mirror0 -p 0", "-p 0"},
+	{"sslcollector -I eth0 -o mirror0 -p abc", "-p abc"},
+	{"sslcollector -I eth0 -o mirror0 -p 4000000", "-p 4000000"},
+	{"sslcollector -I eth0 -o mirror0 --mtu 100", "--mtu 100"},
+	{"sslcollector -I eth0 -o mirror0 --vlan 4095", "--vlan 4095"},
+	{"sslcollector -I eth0 -o mirror0 --ring-size 3M", "--ring-size 3M"},
+	{"sslcollector -I eth0 -o mirror0 --queue-size 1M", "--queue-size"},
+	{"sslcollector -I eth0 -w /nonexistent/dir/x.pcap", "-w /nonexistent/dir/x.pcap"},
+	{"sslcollector -I eth0 -w /", "-w /"},
+	{"sslcollector -I eth0 -o mirror0 --lib /nonexistent/libssl.so", "--lib /nonexistent"},
+	{"sslcollector -I eth0 -o mirror0 --bogus", "--bogus"},
+	{"sslcollector -I eth0 -o mirror0 -Z", "-Z"},
+	{"sslcollector -I eth0 -o", "-o"},
+	{"sslcollector -I eth0 -o mirror0 extra", "'extra'"},
+	{"sslcollector -I eth0 -o mirror0 -q -v", "-q"},
+	{"sslcollector -I eth0 -o mirror0 --ca ca.crt", "--ca"},
+	{"sslcollector --list -o mirror0", "--list"},
+	{"sslcollector -C -o ids0 --user no-such-user-xyz", "--user no-such-user-xyz"},
+};
+
+static void test_bad_arguments(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		struct sslc_options o;
+		char err[512] = "";
+		int ret = parse_line(bad_cases[i].line, &o, err, sizeof(err));
+
+		if (ret != EXIT_USAGE || strncmp(err, bad_cases[i].names, strlen(bad_cases[i].names)))
+			print_error("case '%s': exit %d, message '%s' (expected it to start with "
+				    "'%s')\n",
+				    bad_cases[i].line, ret, err, bad_cases[i].names);
+		assert_int_equal(ret, EXIT_USAGE);
+		assert_int_equal(strncmp(err, bad_cases[i].names, strlen(bad_cases[i].names)), 0);
+		assert_null(strchr(err, '\n')); /* one line */
+	}
+}
+
+static void test_certificate_directory_is_not_a_file(void **state)
+{
+	struct sslc_options o;
+	char err[512], line[512];
+
+	(void)state;
+	snprintf(line, sizeof(line), "sslcollector -C -o ids0 --cert %s", tmpdir);
+	assert_int_equal(parse_line(line, &o, err, sizeof(err)), EXIT_USAGE);
+	assert_int_equal(strncmp(err, "--cert", 6), 0);
+	assert_non_null(strstr(err, "is a directory"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_design_examples),
+		cmocka_unit_test(test_more_valid_lines),
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_certificate_directory_is_not_a_file),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
