@@ -57,6 +57,10 @@ void forge_free(struct forge *f); /* accepts NULL; flows must be freed first */
 void forge_get_stats(const struct forge *f, struct forge_stats *st);
 /* Largest TCP payload per frame for the family at the configured MTU. */
 unsigned forge_mss(const struct forge *f, int family);
+/* The message of the last failure on f or its flows that has more to say than its errno
+ * (libnet's message, a failed emit callback, a bad tuple); "" if none yet. Valid until f is
+ * freed. */
+const char *forge_last_error(const struct forge *f);
 
 /* Starts a synthetic connection: SYN, SYN-ACK, ACK with random ISNs, MSS and window-scale
  * options, stamped ts_ns. -EINVAL for a bad tuple (family, zero port). */
@@ -84,7 +88,8 @@ const struct forge_tuple *forge_flow_tuple(const struct forge_flow *fl);
 void forge_flow_free(struct forge_flow *fl);
 
 /* Internet checksum helpers, exposed for the sinks and the tests. csum_partial returns the
- * 32-bit running sum, csum_fold the final complemented 16-bit checksum (network order). */
+ * 32-bit running sum, csum_fold the final complemented 16-bit checksum (network order).
+ * When a sum is chained over several pieces, every piece but the last has an even length. */
 uint32_t forge_csum_partial(const void *data, size_t len, uint32_t sum);
 uint16_t forge_csum_fold(uint32_t sum);
 
