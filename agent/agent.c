@@ -1,23 +1,711 @@
-/* The host agent. (Foundation commit: capture lands with issue 3; until then the agent
- * describes the mirror it would set up.) */
+/* The host agent: loads the capture, probes every TLS library in use (and new ones as
+ * processes start), and feeds the captured events to --print, --dump-dir and the mirror
+ * outputs from one epoll loop. */
 #include "agent.h"
+#include "capture.h"
+#include "dump.h"
+#include "local_addrs.h"
+#include "libfind.h"
 #include "log.h"
+#include "metrics.h"
+#include "mirror.h"
+#include "print.h"
+#include "roles.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_MS		  250
+#define MAX_PENDING_SCANS 1024
+#define FULL_RESCAN_S	  15
+#define ADDR_REFRESH_S	  5
+#define STATUS_LOG_S	  60
+#define PRINT_DATA_BYTES  64
+
+/* A process that just called exec(): its libraries are mapped a moment later. */
+struct pending_scan {
+	pid_t pid;
+	int tries;
+	uint64_t due_ns;
+};
+
+struct rejected_file {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct agent {
+	const struct sslc_options *o;
+	struct capture *cap;
+	struct dump *dump;
+	struct mirror *mirror;
+	struct local_addrs addrs;
+	struct listen_ports lports;
+	uint32_t netns;
+	int64_t mono_to_real_ns;
+	struct pending_scan pending[MAX_PENDING_SCANS];
+	size_t n_pending;
+	struct rejected_file *rejected;
+	size_t n_rejected;
+	uint64_t bad_records;
+	bool status_tty;
+	bool status_shown;
+	uint64_t start_ns, last_full_scan_ns, last_addr_ns, last_stats_ns, last_log_ns;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void update_clock_offset(struct agent *a)
+{
+	struct timespec m, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	a->mono_to_real_ns = ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000LL +
+			     ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
+}
+
+static uint32_t own_netns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) == 0 ? (uint32_t)st.st_ino : 0;
+}
+
+/* ---- TLS library discovery -------------------------------------------------------------- */
+
+static bool is_rejected(const struct agent *a, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < a->n_rejected; i++)
+		if (a->rejected[i].dev == dev && a->rejected[i].ino == ino)
+			return true;
+	return false;
+}
+
+static void remember_rejected(struct agent *a, dev_t dev, ino_t ino)
+{
+	struct rejected_file *r = realloc(a->rejected, (a->n_rejected + 1) * sizeof(*r));
+
+	if (!r)
+		return;
+	r[a->n_rejected].dev = dev;
+	r[a->n_rejected].ino = ino;
+	a->rejected = r;
+	a->n_rejected++;
+}
+
+static bool is_sslcollector(const struct tls_mapping *m)
+{
+	return !strcmp(m->comm, "sslcollector");
+}
+
+static int on_mapping(void *ctx, const struct tls_mapping *m)
+{
+	struct agent *a = ctx;
+	char why[256] = "";
+	struct stat st;
+	dev_t dev = m->dev;
+	ino_t ino = m->ino;
+	int ret;
+
+	if (is_sslcollector(m) && m->pid != getpid())
+		capture_ignore_pid(a->cap, (uint32_t)m->pid);
+	if (capture_file_attached(a->cap, m->dev, m->ino) || is_rejected(a, m->dev, m->ino))
+		return 0;
+	/* the same file reached through another mount shows another device in maps; the
+	 * kernel probes the real inode, so compare what stat() says too */
+	if (stat(m->open_path, &st) == 0) {
+		if (capture_file_attached(a->cap, st.st_dev, st.st_ino) ||
+		    is_rejected(a, st.st_dev, st.st_ino))
+			return 0;
+		dev = st.st_dev;
+		ino = st.st_ino;
+	}
+	ret = capture_attach_file(a->cap, m->open_path, m->dev, m->ino, why, sizeof(why));
+	if (ret == 0) {
+		if (dev != m->dev || ino != m->ino)
+			capture_attach_file(a->cap, m->open_path, dev, ino, why, sizeof(why));
+		log_info("probing %s (in use by %s[%d])", m->path, m->comm, (int)m->pid);
+		return 0;
+	}
+	if (ret == 1)
+		return 0;
+	remember_rejected(a, m->dev, m->ino);
+	if (ret == -ENOENT)
+		log_debug("not probing %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
+			  why);
+	else
+		log_warn("cannot probe %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
+			 why);
+	return 0;
+}
+
+static void scan_all(struct agent *a)
+{
+	int ret = libfind_scan_all("/proc", on_mapping, a);
+
+	if (ret < 0)
+		log_warn("cannot scan /proc for TLS libraries: %s", strerror(-ret));
+	a->last_full_scan_ns = mono_ns();
+}
+
+static void schedule_scan(struct agent *a, pid_t pid, int tries, uint64_t due_ns)
+{
+	for (size_t i = 0; i < a->n_pending; i++)
+		if (a->pending[i].pid == pid && a->pending[i].tries == tries)
+			return;
+	if (a->n_pending == MAX_PENDING_SCANS)
+		return; /* the periodic full scan catches up */
+	a->pending[a->n_pending++] = (struct pending_scan){pid, tries, due_ns};
+}
+
+/* Libraries are mapped by the dynamic loader after exec, and dlopen()ed later still: look
+ * soon, then again a little later. */
+static const uint64_t rescan_delays_ns[] = {20000000ULL, 300000000ULL, 2000000000ULL};
+
+static void run_pending_scans(struct agent *a, uint64_t now)
+{
+	size_t i = 0;
+
+	while (i < a->n_pending) {
+		struct pending_scan p = a->pending[i];
+
+		if (p.due_ns > now) {
+			i++;
+			continue;
+		}
+		a->pending[i] = a->pending[--a->n_pending];
+		if (libfind_scan_pid("/proc", p.pid, on_mapping, a) == -ENOENT)
+			continue; /* gone */
+		if ((size_t)p.tries + 1 < sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
+			schedule_scan(a, p.pid, p.tries + 1, now + rescan_delays_ns[p.tries + 1]);
+	}
+}
+
+static int attach_extra_libs(struct agent *a)
+{
+	for (size_t i = 0; i < a->o->n_libs; i++) {
+		const char *path = a->o->libs[i];
+		char why[256] = "";
+		struct stat st;
+		int ret;
+
+		if (stat(path, &st) < 0) {
+			log_error("--lib %s: %s", path, strerror(errno));
+			return EXIT_USAGE;
+		}
+		ret = libfind_check_elf(path, why, sizeof(why));
+		if (ret == 0)
+			ret = capture_attach_file(a->cap, path, st.st_dev, st.st_ino, why,
+						  sizeof(why));
+		if (ret < 0) {
+			log_error("--lib %s: %s", path, why);
+			return ret == -ENOENT || ret == -ENOEXEC ? EXIT_USAGE : EXIT_RUNTIME;
+		}
+		log_info("probing %s (--lib)", path);
+	}
+	return 0;
+}
+
+/* ---- local addresses ---------------------------------------------------------------------- */
+
+static int refresh_addrs(struct agent *a, bool first)
+{
+	struct local_addrs fresh;
+	int ret;
+
+	a->last_addr_ns = mono_ns();
+	ret = local_addrs_load(&fresh, a->o->iface);
+	if (ret) {
+		log_warn("cannot list the addresses of %s: %s", a->o->iface, strerror(-ret));
+		return ret;
+	}
+	if (!first && local_addrs_same(&fresh, &a->addrs)) {
+		local_addrs_free(&fresh);
+		return 0;
+	}
+	if (strcmp(a->o->iface, "any") != 0) {
+		struct sslc_addr_key *keys = calloc(fresh.n ? fresh.n : 1, sizeof(*keys));
+
+		if (!keys) {
+			local_addrs_free(&fresh);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < fresh.n; i++)
+			keys[i] = fresh.v[i].key;
+		ret = capture_set_addrs(a->cap, keys, fresh.n);
+		free(keys);
+		if (ret) {
+			log_warn("cannot update the address filter: %s", strerror(-ret));
+			local_addrs_free(&fresh);
+			return ret;
+		}
+		if (!fresh.n)
+			log_warn("-I %s has no IP address: nothing to mirror until it gets one",
+				 a->o->iface);
+		else if (!first)
+			log_info("-I %s: %zu addresses now", a->o->iface, fresh.n);
+	}
+	local_addrs_free(&a->addrs);
+	a->addrs = fresh;
+	if (a->mirror)
+		mirror_set_addrs(a->mirror, &a->addrs);
+	return 0;
+}
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+static uint8_t resolve_role(struct agent *a, const struct sslc_conn *c)
+{
+	uint64_t now;
+
+	if (c->role != SSLC_ROLE_UNKNOWN)
+		return c->role;
+	/* set up before we started: the end with the listening port is the server */
+	now = mono_ns();
+	if (!listen_ports_has(&a->lports, c->local_port) &&
+	    now - a->lports.loaded_ns > 1000000000ULL) {
+		listen_ports_load(&a->lports, "/proc/net");
+		a->lports.loaded_ns = now;
+	}
+	return listen_ports_has(&a->lports, c->local_port) ? SSLC_ROLE_SERVER : SSLC_ROLE_CLIENT;
+}
+
+static int on_event(void *ctx, const struct sslc_event *e, size_t size)
+{
+	struct agent *a = ctx;
+	uint64_t wall = e->ts_ns + (uint64_t)a->mono_to_real_ns;
+	uint8_t role;
+
+	if (e->type == SSLC_EVENT_EXEC) {
+		schedule_scan(a, (pid_t)e->pid, 0, mono_ns() + rescan_delays_ns[0]);
+		return 0;
+	}
+	if ((e->type == SSLC_EVENT_DATA && e->data_len > size - sizeof(*e)) ||
+	    (e->type != SSLC_EVENT_DATA && e->type != SSLC_EVENT_GAP &&
+	     e->type != SSLC_EVENT_CLOSE)) {
+		a->bad_records++;
+		return 0;
+	}
+	role = resolve_role(a, &e->conn);
+	if (a->o->print)
+		print_event(stdout, e, role, wall,
+			    log_enabled(LOG_LVL_DEBUG) ? PRINT_DATA_BYTES : 0);
+	if (a->dump)
+		dump_event(a->dump, e, role);
+	if (a->mirror)
+		mirror_event(a->mirror, e, role, wall);
+	return 0;
+}
+
+/* ---- status and metrics ---------------------------------------------------------------- */
+
+static void format_bytes(uint64_t b, char *out, size_t len)
+{
+	if (b >= 10ULL << 30)
+		snprintf(out, len, "%.1f GiB", (double)b / (1 << 30));
+	else if (b >= 10ULL << 20)
+		snprintf(out, len, "%.1f MiB", (double)b / (1 << 20));
+	else if (b >= 10ULL << 10)
+		snprintf(out, len, "%.1f KiB", (double)b / (1 << 10));
+	else
+		snprintf(out, len, "%" PRIu64 " B", b);
+}
+
+static void status_line(struct agent *a, char *out, size_t len)
+{
+	uint64_t cnt[SSLC_CNT__MAX] = {0};
+	char data[32], lost[32], mirror[160] = "";
+
+	capture_counters(a->cap, cnt);
+	format_bytes(cnt[SSLC_CNT_DATA_BYTES], data, sizeof(data));
+	format_bytes(cnt[SSLC_CNT_GAP_RING_BYTES] + cnt[SSLC_CNT_GAP_CAP_BYTES] +
+			 cnt[SSLC_CNT_GAP_FAULT_BYTES],
+		     lost, sizeof(lost));
+	if (a->mirror)
+		mirror_summary(a->mirror, mirror, sizeof(mirror));
+	snprintf(out, len, "%zu libraries, %" PRIu64 " sessions, %s captured, %s lost%s%s",
+		 capture_files_attached(a->cap), cnt[SSLC_CNT_SESSIONS], data, lost,
+		 mirror[0] ? ", " : "", mirror);
+}
+
+static void write_stats(struct agent *a)
+{
+	static const struct {
+		enum sslc_counter idx;
+		const char *name, *help;
+	} counters[] = {
+	    {SSLC_CNT_CALLS, "sslcollector_agent_ssl_calls_total",
+	     "SSL read/write calls on mirrored connections"},
+	    {SSLC_CNT_DATA_BYTES, "sslcollector_agent_captured_bytes_total",
+	     "Plaintext bytes captured"},
+	    {SSLC_CNT_DATA_EVENTS, "sslcollector_agent_captured_records_total",
+	     "Ring buffer data records delivered"},
+	    {SSLC_CNT_SESSIONS, "sslcollector_agent_sessions_total",
+	     "TLS sessions mirrored (one per socket)"},
+	    {SSLC_CNT_RING_FULL, "sslcollector_agent_ring_full_total",
+	     "Ring buffer reservations that failed"},
+	    {SSLC_CNT_NOSOCK_BYTES, "sslcollector_agent_unattributed_bytes_total",
+	     "Plaintext bytes of SSL calls whose socket was never seen (not mirrored)"},
+	    {SSLC_CNT_CLOSE_DEFERRED, "sslcollector_agent_deferred_closes_total",
+	     "Session ends parked while the ring buffer was full"},
+	};
+	struct metrics_buf mb = {0};
+	uint64_t cnt[SSLC_CNT__MAX] = {0};
+	int ret;
+
+	capture_counters(a->cap, cnt);
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		metrics_family(&mb, counters[i].name, "counter", counters[i].help);
+		metrics_sample(&mb, counters[i].name, NULL, cnt[counters[i].idx]);
+	}
+	metrics_family(&mb, "sslcollector_agent_lost_bytes_total", "counter",
+		       "Plaintext bytes not captured, reported to the IDS as gaps");
+	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"ring_full\"",
+		       cnt[SSLC_CNT_GAP_RING_BYTES]);
+	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"max_call_size\"",
+		       cnt[SSLC_CNT_GAP_CAP_BYTES]);
+	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"unreadable\"",
+		       cnt[SSLC_CNT_GAP_FAULT_BYTES]);
+	metrics_family(&mb, "sslcollector_agent_probed_files", "gauge", "TLS library files probed");
+	metrics_sample(&mb, "sslcollector_agent_probed_files", NULL,
+		       capture_files_attached(a->cap));
+	if (a->mirror)
+		mirror_metrics(a->mirror, &mb);
+	ret = metrics_write_file(&mb, a->o->stats_path);
+	if (ret)
+		log_warn("--stats-file %s: %s", a->o->stats_path, strerror(-ret));
+	metrics_free(&mb);
+}
+
+static void tick(struct agent *a)
+{
+	uint64_t now = mono_ns();
+
+	update_clock_offset(a);
+	/* records whose notification was coalesced away must not wait for the next one */
+	capture_consume(a->cap);
+	capture_drain_orphans(a->cap);
+	run_pending_scans(a, now);
+	if (now - a->last_full_scan_ns >= FULL_RESCAN_S * 1000000000ULL)
+		scan_all(a);
+	if (now - a->last_addr_ns >= ADDR_REFRESH_S * 1000000000ULL)
+		refresh_addrs(a, false);
+	if (a->mirror)
+		mirror_tick(a->mirror, now + (uint64_t)a->mono_to_real_ns);
+	if (a->o->stats_path && now - a->last_stats_ns >= a->o->stats_interval_s * 1000000000ULL) {
+		a->last_stats_ns = now;
+		write_stats(a);
+	}
+	if (a->status_tty) {
+		char line[320];
+
+		status_line(a, line, sizeof(line));
+		fprintf(stderr, "\r\033[K%s", line);
+		a->status_shown = true;
+	} else if (now - a->last_log_ns >= STATUS_LOG_S * 1000000000ULL) {
+		char line[320];
+
+		a->last_log_ns = now;
+		status_line(a, line, sizeof(line));
+		log_info("%s", line);
+	}
+}
+
+/* ---- life cycle ------------------------------------------------------------------------- */
+
+static int setup_fds(struct agent *a, int *epfd, int *tfd, int *sfd)
+{
+	struct itimerspec its = {{0, TICK_MS * 1000000L}, {0, TICK_MS * 1000000L}};
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	*sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	*tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	*epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (*sfd < 0 || *tfd < 0 || *epfd < 0)
+		return -errno;
+	if (timerfd_settime(*tfd, 0, &its, NULL) < 0)
+		return -errno;
+	ev.data.u32 = 0;
+	if (epoll_ctl(*epfd, EPOLL_CTL_ADD, capture_fd(a->cap), &ev) < 0)
+		return -errno;
+	ev.data.u32 = 1;
+	if (epoll_ctl(*epfd, EPOLL_CTL_ADD, *tfd, &ev) < 0)
+		return -errno;
+	ev.data.u32 = 2;
+	if (epoll_ctl(*epfd, EPOLL_CTL_ADD, *sfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void log_final_counters(struct agent *a)
+{
+	uint64_t cnt[SSLC_CNT__MAX] = {0};
+	char line[320];
+
+	capture_counters(a->cap, cnt);
+	status_line(a, line, sizeof(line));
+	log_info("stopped: %s", line);
+	log_info("counters: calls %" PRIu64 ", records %" PRIu64 ", ring full %" PRIu64
+		 ", lost bytes: ring full %" PRIu64 ", over --max-call-size %" PRIu64
+		 ", unreadable %" PRIu64 "; bytes without a known socket %" PRIu64,
+		 cnt[SSLC_CNT_CALLS], cnt[SSLC_CNT_DATA_EVENTS], cnt[SSLC_CNT_RING_FULL],
+		 cnt[SSLC_CNT_GAP_RING_BYTES], cnt[SSLC_CNT_GAP_CAP_BYTES],
+		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES]);
+	if (a->bad_records)
+		log_warn("%" PRIu64 " malformed ring buffer records ignored", a->bad_records);
+}
+
+/* Effective capabilities from /proc/self/status; all bits set when unknown. */
+static uint64_t effective_caps(void)
+{
+	char line[256];
+	uint64_t caps = UINT64_MAX;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return caps;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %" SCNx64, &caps) == 1)
+			break;
+	fclose(f);
+	return caps;
+}
+
+#define CAP_BIT(n)	  (1ULL << (n))
+#define CAP_SYS_ADMIN_BIT CAP_BIT(21)
+#define CAP_PERFMON_BIT	  CAP_BIT(38)
+#define CAP_BPF_BIT	  CAP_BIT(39)
+
+static int open_capture(struct agent *a)
+{
+	struct capture_config cfg = {
+	    .netns = a->netns,
+	    .any_addr = !strcmp(a->o->iface, "any"),
+	    .pids = a->o->pids,
+	    .n_pids = a->o->n_pids,
+	    .max_call = a->o->max_call_bytes,
+	    .ring_bytes = a->o->ring_bytes,
+	};
+	char err[512];
+	uint64_t caps = effective_caps();
+	int ret;
+
+	if (!(caps & CAP_SYS_ADMIN_BIT) &&
+	    (caps & (CAP_BPF_BIT | CAP_PERFMON_BIT)) != (CAP_BPF_BIT | CAP_PERFMON_BIT)) {
+		log_error("cannot load the BPF capture: not permitted (run as root or with "
+			  "CAP_BPF and CAP_PERFMON)");
+		return EXIT_RUNTIME;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		log_error("cannot load the BPF capture: the kernel has no BTF "
+			  "(/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF=y");
+		return EXIT_RUNTIME;
+	}
+	log_route_libbpf();
+	ret = capture_open(&cfg, on_event, a, &a->cap, err, sizeof(err));
+	if (ret) {
+		log_error("%s", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
 
 int agent_run(const struct sslc_options *o)
 {
-	log_info("would mirror TLS connections on %s%s%s%s%s%s%s", o->iface,
-		 o->out_iface[0] ? " to interface " : "", o->out_iface,
-		 o->pcap_path ? " to pcap " : "", o->pcap_path ? o->pcap_path : "",
-		 o->tunnel ? " through a tunnel to " : "", o->tunnel ? o->tunnel_host : "");
-	log_error("capture is not built yet (issue 3)");
-	return EXIT_RUNTIME;
+	struct agent *a;
+	int epfd = -1, tfd = -1, sfd = -1, status = EXIT_RUNTIME, ret;
+	char err[512];
+	bool stop = false;
+
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		log_error("out of memory");
+		return EXIT_RUNTIME;
+	}
+	a->o = o;
+	a->netns = own_netns();
+	a->start_ns = a->last_log_ns = a->last_stats_ns = mono_ns();
+	update_clock_offset(a);
+	listen_ports_load(&a->lports, "/proc/net");
+	a->lports.loaded_ns = mono_ns();
+
+	if ((status = open_capture(a)))
+		goto out;
+	status = EXIT_RUNTIME;
+	if (refresh_addrs(a, true))
+		goto out;
+	if (o->dump_dir && dump_open(o->dump_dir, &a->dump, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (o->out_iface[0] || o->pcap_path || o->tunnel) {
+		ret = mirror_open(o, &a->mirror, err, sizeof(err));
+		if (ret) {
+			log_error("%s", err);
+			status = ret == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+			goto out;
+		}
+		mirror_set_addrs(a->mirror, &a->addrs);
+	}
+	if ((status = attach_extra_libs(a)))
+		goto out;
+	status = EXIT_RUNTIME;
+	scan_all(a);
+	if ((ret = setup_fds(a, &epfd, &tfd, &sfd))) {
+		log_error("cannot set up the event loop: %s", strerror(-ret));
+		goto out;
+	}
+	if (o->print)
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	a->status_tty = isatty(STDERR_FILENO) && !o->use_syslog && o->verbosity >= 0 &&
+			!log_enabled(LOG_LVL_DEBUG) && !(o->print && isatty(STDOUT_FILENO));
+	log_info("mirroring TLS on %s (%zu libraries probed)%s%s%s%s%s%s", o->iface,
+		 capture_files_attached(a->cap), o->out_iface[0] ? ", -o " : "", o->out_iface,
+		 o->pcap_path ? ", -w " : "", o->pcap_path ? o->pcap_path : "",
+		 o->tunnel ? ", -t " : "", o->tunnel ? o->tunnel_host : "");
+	if (!capture_files_attached(a->cap))
+		log_info("no process uses OpenSSL yet; watching for new ones");
+
+	while (!stop) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(epfd, evs, 4, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case 0:
+				ret = capture_consume(a->cap);
+				if (ret < 0)
+					log_warn("ring buffer: %s", strerror(-ret));
+				break;
+			case 1: {
+				uint64_t expirations;
+
+				if (read(tfd, &expirations, sizeof(expirations)) > 0)
+					tick(a);
+				break;
+			}
+			case 2: {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si))
+					stop = true;
+				break;
+			}
+			}
+		}
+		if (a->mirror)
+			mirror_flush(a->mirror);
+	}
+	/* deliver what is still in the ring buffer before closing the flows */
+	capture_consume(a->cap);
+	capture_drain_orphans(a->cap);
+	status = 0;
+out:
+	if (a->status_shown)
+		fputc('\n', stderr);
+	if (a->cap && status == 0)
+		log_final_counters(a);
+	if (a->cap && o->stats_path && status == 0)
+		write_stats(a);
+	mirror_close(a->mirror);
+	dump_close(a->dump);
+	capture_close(a->cap);
+	local_addrs_free(&a->addrs);
+	free(a->rejected);
+	free(a);
+	if (epfd >= 0)
+		close(epfd);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	return status;
+}
+
+/* ---- --list ---------------------------------------------------------------------------------- */
+
+struct list_ctx {
+	const struct sslc_options *o;
+	unsigned long netns;
+	size_t n;
+};
+
+static int list_mapping(void *ctx, const struct tls_mapping *m)
+{
+	struct list_ctx *l = ctx;
+	char why[256] = "", status[300];
+	bool pid_ok = l->o->n_pids == 0;
+
+	for (size_t i = 0; i < l->o->n_pids; i++)
+		pid_ok |= l->o->pids[i] == m->pid;
+	if (libfind_check_elf(m->open_path, why, sizeof(why)) < 0)
+		snprintf(status, sizeof(status), "no: %s", why);
+	else if (m->pid == getpid() || is_sslcollector(m))
+		snprintf(status, sizeof(status), "no: sslcollector itself");
+	else if (!pid_ok)
+		snprintf(status, sizeof(status), "no: not selected by -p");
+	else if (libfind_netns("/proc", m->pid) != l->netns)
+		snprintf(status, sizeof(status),
+			 "no: other network namespace (run sslcollector inside it)");
+	else
+		snprintf(status, sizeof(status), "yes: connections on %s", l->o->iface);
+	printf("%-8d %-16s %-48s %s%s\n", (int)m->pid, m->comm, m->path, status,
+	       m->deleted ? " (library replaced on disk since it was loaded)" : "");
+	l->n++;
+	return 0;
 }
 
 int agent_list(const struct sslc_options *o)
 {
-	(void)o;
-	log_error("--list is not built yet (issue 3)");
-	return EXIT_RUNTIME;
+	struct list_ctx l = {.o = o, .netns = own_netns()};
+	int ret;
+
+	printf("%-8s %-16s %-48s %s\n", "PID", "COMMAND", "TLS LIBRARY", "MIRRORED");
+	ret = libfind_scan_all("/proc", list_mapping, &l);
+	if (ret < 0) {
+		log_error("cannot read /proc: %s", strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	for (size_t i = 0; i < o->n_libs; i++) {
+		char why[256] = "";
+
+		ret = libfind_check_elf(o->libs[i], why, sizeof(why));
+		printf("%-8s %-16s %-48s %s%s\n", "-", "(--lib)", o->libs[i],
+		       ret ? "no: " : "yes: probed for every process that runs it", why);
+	}
+	if (!l.n && !o->n_libs)
+		printf("(no process has an OpenSSL library mapped)\n");
+	if (geteuid() != 0)
+		fprintf(stderr, "sslcollector: note: run as root to see every process\n");
+	return 0;
 }

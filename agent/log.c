@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -33,7 +34,7 @@ bool log_enabled(enum log_level level)
 }
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
@@ -95,12 +96,21 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	}
 	if (ours > max_level)
 		return 0;
-	char buf[2048];
+	char *text = NULL;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral" /* libbpf's own format strings */
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		return 0;
 #pragma GCC diagnostic pop
-	log_msg(ours, "libbpf: %s", buf);
+	/* the verifier's log arrives as one long message: one of our lines per line of it */
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*line)
+			log_msg(ours, "libbpf: %s", line);
+	}
+	free(text);
 	return 0;
 }
 

@@ -11,7 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static void append(struct metrics_buf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(struct metrics_buf *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void append(struct metrics_buf *m, const char *fmt, ...)
 {

@@ -17,18 +17,18 @@
 #include <unistd.h>
 
 static const struct sslc_options defaults = {
-	.action = ACTION_RUN,
-	.tunnel_port = SSLC_TUNNEL_PORT,
-	.listen_port = SSLC_TUNNEL_PORT,
-	.stats_interval_s = 5,
-	.vlan = -1,
-	.queue_bytes = 64ULL << 20,
-	.ring_bytes = 16ULL << 20,
-	.max_call_bytes = 16ULL << 20,
-	.idle_timeout_s = 300,
-	.handshake_timeout_s = 10,
-	.max_agents = 1024,
-	.user = "nobody",
+    .action = ACTION_RUN,
+    .tunnel_port = SSLC_TUNNEL_PORT,
+    .listen_port = SSLC_TUNNEL_PORT,
+    .stats_interval_s = 5,
+    .vlan = -1,
+    .queue_bytes = 64ULL << 20,
+    .ring_bytes = 16ULL << 20,
+    .max_call_bytes = 16ULL << 20,
+    .idle_timeout_s = 300,
+    .handshake_timeout_s = 10,
+    .max_agents = 1024,
+    .user = "nobody",
 };
 
 enum {
@@ -51,103 +51,107 @@ enum {
 	OPT_MAX_AGENTS,
 	OPT_USER,
 	OPT_SYSLOG,
+	OPT_DUMP_DIR,
 };
 
 static const struct option long_options[] = {
-	{"interface", required_argument, NULL, 'I'},
-	{"tunnel", required_argument, NULL, 't'},
-	{"output", required_argument, NULL, 'o'},
-	{"write", required_argument, NULL, 'w'},
-	{"collector", no_argument, NULL, 'C'},
-	{"listen", required_argument, NULL, 'l'},
-	{"pid", required_argument, NULL, 'p'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{"ca", required_argument, NULL, OPT_CA},
-	{"cert", required_argument, NULL, OPT_CERT},
-	{"key", required_argument, NULL, OPT_KEY},
-	{"stats-file", required_argument, NULL, OPT_STATS_FILE},
-	{"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
-	{"lib", required_argument, NULL, OPT_LIB},
-	{"list", no_argument, NULL, OPT_LIST},
-	{"print", no_argument, NULL, OPT_PRINT},
-	{"mtu", required_argument, NULL, OPT_MTU},
-	{"vlan", required_argument, NULL, OPT_VLAN},
-	{"vlan-per-agent", no_argument, NULL, OPT_VLAN_PER_AGENT},
-	{"queue-size", required_argument, NULL, OPT_QUEUE_SIZE},
-	{"ring-size", required_argument, NULL, OPT_RING_SIZE},
-	{"max-call-size", required_argument, NULL, OPT_MAX_CALL_SIZE},
-	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
-	{"max-agents", required_argument, NULL, OPT_MAX_AGENTS},
-	{"user", required_argument, NULL, OPT_USER},
-	{"syslog", no_argument, NULL, OPT_SYSLOG},
-	{NULL, 0, NULL, 0},
+    {"interface", required_argument, NULL, 'I'},
+    {"tunnel", required_argument, NULL, 't'},
+    {"output", required_argument, NULL, 'o'},
+    {"write", required_argument, NULL, 'w'},
+    {"collector", no_argument, NULL, 'C'},
+    {"listen", required_argument, NULL, 'l'},
+    {"pid", required_argument, NULL, 'p'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"ca", required_argument, NULL, OPT_CA},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"stats-file", required_argument, NULL, OPT_STATS_FILE},
+    {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
+    {"lib", required_argument, NULL, OPT_LIB},
+    {"list", no_argument, NULL, OPT_LIST},
+    {"print", no_argument, NULL, OPT_PRINT},
+    {"mtu", required_argument, NULL, OPT_MTU},
+    {"vlan", required_argument, NULL, OPT_VLAN},
+    {"vlan-per-agent", no_argument, NULL, OPT_VLAN_PER_AGENT},
+    {"queue-size", required_argument, NULL, OPT_QUEUE_SIZE},
+    {"ring-size", required_argument, NULL, OPT_RING_SIZE},
+    {"max-call-size", required_argument, NULL, OPT_MAX_CALL_SIZE},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"max-agents", required_argument, NULL, OPT_MAX_AGENTS},
+    {"user", required_argument, NULL, OPT_USER},
+    {"syslog", no_argument, NULL, OPT_SYSLOG},
+    {"dump-dir", required_argument, NULL, OPT_DUMP_DIR},
+    {NULL, 0, NULL, 0},
 };
 
 static const char usage_text[] =
-	"Usage: sslcollector -I IFACE (-o IFACE | -w FILE | -t HOST[:PORT])... [options]\n"
-	"       sslcollector -C (-o IFACE | -w FILE)... [-l ADDR[:PORT]] [options]\n"
-	"\n"
-	"Mirrors the plaintext of this host's TLS connections (OpenSSL) as ordinary TCP/IP\n"
-	"packets, for an IDS such as Suricata, Zeek or Arkime. No keys, no proxy.\n"
-	"\n"
-	"Examples:\n"
-	"  sslcollector -I eth0 -t 10.0.0.5      host agent, tunnel to an aggregator\n"
-	"  sslcollector -I eth0 -o mirror0       host agent, replay locally (on-premise)\n"
-	"  sslcollector -I eth0 -w tls.pcap      host agent, to a pcap file\n"
-	"  sslcollector -C -o ids0               aggregator: agents' mirrors into ids0\n"
-	"\n"
-	"What to mirror (agent):\n"
-	"  -I, --interface IFACE   TLS connections whose local address belongs to IFACE in this\n"
-	"                          network namespace; 'any' for every local address\n"
-	"  -p, --pid PID           only these processes (repeatable)\n"
-	"      --lib PATH          also probe this library or static executable (repeatable)\n"
-	"      --list              print the processes using TLS and whether they are mirrored\n"
-	"      --print             print one line per captured event (-v: with the first bytes)\n"
-	"\n"
-	"Where to send it:\n"
-	"  -o, --output IFACE      send the frames on IFACE (e.g. one end of a veth pair)\n"
-	"  -w, --write FILE        write a pcap file (mode 0600: it holds plaintext secrets)\n"
-	"  -t, --tunnel HOST[:PORT]  send through a mutually authenticated TLS tunnel to a\n"
-	"                          collector (default port 57012)\n"
-	"\n"
-	"Collector:\n"
-	"  -C, --collector         receive agents' tunnels and inject them into -o / -w\n"
-	"  -l, --listen ADDR[:PORT]  listening address (default every address, port 57012)\n"
-	"      --vlan-per-agent    tag each agent's frames with a VLAN id of its own\n"
-	"      --max-agents N      refuse agents beyond N connected (default 1024)\n"
-	"      --handshake-timeout SEC  drop peers that do not finish TLS in time (default 10)\n"
-	"      --user NAME         user to run as after opening sockets (default nobody)\n"
-	"\n"
-	"Tunnel certificates (both roles; make them with scripts/make-certs.sh):\n"
-	"      --ca FILE           CA that signed the peer (default " SSLC_CERT_DIR "/ca.crt)\n"
-	"      --cert FILE         our certificate (default " SSLC_CERT_DIR "/agent.crt,\n"
-	"                          collector: " SSLC_CERT_DIR "/collector.crt)\n"
-	"      --key FILE          our private key (default agent.key / collector.key there)\n"
-	"\n"
-	"Tuning:\n"
-	"      --mtu BYTES         IP MTU of the forged packets (default: -o's MTU, else 1500)\n"
-	"      --vlan ID           add an 802.1Q tag with this VLAN id (1-4094)\n"
-	"      --queue-size BYTES  tunnel send queue; frames beyond it are dropped and counted\n"
-	"                          (default 64M)\n"
-	"      --ring-size BYTES   BPF ring buffer (power of two, default 16M)\n"
-	"      --max-call-size BYTES  capture at most this much of one SSL call; the rest is\n"
-	"                          reported as a gap (default 16M)\n"
-	"      --idle-timeout SEC  close mirrored connections idle this long (default 300)\n"
-	"\n"
-	"Reporting:\n"
-	"      --stats-file FILE   write Prometheus metrics to FILE (node_exporter textfile)\n"
-	"      --stats-interval SEC  how often (default 5)\n"
-	"  -v, --verbose           more logging (-vv: debug, with libbpf's messages)\n"
-	"  -q, --quiet             warnings and errors only\n"
-	"      --syslog            log to syslog instead of stderr\n"
-	"  -h, --help              this text\n"
-	"  -V, --version           the version\n"
-	"\n"
-	"Exit status: 0 success, 1 runtime failure, 2 bad arguments.\n";
+    "Usage: sslcollector -I IFACE (-o IFACE | -w FILE | -t HOST[:PORT])... [options]\n"
+    "       sslcollector -C (-o IFACE | -w FILE)... [-l ADDR[:PORT]] [options]\n"
+    "\n"
+    "Mirrors the plaintext of this host's TLS connections (OpenSSL) as ordinary TCP/IP\n"
+    "packets, for an IDS such as Suricata, Zeek or Arkime. No keys, no proxy.\n"
+    "\n"
+    "Examples:\n"
+    "  sslcollector -I eth0 -t 10.0.0.5      host agent, tunnel to an aggregator\n"
+    "  sslcollector -I eth0 -o mirror0       host agent, replay locally (on-premise)\n"
+    "  sslcollector -I eth0 -w tls.pcap      host agent, to a pcap file\n"
+    "  sslcollector -C -o ids0               aggregator: agents' mirrors into ids0\n"
+    "\n"
+    "What to mirror (agent):\n"
+    "  -I, --interface IFACE   TLS connections whose local address belongs to IFACE in this\n"
+    "                          network namespace; 'any' for every local address\n"
+    "  -p, --pid PID           only these processes (repeatable)\n"
+    "      --lib PATH          also probe this library or static executable (repeatable)\n"
+    "      --list              print the processes using TLS and whether they are mirrored\n"
+    "      --print             print one line per captured event (-v: with the first bytes)\n"
+    "      --dump-dir DIR      write each connection's plaintext into DIR, one file per\n"
+    "                          direction (debugging; mode 0700, it holds secrets)\n"
+    "\n"
+    "Where to send it:\n"
+    "  -o, --output IFACE      send the frames on IFACE (e.g. one end of a veth pair)\n"
+    "  -w, --write FILE        write a pcap file (mode 0600: it holds plaintext secrets)\n"
+    "  -t, --tunnel HOST[:PORT]  send through a mutually authenticated TLS tunnel to a\n"
+    "                          collector (default port 57012)\n"
+    "\n"
+    "Collector:\n"
+    "  -C, --collector         receive agents' tunnels and inject them into -o / -w\n"
+    "  -l, --listen ADDR[:PORT]  listening address (default every address, port 57012)\n"
+    "      --vlan-per-agent    tag each agent's frames with a VLAN id of its own\n"
+    "      --max-agents N      refuse agents beyond N connected (default 1024)\n"
+    "      --handshake-timeout SEC  drop peers that do not finish TLS in time (default 10)\n"
+    "      --user NAME         user to run as after opening sockets (default nobody)\n"
+    "\n"
+    "Tunnel certificates (both roles; make them with scripts/make-certs.sh):\n"
+    "      --ca FILE           CA that signed the peer (default " SSLC_CERT_DIR "/ca.crt)\n"
+    "      --cert FILE         our certificate (default " SSLC_CERT_DIR "/agent.crt,\n"
+    "                          collector: " SSLC_CERT_DIR "/collector.crt)\n"
+    "      --key FILE          our private key (default agent.key / collector.key there)\n"
+    "\n"
+    "Tuning:\n"
+    "      --mtu BYTES         IP MTU of the forged packets (default: -o's MTU, else 1500)\n"
+    "      --vlan ID           add an 802.1Q tag with this VLAN id (1-4094)\n"
+    "      --queue-size BYTES  tunnel send queue; frames beyond it are dropped and counted\n"
+    "                          (default 64M)\n"
+    "      --ring-size BYTES   BPF ring buffer (power of two, default 16M)\n"
+    "      --max-call-size BYTES  capture at most this much of one SSL call; the rest is\n"
+    "                          reported as a gap (default 16M)\n"
+    "      --idle-timeout SEC  close mirrored connections idle this long (default 300)\n"
+    "\n"
+    "Reporting:\n"
+    "      --stats-file FILE   write Prometheus metrics to FILE (node_exporter textfile)\n"
+    "      --stats-interval SEC  how often (default 5)\n"
+    "  -v, --verbose           more logging (-vv: debug, with libbpf's messages)\n"
+    "  -q, --quiet             warnings and errors only\n"
+    "      --syslog            log to syslog instead of stderr\n"
+    "  -h, --help              this text\n"
+    "  -V, --version           the version\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime failure, 2 bad arguments.\n";
 
 const char *options_usage(void)
 {
@@ -155,7 +159,7 @@ const char *options_usage(void)
 }
 
 static int fail(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -378,40 +382,60 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 
 	if (o->collector) {
 		if (o->iface[0])
-			return fail(err, err_len, "-I: not used by the collector (-C); the agents "
-						  "choose what to mirror");
+			return fail(err, err_len,
+				    "-I: not used by the collector (-C); the agents "
+				    "choose what to mirror");
 		if (o->tunnel)
-			return fail(err, err_len, "-t: the collector (-C) receives tunnels, it does "
-						  "not open one; use -l to set its address");
+			return fail(err, err_len,
+				    "-t: the collector (-C) receives tunnels, it does "
+				    "not open one; use -l to set its address");
 		if (o->n_pids)
 			return fail(err, err_len, "-p: only for the agent, not with -C");
 		if (o->n_libs)
 			return fail(err, err_len, "--lib: only for the agent, not with -C");
-		if (o->print || o->list)
+		if (o->print || o->list || o->dump_dir)
 			return fail(err, err_len, "%s: only for the agent, not with -C",
-				    o->print ? "--print" : "--list");
+				    o->print  ? "--print"
+				    : o->list ? "--list"
+					      : "--dump-dir");
 		if (!o->out_iface[0] && !o->pcap_path)
-			return fail(err, err_len,
-				    "-C needs an output: -o IFACE and/or -w FILE (e.g. -C -o ids0)");
+			return fail(
+			    err, err_len,
+			    "-C needs an output: -o IFACE and/or -w FILE (e.g. -C -o ids0)");
 	} else {
 		if (o->listen_given)
 			return fail(err, err_len, "-l: only for the collector (-C)");
 		if (o->vlan_per_agent)
 			return fail(err, err_len, "--vlan-per-agent: only for the collector (-C)");
+		bool debug_out = o->print || o->dump_dir;
+
 		if (!o->iface[0]) {
-			if (o->list || o->print)
+			if (o->list || debug_out)
 				strcpy(o->iface, "any");
 			else
-				return fail(err, err_len, "-I: missing; name the interface whose "
-							  "TLS connections to mirror (or 'any')");
+				return fail(err, err_len,
+					    "-I: missing; name the interface whose "
+					    "TLS connections to mirror (or 'any')");
 		}
-		if (!o->list && !o->print && !o->out_iface[0] && !o->pcap_path && !o->tunnel)
+		if (!o->list && !debug_out && !o->out_iface[0] && !o->pcap_path && !o->tunnel)
 			return fail(err, err_len,
 				    "no output: give -o IFACE, -w FILE and/or -t HOST[:PORT]");
-		if (o->list && (o->print || o->out_iface[0] || o->pcap_path || o->tunnel))
+		if (o->list && (debug_out || o->out_iface[0] || o->pcap_path || o->tunnel))
 			return fail(err, err_len,
 				    "--list: prints the TLS processes and exits; not with --print, "
-				    "-o, -w or -t");
+				    "--dump-dir, -o, -w or -t");
+		if (o->dump_dir) {
+			struct stat st;
+
+			if (stat(o->dump_dir, &st) == 0) {
+				if (!S_ISDIR(st.st_mode))
+					return fail(err, err_len, "--dump-dir %s: not a directory",
+						    o->dump_dir);
+			} else if ((ret =
+					check_writable("--dump-dir", o->dump_dir, err, err_len))) {
+				return ret;
+			}
+		}
 		if (strcmp(o->iface, "any") != 0 &&
 		    (ret = check_iface("-I", o->iface, err, err_len)))
 			return ret;
@@ -431,7 +455,7 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 
 	if (o->tunnel || o->collector) {
 		static const char hint[] =
-			" (make certificates with scripts/make-certs.sh, or pass --ca/--cert/--key)";
+		    " (make certificates with scripts/make-certs.sh, or pass --ca/--cert/--key)";
 		const char *dir = getenv("SSLCOLLECTOR_CERT_DIR");
 		const char *role = o->collector ? "collector" : "agent";
 
@@ -455,7 +479,9 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 			return ret;
 	} else if (o->ca_path || o->cert_path || o->key_path) {
 		return fail(err, err_len, "%s: certificates are only used with -t or -C",
-			    o->ca_path ? "--ca" : o->cert_path ? "--cert" : "--key");
+			    o->ca_path	   ? "--ca"
+			    : o->cert_path ? "--cert"
+					   : "--key");
 	}
 	if (!o->tunnel && o->queue_bytes != defaults.queue_bytes)
 		return fail(err, err_len, "--queue-size: only used with -t");
@@ -520,10 +546,11 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 				return fail(err, err_len, "-l %s: %s", optarg, why);
 			if (o->listen_addr[0] && strcmp(o->listen_addr, "*") &&
 			    !numeric_address(o->listen_addr))
-				return fail(err, err_len,
-					    "-l %s: '%s' is not an IP address (use ADDR, ADDR:PORT, "
-					    "[V6]:PORT or :PORT)",
-					    optarg, o->listen_addr);
+				return fail(
+				    err, err_len,
+				    "-l %s: '%s' is not an IP address (use ADDR, ADDR:PORT, "
+				    "[V6]:PORT or :PORT)",
+				    optarg, o->listen_addr);
 			if (!strcmp(o->listen_addr, "*"))
 				o->listen_addr[0] = '\0';
 			break;
@@ -579,7 +606,8 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 			break;
 		case OPT_MTU:
 			if (parse_uint(optarg, 576, 65535, &v))
-				return fail(err, err_len, "--mtu %s: bytes from 576 to 65535", optarg);
+				return fail(err, err_len, "--mtu %s: bytes from 576 to 65535",
+					    optarg);
 			o->mtu = (unsigned)v;
 			break;
 		case OPT_VLAN:
@@ -601,15 +629,17 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 		case OPT_RING_SIZE:
 			if (parse_size(optarg, &v) || v < (1ULL << 16) || v > (1ULL << 30) ||
 			    (v & (v - 1)))
-				return fail(err, err_len,
-					    "--ring-size %s: a power of two from 64K to 1G (e.g. 16M)",
-					    optarg);
+				return fail(
+				    err, err_len,
+				    "--ring-size %s: a power of two from 64K to 1G (e.g. 16M)",
+				    optarg);
 			o->ring_bytes = v;
 			break;
 		case OPT_MAX_CALL_SIZE:
 			if (parse_size(optarg, &v) || v < 1 || v > (1ULL << 30))
 				return fail(err, err_len,
-					    "--max-call-size %s: a size from 1 to 1G (e.g. 16M)", optarg);
+					    "--max-call-size %s: a size from 1 to 1G (e.g. 16M)",
+					    optarg);
 			o->max_call_bytes = v;
 			break;
 		case OPT_IDLE_TIMEOUT:
@@ -621,13 +651,14 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 		case OPT_HANDSHAKE_TIMEOUT:
 			if (parse_uint(optarg, 1, 600, &v))
 				return fail(err, err_len,
-					    "--handshake-timeout %s: seconds from 1 to 600", optarg);
+					    "--handshake-timeout %s: seconds from 1 to 600",
+					    optarg);
 			o->handshake_timeout_s = (unsigned)v;
 			break;
 		case OPT_MAX_AGENTS:
 			if (parse_uint(optarg, 1, 65536, &v))
-				return fail(err, err_len, "--max-agents %s: a number from 1 to 65536",
-					    optarg);
+				return fail(err, err_len,
+					    "--max-agents %s: a number from 1 to 65536", optarg);
 			o->max_agents = (unsigned)v;
 			break;
 		case OPT_USER:
@@ -636,14 +667,17 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 		case OPT_SYSLOG:
 			o->use_syslog = true;
 			break;
+		case OPT_DUMP_DIR:
+			o->dump_dir = optarg;
+			break;
 		case ':':
 			if (optopt)
 				return fail(err, err_len, "-%c: missing argument", optopt);
 			return fail(err, err_len, "%s: missing argument", argv[optind - 1]);
 		default:
 			if (optopt)
-				return fail(err, err_len, "-%c: unknown option (see sslcollector -h)",
-					    optopt);
+				return fail(err, err_len,
+					    "-%c: unknown option (see sslcollector -h)", optopt);
 			return fail(err, err_len, "%s: unknown option (see sslcollector -h)",
 				    argv[optind - 1]);
 		}

@@ -14,22 +14,23 @@
 #define SSLC_CERT_DIR	 "/etc/sslcollector"
 
 enum options_action {
-	ACTION_RUN = 0,  /* run as agent or collector */
-	ACTION_HELP,     /* -h: print usage, exit 0 */
-	ACTION_VERSION,  /* -V: print version, exit 0 */
+	ACTION_RUN = 0, /* run as agent or collector */
+	ACTION_HELP,	/* -h: print usage, exit 0 */
+	ACTION_VERSION, /* -V: print version, exit 0 */
 };
 
 /* exit codes */
 enum {
-	EXIT_USAGE = 2,   /* bad or missing arguments */
+	EXIT_USAGE = 2,	  /* bad or missing arguments */
 	EXIT_RUNTIME = 1, /* a runtime failure */
 };
 
 struct sslc_options {
 	enum options_action action;
-	bool collector;	     /* -C */
-	bool list;	     /* --list: print the TLS processes that would be mirrored and exit */
-	bool print;	     /* --print: one line per captured event on stdout */
+	bool collector;	      /* -C */
+	bool list;	      /* --list: print the TLS processes that would be mirrored and exit */
+	bool print;	      /* --print: one line per captured event on stdout */
+	const char *dump_dir; /* --dump-dir: per-connection plaintext files (debugging) */
 	char iface[IF_NAMESIZE];     /* -I, "any" for every local address */
 	char out_iface[IF_NAMESIZE]; /* -o */
 	const char *pcap_path;	     /* -w */
@@ -39,20 +40,20 @@ struct sslc_options {
 	bool listen_given;    /* -l given */
 	char listen_addr[64]; /* -l ADDR (empty: every address) */
 	uint16_t listen_port;
-	const char *ca_path;   /* --ca */
-	const char *cert_path; /* --cert */
-	const char *key_path;  /* --key */
+	const char *ca_path;	/* --ca */
+	const char *cert_path;	/* --cert */
+	const char *key_path;	/* --key */
 	const char *stats_path; /* --stats-file */
 	unsigned stats_interval_s;
 	int pids[SSLC_MAX_PIDS]; /* -p */
 	size_t n_pids;
 	const char *libs[SSLC_MAX_LIBS]; /* --lib */
 	size_t n_libs;
-	int verbosity;	 /* -1 quiet, 0 normal, 1 -v, 2 -vv */
-	bool use_syslog; /* --syslog */
-	unsigned mtu;	 /* --mtu, 0: the -o interface's MTU, else 1500 */
-	int vlan;	 /* --vlan, -1: none */
-	bool vlan_per_agent; /* collector --vlan-per-agent */
+	int verbosity;		 /* -1 quiet, 0 normal, 1 -v, 2 -vv */
+	bool use_syslog;	 /* --syslog */
+	unsigned mtu;		 /* --mtu, 0: the -o interface's MTU, else 1500 */
+	int vlan;		 /* --vlan, -1: none */
+	bool vlan_per_agent;	 /* collector --vlan-per-agent */
 	uint64_t queue_bytes;	 /* agent tunnel queue */
 	uint64_t ring_bytes;	 /* BPF ring buffer */
 	uint64_t max_call_bytes; /* capture cap per SSL call */

@@ -10,7 +10,7 @@ struct output;
 
 struct output_stats {
 	uint64_t frames;  /* frames written or sent */
-	uint64_t bytes;   /* their bytes */
+	uint64_t bytes;	  /* their bytes */
 	uint64_t dropped; /* frames the kernel or the file refused */
 	uint64_t errors;  /* failed send/write calls */
 };

@@ -115,9 +115,9 @@ static void packet_close(struct output *base)
 }
 
 static const struct output_ops packet_ops = {
-	.write = packet_write,
-	.flush = packet_flush,
-	.close = packet_close,
+    .write = packet_write,
+    .flush = packet_flush,
+    .close = packet_close,
 };
 
 int output_packet_open(const char *ifname, struct output **out, char *err, size_t err_len)

@@ -88,9 +88,9 @@ static void pcapout_close(struct output *base)
 }
 
 static const struct output_ops pcap_ops = {
-	.write = pcapout_write,
-	.flush = pcapout_flush,
-	.close = pcapout_close,
+    .write = pcapout_write,
+    .flush = pcapout_flush,
+    .close = pcapout_close,
 };
 
 int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len)

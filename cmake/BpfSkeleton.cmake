@@ -28,6 +28,7 @@ add_custom_command(
 	DEPENDS ${SSLC_VMLINUX_BTF}
 	COMMENT "Generating vmlinux.h from ${SSLC_VMLINUX_BTF}"
 	VERBATIM)
+add_custom_target(vmlinux_h DEPENDS ${BPF_GEN_DIR}/vmlinux.h)
 
 function(bpf_skeleton name src)
 	get_filename_component(src_abs ${src} ABSOLUTE)
@@ -41,7 +42,7 @@ function(bpf_skeleton name src)
 			-I${BPF_GEN_DIR} -I${CMAKE_SOURCE_DIR}/include -I${CMAKE_SOURCE_DIR}/bpf
 			-MD -MF ${obj}.d
 			-c ${src_abs} -o ${obj}
-		DEPENDS ${src_abs} ${BPF_GEN_DIR}/vmlinux.h
+		DEPENDS ${src_abs} vmlinux_h
 		DEPFILE ${obj}.d
 		COMMENT "Compiling BPF object ${name}.bpf.o"
 		VERBATIM)

@@ -47,8 +47,8 @@ static void test_conn_offsets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_event_offsets),
-		cmocka_unit_test(test_conn_offsets),
+	    cmocka_unit_test(test_event_offsets),
+	    cmocka_unit_test(test_conn_offsets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -199,42 +199,42 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{"sslcollector -o mirror0", "-I"},
-	{"sslcollector -I eth0", "no output"},
-	{"sslcollector -I eth9 -o mirror0", "-I eth9"},
-	{"sslcollector -I eth0 -o nosuch0", "-o nosuch0"},
-	{"sslcollector -I eth0 -o eth0", "-o eth0"},
-	{"sslcollector -I eth0 -t 10.0.0.5:0", "-t 10.0.0.5:0"},
-	{"sslcollector -I eth0 -t 10.0.0.5:70000", "-t 10.0.0.5:70000"},
-	{"sslcollector -I eth0 -t 10.0.0.5:http", "-t 10.0.0.5:http"},
-	{"sslcollector -I eth0 -t [fd00::5", "-t [fd00::5"},
-	{"sslcollector -I eth0 -t bad/host", "-t bad/host"},
-	{"sslcollector -C", "-C"},
-	{"sslcollector -C -o ids0 -I eth0", "-I"},
-	{"sslcollector -C -o ids0 -t 10.0.0.5", "-t"},
-	{"sslcollector -C -o ids0 -l 10.0.0.5:99999", "-l 10.0.0.5:99999"},
-	{"sslcollector -C -o ids0 -l not-an-ip", "-l not-an-ip"},
-	{"sslcollector -I eth0 -o mirror0 -l 10.0.0.5", "-l"},
-	{"sslcollector -I eth0 -t 10.0.0.5 --ca /nonexistent/ca.crt", "--ca /nonexistent/ca.crt"},
-	{"sslcollector -I eth0 -t 10.0.0.5 --key /nonexistent/x.key", "--key /nonexistent/x.key"},
-	{"sslcollector -I eth0 -o mirror0 -p 0", "-p 0"},
-	{"sslcollector -I eth0 -o mirror0 -p abc", "-p abc"},
-	{"sslcollector -I eth0 -o mirror0 -p 4000000", "-p 4000000"},
-	{"sslcollector -I eth0 -o mirror0 --mtu 100", "--mtu 100"},
-	{"sslcollector -I eth0 -o mirror0 --vlan 4095", "--vlan 4095"},
-	{"sslcollector -I eth0 -o mirror0 --ring-size 3M", "--ring-size 3M"},
-	{"sslcollector -I eth0 -o mirror0 --queue-size 1M", "--queue-size"},
-	{"sslcollector -I eth0 -w /nonexistent/dir/x.pcap", "-w /nonexistent/dir/x.pcap"},
-	{"sslcollector -I eth0 -w /", "-w /"},
-	{"sslcollector -I eth0 -o mirror0 --lib /nonexistent/libssl.so", "--lib /nonexistent"},
-	{"sslcollector -I eth0 -o mirror0 --bogus", "--bogus"},
-	{"sslcollector -I eth0 -o mirror0 -Z", "-Z"},
-	{"sslcollector -I eth0 -o", "-o"},
-	{"sslcollector -I eth0 -o mirror0 extra", "'extra'"},
-	{"sslcollector -I eth0 -o mirror0 -q -v", "-q"},
-	{"sslcollector -I eth0 -o mirror0 --ca ca.crt", "--ca"},
-	{"sslcollector --list -o mirror0", "--list"},
-	{"sslcollector -C -o ids0 --user no-such-user-xyz", "--user no-such-user-xyz"},
+    {"sslcollector -o mirror0", "-I"},
+    {"sslcollector -I eth0", "no output"},
+    {"sslcollector -I eth9 -o mirror0", "-I eth9"},
+    {"sslcollector -I eth0 -o nosuch0", "-o nosuch0"},
+    {"sslcollector -I eth0 -o eth0", "-o eth0"},
+    {"sslcollector -I eth0 -t 10.0.0.5:0", "-t 10.0.0.5:0"},
+    {"sslcollector -I eth0 -t 10.0.0.5:70000", "-t 10.0.0.5:70000"},
+    {"sslcollector -I eth0 -t 10.0.0.5:http", "-t 10.0.0.5:http"},
+    {"sslcollector -I eth0 -t [fd00::5", "-t [fd00::5"},
+    {"sslcollector -I eth0 -t bad/host", "-t bad/host"},
+    {"sslcollector -C", "-C"},
+    {"sslcollector -C -o ids0 -I eth0", "-I"},
+    {"sslcollector -C -o ids0 -t 10.0.0.5", "-t"},
+    {"sslcollector -C -o ids0 -l 10.0.0.5:99999", "-l 10.0.0.5:99999"},
+    {"sslcollector -C -o ids0 -l not-an-ip", "-l not-an-ip"},
+    {"sslcollector -I eth0 -o mirror0 -l 10.0.0.5", "-l"},
+    {"sslcollector -I eth0 -t 10.0.0.5 --ca /nonexistent/ca.crt", "--ca /nonexistent/ca.crt"},
+    {"sslcollector -I eth0 -t 10.0.0.5 --key /nonexistent/x.key", "--key /nonexistent/x.key"},
+    {"sslcollector -I eth0 -o mirror0 -p 0", "-p 0"},
+    {"sslcollector -I eth0 -o mirror0 -p abc", "-p abc"},
+    {"sslcollector -I eth0 -o mirror0 -p 4000000", "-p 4000000"},
+    {"sslcollector -I eth0 -o mirror0 --mtu 100", "--mtu 100"},
+    {"sslcollector -I eth0 -o mirror0 --vlan 4095", "--vlan 4095"},
+    {"sslcollector -I eth0 -o mirror0 --ring-size 3M", "--ring-size 3M"},
+    {"sslcollector -I eth0 -o mirror0 --queue-size 1M", "--queue-size"},
+    {"sslcollector -I eth0 -w /nonexistent/dir/x.pcap", "-w /nonexistent/dir/x.pcap"},
+    {"sslcollector -I eth0 -w /", "-w /"},
+    {"sslcollector -I eth0 -o mirror0 --lib /nonexistent/libssl.so", "--lib /nonexistent"},
+    {"sslcollector -I eth0 -o mirror0 --bogus", "--bogus"},
+    {"sslcollector -I eth0 -o mirror0 -Z", "-Z"},
+    {"sslcollector -I eth0 -o", "-o"},
+    {"sslcollector -I eth0 -o mirror0 extra", "'extra'"},
+    {"sslcollector -I eth0 -o mirror0 -q -v", "-q"},
+    {"sslcollector -I eth0 -o mirror0 --ca ca.crt", "--ca"},
+    {"sslcollector --list -o mirror0", "--list"},
+    {"sslcollector -C -o ids0 --user no-such-user-xyz", "--user no-such-user-xyz"},
 };
 
 static void test_bad_arguments(void **state)
@@ -245,7 +245,8 @@ static void test_bad_arguments(void **state)
 		char err[512] = "";
 		int ret = parse_line(bad_cases[i].line, &o, err, sizeof(err));
 
-		if (ret != EXIT_USAGE || strncmp(err, bad_cases[i].names, strlen(bad_cases[i].names)))
+		if (ret != EXIT_USAGE ||
+		    strncmp(err, bad_cases[i].names, strlen(bad_cases[i].names)))
 			print_error("case '%s': exit %d, message '%s' (expected it to start with "
 				    "'%s')\n",
 				    bad_cases[i].line, ret, err, bad_cases[i].names);
@@ -270,11 +271,11 @@ static void test_certificate_directory_is_not_a_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_design_examples),
-		cmocka_unit_test(test_more_valid_lines),
-		cmocka_unit_test(test_help_and_version),
-		cmocka_unit_test(test_bad_arguments),
-		cmocka_unit_test(test_certificate_directory_is_not_a_file),
+	    cmocka_unit_test(test_design_examples),
+	    cmocka_unit_test(test_more_valid_lines),
+	    cmocka_unit_test(test_help_and_version),
+	    cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_certificate_directory_is_not_a_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

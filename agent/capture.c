@@ -1,0 +1,338 @@
+/* libbpf skeleton life cycle of the capture programs: open -> set rodata and ring size ->
+ * load -> attach tracepoints; uprobes per TLS library file; ring buffer consumption. */
+#include "capture.h"
+#include "capture_bpf.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One probe: a program on a symbol; required probes decide whether a file is OpenSSL. */
+struct probe_def {
+	const char *symbol;
+	bool retprobe;
+	bool required;
+	size_t prog_offset; /* offset of the bpf_program pointer in struct capture_bpf.progs */
+};
+
+#define PROG(name) offsetof(struct capture_bpf, progs.name)
+
+static const struct probe_def probes[] = {
+    {"SSL_write", false, true, PROG(ssl_write_enter)},
+    {"SSL_write", true, true, PROG(ssl_write_exit)},
+    {"SSL_read", false, true, PROG(ssl_read_enter)},
+    {"SSL_read", true, true, PROG(ssl_read_exit)},
+    /* OpenSSL >= 1.1.1; Python, Node and newer programs use only these */
+    {"SSL_write_ex", false, false, PROG(ssl_write_ex_enter)},
+    {"SSL_write_ex", true, false, PROG(ssl_write_ex_exit)},
+    {"SSL_read_ex", false, false, PROG(ssl_read_ex_enter)},
+    {"SSL_read_ex", true, false, PROG(ssl_read_ex_exit)},
+    {"SSL_shutdown", false, false, PROG(ssl_shutdown_enter)},
+    {"SSL_free", false, false, PROG(ssl_free_enter)},
+};
+#define N_PROBES (sizeof(probes) / sizeof(probes[0]))
+
+struct probed_file {
+	dev_t dev;
+	ino_t ino;
+	struct bpf_link *links[N_PROBES];
+};
+
+struct capture {
+	struct capture_bpf *skel;
+	struct ring_buffer *ring;
+	capture_event_fn fn;
+	void *ctx;
+	struct probed_file *files;
+	size_t n_files, cap_files;
+	int ncpus;
+};
+
+static int ring_cb(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+
+	if (size < sizeof(struct sslc_event))
+		return 0; /* cannot happen with our programs; never trust it blindly */
+	return c->fn(c->ctx, data, size);
+}
+
+static void explain_load_error(int err, char *msg, size_t len)
+{
+	if (err == -EPERM || (err == -EACCES && geteuid() != 0))
+		snprintf(msg, len,
+			 "cannot load the BPF programs: %s (run as root or with CAP_BPF, "
+			 "CAP_PERFMON and CAP_SYS_RESOURCE)",
+			 strerror(-err));
+	else if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		snprintf(msg, len,
+			 "cannot load the BPF programs: the kernel has no BTF "
+			 "(/sys/kernel/btf/vmlinux); a kernel built with CONFIG_DEBUG_INFO_BTF=y "
+			 "is needed");
+	else if (err == -EACCES || err == -E2BIG || err == -EINVAL)
+		snprintf(
+		    msg, len,
+		    "cannot load the BPF programs: the kernel's verifier rejected them (%s); "
+		    "kernel 5.17 or newer with BTF is needed; run with -vv for the verifier's log",
+		    strerror(-err));
+	else
+		snprintf(msg, len, "cannot load the BPF programs: %s (run with -vv for details)",
+			 strerror(-err));
+}
+
+int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ctx,
+		 struct capture **out, char *err, size_t err_len)
+{
+	struct capture *c;
+	int ret;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fn = fn;
+	c->ctx = ctx;
+	c->ncpus = libbpf_num_possible_cpus();
+	if (c->ncpus <= 0) {
+		ret = c->ncpus ? c->ncpus : -EINVAL;
+		snprintf(err, err_len, "cannot count the CPUs: %s", strerror(-ret));
+		goto fail;
+	}
+
+	c->skel = capture_bpf__open();
+	if (!c->skel) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot open the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	c->skel->rodata->cfg_netns = cfg->netns;
+	c->skel->rodata->cfg_any_addr = cfg->any_addr;
+	c->skel->rodata->cfg_pid_filter = cfg->n_pids > 0;
+	c->skel->rodata->cfg_max_call = cfg->max_call;
+	c->skel->rodata->cfg_self_tgid = (uint32_t)getpid();
+	ret = bpf_map__set_max_entries(c->skel->maps.events, (uint32_t)cfg->ring_bytes);
+	if (ret) {
+		snprintf(err, err_len, "--ring-size %llu: %s", (unsigned long long)cfg->ring_bytes,
+			 strerror(-ret));
+		goto fail;
+	}
+	/* uprobes are attached per file by capture_attach_file() */
+	for (size_t i = 0; i < N_PROBES; i++)
+		bpf_program__set_autoattach(
+		    *(struct bpf_program **)((char *)c->skel + probes[i].prog_offset), false);
+
+	ret = capture_bpf__load(c->skel);
+	if (ret) {
+		explain_load_error(ret, err, err_len);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_pids; i++) {
+		uint32_t pid = (uint32_t)cfg->pids[i];
+		uint8_t one = 1;
+
+		ret = bpf_map__update_elem(c->skel->maps.pid_filter, &pid, sizeof(pid), &one,
+					   sizeof(one), BPF_ANY);
+		if (ret) {
+			snprintf(err, err_len, "-p %u: cannot set the filter: %s", pid,
+				 strerror(-ret));
+			goto fail;
+		}
+	}
+	ret = capture_bpf__attach(c->skel);
+	if (ret) {
+		snprintf(err, err_len, "cannot attach the tracepoints: %s%s", strerror(-ret),
+			 ret == -EPERM ? " (run as root or with CAP_BPF and CAP_PERFMON)" : "");
+		goto fail;
+	}
+	c->ring = ring_buffer__new(bpf_map__fd(c->skel->maps.events), ring_cb, c, NULL);
+	if (!c->ring) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot map the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	capture_close(c);
+	return ret;
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->ring);
+	for (size_t i = 0; i < c->n_files; i++)
+		for (size_t p = 0; p < N_PROBES; p++)
+			bpf_link__destroy(c->files[i].links[p]);
+	free(c->files);
+	capture_bpf__destroy(c->skel);
+	free(c);
+}
+
+bool capture_file_attached(const struct capture *c, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < c->n_files; i++)
+		if (c->files[i].dev == dev && c->files[i].ino == ino)
+			return true;
+	return false;
+}
+
+size_t capture_files_attached(const struct capture *c)
+{
+	return c->n_files;
+}
+
+int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t ino, char *why,
+			size_t why_len)
+{
+	struct probed_file f = {.dev = dev, .ino = ino};
+	int ret = 0;
+
+	if (capture_file_attached(c, dev, ino))
+		return 1;
+	for (size_t i = 0; i < N_PROBES; i++) {
+		struct bpf_program *prog =
+		    *(struct bpf_program **)((char *)c->skel + probes[i].prog_offset);
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].symbol,
+			    .retprobe = probes[i].retprobe);
+
+		f.links[i] = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
+		if (f.links[i])
+			continue;
+		ret = -errno;
+		if (!probes[i].required && ret == -ENOENT) {
+			ret = 0;
+			continue;
+		}
+		if (ret == -ENOENT)
+			snprintf(why, why_len, "no %s symbol (not OpenSSL)", probes[i].symbol);
+		else
+			snprintf(
+			    why, why_len, "cannot probe %s: %s%s", probes[i].symbol, strerror(-ret),
+			    ret == -EPERM ? " (run as root or with CAP_BPF and CAP_PERFMON)" : "");
+		goto fail;
+	}
+	if (c->n_files == c->cap_files) {
+		size_t cap = c->cap_files ? c->cap_files * 2 : 8;
+		struct probed_file *nf = realloc(c->files, cap * sizeof(*nf));
+
+		if (!nf) {
+			ret = -ENOMEM;
+			snprintf(why, why_len, "out of memory");
+			goto fail;
+		}
+		c->files = nf;
+		c->cap_files = cap;
+	}
+	c->files[c->n_files++] = f;
+	return 0;
+fail:
+	for (size_t i = 0; i < N_PROBES; i++)
+		bpf_link__destroy(f.links[i]);
+	return ret;
+}
+
+int capture_set_addrs(struct capture *c, const struct sslc_addr_key *addrs, size_t n)
+{
+	struct bpf_map *map = c->skel->maps.local_addrs;
+	struct sslc_addr_key key, next, *stale = NULL;
+	size_t n_stale = 0, cap_stale = 0;
+	uint8_t one = 1;
+	int ret = 0;
+
+	/* add first, then remove what is gone: no window where a kept address is missing */
+	for (size_t i = 0; i < n; i++) {
+		ret = bpf_map__update_elem(map, &addrs[i], sizeof(addrs[i]), &one, sizeof(one),
+					   BPF_ANY);
+		if (ret)
+			return ret;
+	}
+	void *prev = NULL;
+	while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+		bool keep = false;
+
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = !memcmp(&addrs[i], &next, sizeof(next));
+		if (!keep) {
+			if (n_stale == cap_stale) {
+				size_t cap = cap_stale ? cap_stale * 2 : 16;
+				struct sslc_addr_key *s = realloc(stale, cap * sizeof(*s));
+
+				if (!s) {
+					free(stale);
+					return -ENOMEM;
+				}
+				stale = s;
+				cap_stale = cap;
+			}
+			stale[n_stale++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n_stale; i++)
+		bpf_map__delete_elem(map, &stale[i], sizeof(stale[i]), 0);
+	free(stale);
+	return 0;
+}
+
+int capture_ignore_pid(struct capture *c, uint32_t pid)
+{
+	uint8_t one = 1;
+
+	return bpf_map__update_elem(c->skel->maps.ignore_pids, &pid, sizeof(pid), &one, sizeof(one),
+				    BPF_ANY);
+}
+
+int capture_fd(const struct capture *c)
+{
+	return ring_buffer__epoll_fd(c->ring);
+}
+
+int capture_consume(struct capture *c)
+{
+	return ring_buffer__consume(c->ring);
+}
+
+int capture_drain_orphans(struct capture *c)
+{
+	struct bpf_map *map = c->skel->maps.orphans;
+	struct sslc_event e;
+	uint64_t key;
+	int n = 0;
+
+	/* always restart from the first key: we delete as we go */
+	while (bpf_map__get_next_key(map, NULL, &key, sizeof(key)) == 0) {
+		if (bpf_map__lookup_and_delete_elem(map, &key, sizeof(key), &e, sizeof(e), 0))
+			break;
+		int ret = c->fn(c->ctx, &e, sizeof(e));
+		if (ret < 0)
+			return ret;
+		n++;
+	}
+	return n;
+}
+
+int capture_counters(const struct capture *c, uint64_t out[SSLC_CNT__MAX])
+{
+	uint64_t *per_cpu = calloc((size_t)c->ncpus, sizeof(uint64_t));
+
+	if (!per_cpu)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < SSLC_CNT__MAX; i++) {
+		out[i] = 0;
+		if (bpf_map__lookup_elem(c->skel->maps.counters, &i, sizeof(i), per_cpu,
+					 sizeof(uint64_t) * (size_t)c->ncpus, 0))
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++)
+			out[i] += per_cpu[cpu];
+	}
+	free(per_cpu);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* The BPF side of the agent: loads bpf/capture.bpf.c, attaches its probes to TLS libraries and
+ * delivers the ring buffer's records (include/sslcollector/event.h) to a callback. */
+#ifndef SSLC_CAPTURE_H
+#define SSLC_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sslcollector/event.h"
+
+struct capture;
+
+struct capture_config {
+	uint32_t netns;	 /* network namespace inode to mirror (0: every namespace) */
+	bool any_addr;	 /* every local address; else only those set by capture_set_addrs */
+	const int *pids; /* only these processes (-p), n_pids == 0: all */
+	size_t n_pids;
+	uint64_t max_call;   /* bytes captured per SSL call */
+	uint64_t ring_bytes; /* ring buffer size, a power of two */
+};
+
+/* Called for every record, in ring buffer order. size: the record's size in the ring. A
+ * negative return stops the current capture_consume() and is returned by it. */
+typedef int (*capture_event_fn)(void *ctx, const struct sslc_event *e, size_t size);
+
+/* Loads and verifies the BPF programs and attaches the tracepoints (no library yet).
+ * On failure err says what to do (root, BTF, ...). */
+int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ctx,
+		 struct capture **out, char *err, size_t err_len);
+void capture_close(struct capture *c); /* accepts NULL */
+
+/* Probes SSL_read/SSL_write(_ex), SSL_shutdown and SSL_free in an ELF file (a libssl or a
+ * static executable). Files already probed (same device and inode) are skipped (returns 1).
+ * -ENOENT: the file does not have SSL_read and SSL_write (not OpenSSL). why: a reason. */
+int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t ino, char *why,
+			size_t why_len);
+bool capture_file_attached(const struct capture *c, dev_t dev, ino_t ino);
+size_t capture_files_attached(const struct capture *c);
+
+/* Replaces the set of local addresses mirrored when any_addr is false. */
+int capture_set_addrs(struct capture *c, const struct sslc_addr_key *addrs, size_t n);
+/* Never mirror this process (another sslcollector on the host). */
+int capture_ignore_pid(struct capture *c, uint32_t pid);
+
+/* The ring buffer's epoll-able fd, readable when records are waiting. */
+int capture_fd(const struct capture *c);
+/* Delivers every waiting record. Returns the number delivered or a negative errno. */
+int capture_consume(struct capture *c);
+/* Delivers CLOSE records that were parked because the ring buffer was full. */
+int capture_drain_orphans(struct capture *c);
+/* Sums the per-CPU counters (enum sslc_counter). */
+int capture_counters(const struct capture *c, uint64_t out[SSLC_CNT__MAX]);
+
+#endif

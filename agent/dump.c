@@ -1,0 +1,248 @@
+/* Per-connection plaintext files for --dump-dir. */
+#include "dump.h"
+#include "print.h"
+#include "u64map.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_GAPS_LISTED 1000
+
+struct gap {
+	uint64_t at; /* stream offset: captured + lost bytes before it */
+	uint64_t len;
+};
+
+struct dump_conn {
+	struct sslc_conn conn;
+	uint64_t id;
+	uint32_t pid;
+	char comm[SSLC_COMM_LEN + 1];
+	uint8_t role;
+	bool reset;
+	uint64_t bytes[2];
+	uint64_t gap_bytes[2];
+	struct gap *gaps[2];
+	size_t n_gaps[2];
+	int fd[2]; /* the data files, opened on first use; -1: not open */
+};
+
+struct dump {
+	char dir[PATH_MAX - 64];
+	struct u64map conns;
+};
+
+int dump_open(const char *dir, struct dump **out, char *err, size_t err_len)
+{
+	struct dump *d;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int ret = -errno;
+
+		snprintf(err, err_len, "--dump-dir %s: %s", dir, strerror(errno));
+		return ret;
+	}
+	if (chmod(dir, 0700) < 0) {
+		int ret = -errno;
+
+		snprintf(err, err_len, "--dump-dir %s: %s", dir, strerror(errno));
+		return ret;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	snprintf(d->dir, sizeof(d->dir), "%s", dir);
+	*out = d;
+	return 0;
+}
+
+static void close_files(struct dump_conn *c)
+{
+	for (int i = 0; i < 2; i++) {
+		if (c->fd[i] >= 0)
+			close(c->fd[i]);
+		c->fd[i] = -1;
+	}
+}
+
+/* Open files are kept per connection; when the process runs out of descriptors, every
+ * cached one is closed and the open retried. */
+static int open_data_file(struct dump *d, struct dump_conn *c, int dir)
+{
+	char path[PATH_MAX];
+
+	if (c->fd[dir] >= 0)
+		return c->fd[dir];
+	snprintf(path, sizeof(path), "%s/conn-%llu.%s", d->dir, (unsigned long long)c->id,
+		 dir == SSLC_DIR_SEND ? "send" : "recv");
+	for (int attempt = 0; attempt < 2; attempt++) {
+		c->fd[dir] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (c->fd[dir] >= 0)
+			return c->fd[dir];
+		if (errno != EMFILE && errno != ENFILE)
+			break;
+		for (size_t i = 0; i < d->conns.cap; i++)
+			if (u64map_live(&d->conns, i))
+				close_files(d->conns.vals[i]);
+	}
+	return -errno;
+}
+
+static int append(struct dump *d, struct dump_conn *c, int dir, const void *data, size_t len)
+{
+	size_t off = 0;
+	int fd = open_data_file(d, c, dir);
+
+	if (fd < 0)
+		return fd;
+	while (off < len) {
+		ssize_t w = write(fd, (const char *)data + off, len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+static void write_gaps(FILE *f, const struct dump_conn *c, int dir)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < c->n_gaps[dir]; i++)
+		fprintf(f, "%s[%llu,%llu]", i ? "," : "", (unsigned long long)c->gaps[dir][i].at,
+			(unsigned long long)c->gaps[dir][i].len);
+	fputc(']', f);
+}
+
+static void write_meta(struct dump *d, const struct dump_conn *c, bool closed)
+{
+	char path[PATH_MAX], local[64], remote[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/conn-%llu.json", d->dir, (unsigned long long)c->id);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return;
+	}
+	format_endpoint(c->conn.family, c->conn.local_addr, c->conn.local_port, local,
+			sizeof(local));
+	format_endpoint(c->conn.family, c->conn.remote_addr, c->conn.remote_port, remote,
+			sizeof(remote));
+	fprintf(f,
+		"{\"conn_id\": %llu, \"pid\": %u, \"comm\": \"%s\", \"family\": %d, "
+		"\"local\": \"%s\", \"remote\": \"%s\", \"role\": \"%s\", \"netns\": %u, "
+		"\"bytes_send\": %llu, \"bytes_recv\": %llu, \"gap_send\": %llu, "
+		"\"gap_recv\": %llu, \"closed\": %s, \"reset\": %s, ",
+		(unsigned long long)c->id, c->pid, c->comm, c->conn.family == 2 ? 4 : 6, local,
+		remote,
+		c->role == SSLC_ROLE_CLIENT   ? "client"
+		: c->role == SSLC_ROLE_SERVER ? "server"
+					      : "unknown",
+		c->conn.netns, (unsigned long long)c->bytes[SSLC_DIR_SEND],
+		(unsigned long long)c->bytes[SSLC_DIR_RECV],
+		(unsigned long long)c->gap_bytes[SSLC_DIR_SEND],
+		(unsigned long long)c->gap_bytes[SSLC_DIR_RECV], closed ? "true" : "false",
+		c->reset ? "true" : "false");
+	fputs("\"gaps_send\": ", f);
+	write_gaps(f, c, SSLC_DIR_SEND);
+	fputs(", \"gaps_recv\": ", f);
+	write_gaps(f, c, SSLC_DIR_RECV);
+	fputs("}\n", f);
+	fclose(f);
+}
+
+static void add_gap(struct dump_conn *c, int dir, uint64_t len)
+{
+	if (!len)
+		return;
+	if (c->n_gaps[dir] < MAX_GAPS_LISTED) {
+		struct gap *g = realloc(c->gaps[dir], (c->n_gaps[dir] + 1) * sizeof(*g));
+
+		if (g) {
+			g[c->n_gaps[dir]].at = c->bytes[dir] + c->gap_bytes[dir];
+			g[c->n_gaps[dir]].len = len;
+			c->gaps[dir] = g;
+			c->n_gaps[dir]++;
+		}
+	}
+	c->gap_bytes[dir] += len;
+}
+
+static void free_conn(struct dump_conn *c)
+{
+	close_files(c);
+	free(c->gaps[0]);
+	free(c->gaps[1]);
+	free(c);
+}
+
+int dump_event(struct dump *d, const struct sslc_event *e, uint8_t role)
+{
+	struct dump_conn *c = u64map_get(&d->conns, e->conn_id);
+	int dir = e->dir & 1;
+
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		c->id = e->conn_id;
+		c->conn = e->conn;
+		c->pid = e->pid;
+		memcpy(c->comm, e->comm, SSLC_COMM_LEN);
+		for (char *p = c->comm; *p; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+				*p = '_';
+		c->role = role;
+		c->fd[0] = c->fd[1] = -1;
+		if (u64map_put(&d->conns, e->conn_id, c)) {
+			free(c);
+			return -ENOMEM;
+		}
+	}
+	switch (e->type) {
+	case SSLC_EVENT_DATA:
+		c->bytes[dir] += e->data_len;
+		return append(d, c, dir, e->data, e->data_len);
+	case SSLC_EVENT_GAP:
+		add_gap(c, dir, e->len);
+		return 0;
+	case SSLC_EVENT_CLOSE:
+		add_gap(c, SSLC_DIR_RECV, e->gap[SSLC_DIR_RECV]);
+		add_gap(c, SSLC_DIR_SEND, e->gap[SSLC_DIR_SEND]);
+		c->reset = e->flags & SSLC_F_CLOSE_RESET;
+		write_meta(d, c, true);
+		u64map_del(&d->conns, c->id);
+		free_conn(c);
+		return 0;
+	}
+	return 0;
+}
+
+void dump_close(struct dump *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->conns.cap; i++) {
+		if (!u64map_live(&d->conns, i))
+			continue;
+		write_meta(d, d->conns.vals[i], false);
+		free_conn(d->conns.vals[i]);
+	}
+	u64map_free(&d->conns);
+	free(d);
+}

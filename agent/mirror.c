@@ -1,0 +1,436 @@
+/* Captured events -> forged TCP connections -> outputs (-o, -w, -t). */
+#include "mirror.h"
+#include "log.h"
+#include "output.h"
+#include "print.h"
+#include "u64map.h"
+
+#include "sslcollector/forge.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define MAX_OUTPUTS 2
+
+struct flow {
+	uint64_t conn_id;
+	struct forge_flow *ff; /* NULL: not open (closed idle, or restarting) */
+	struct forge_tuple tuple;
+	bool local_is_client;
+	bool duplicate;	  /* the other end of a connection mirrored already */
+	uint64_t key;	  /* connection key in m->by_key (0: not registered) */
+	uint64_t last_ns; /* wall clock of the last event */
+};
+
+struct mirror {
+	const struct sslc_options *o;
+	struct forge *forge;
+	struct output *outs[MAX_OUTPUTS];
+	size_t n_outs;
+	struct u64map flows;  /* conn_id -> flow */
+	struct u64map by_key; /* connection key -> flow, to spot both ends of one connection */
+	const struct local_addrs *addrs;
+	uint64_t idle_ns;
+	uint64_t opened, duplicates, reopened_idle, emit_errors;
+	uint64_t last_error_log_ns;
+};
+
+/* forge's emit callback: every output gets every frame. An output refusing one frame (it
+ * counts the drop) must not stop the others or the flow, so this never fails. */
+static int emit(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns)
+{
+	struct mirror *m = ctx;
+
+	for (size_t i = 0; i < m->n_outs; i++)
+		if (output_write(m->outs[i], frame, len, ts_ns) < 0)
+			m->emit_errors++;
+	return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The same value for both ends of one TCP connection. */
+static uint64_t connection_key(const struct sslc_conn *c)
+{
+	size_t alen = c->family == AF_INET ? 4 : 16;
+	const uint8_t *a = c->local_addr, *b = c->remote_addr;
+	uint16_t pa = c->local_port, pb = c->remote_port;
+	int cmp = memcmp(a, b, alen);
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (cmp > 0 || (cmp == 0 && pa > pb)) {
+		const uint8_t *t = a;
+		uint16_t tp = pa;
+
+		a = b;
+		b = t;
+		pa = pb;
+		pb = tp;
+	}
+	h = fnv1a(h, &c->netns, sizeof(c->netns));
+	h = fnv1a(h, &c->family, 1);
+	h = fnv1a(h, a, alen);
+	h = fnv1a(h, &pa, 2);
+	h = fnv1a(h, b, alen);
+	h = fnv1a(h, &pb, 2);
+	return h ? h : 1;
+}
+
+/* A stable locally administered Ethernet address for an IP address. */
+static void derived_mac(uint8_t first, const uint8_t *addr, size_t alen, uint8_t mac[6])
+{
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, addr, alen);
+
+	mac[0] = first;
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+}
+
+static void fill_tuple(struct mirror *m, struct flow *f, const struct sslc_conn *c, uint8_t role)
+{
+	size_t alen = c->family == AF_INET ? 4 : 16;
+	uint8_t local_mac[6] = {0}, remote_mac[6];
+	const struct local_addr *la =
+	    m->addrs ? local_addrs_find(m->addrs, c->family, c->local_addr) : NULL;
+	static const uint8_t zero[6];
+
+	if (la && memcmp(la->mac, zero, 6))
+		memcpy(local_mac, la->mac, 6);
+	else
+		derived_mac(0x06, c->local_addr, alen, local_mac);
+	derived_mac(0x02, c->remote_addr, alen, remote_mac);
+
+	f->local_is_client = role != SSLC_ROLE_SERVER;
+	f->tuple.family = c->family == AF_INET ? AF_INET : AF_INET6;
+	if (f->local_is_client) {
+		memcpy(f->tuple.client_addr, c->local_addr, 16);
+		memcpy(f->tuple.server_addr, c->remote_addr, 16);
+		f->tuple.client_port = c->local_port;
+		f->tuple.server_port = c->remote_port;
+		memcpy(f->tuple.client_mac, local_mac, 6);
+		memcpy(f->tuple.server_mac, remote_mac, 6);
+	} else {
+		memcpy(f->tuple.client_addr, c->remote_addr, 16);
+		memcpy(f->tuple.server_addr, c->local_addr, 16);
+		f->tuple.client_port = c->remote_port;
+		f->tuple.server_port = c->local_port;
+		memcpy(f->tuple.client_mac, remote_mac, 6);
+		memcpy(f->tuple.server_mac, local_mac, 6);
+	}
+}
+
+static struct flow *flow_new(struct mirror *m, const struct sslc_event *e, uint8_t role)
+{
+	struct flow *f = calloc(1, sizeof(*f));
+	uint64_t key;
+
+	if (!f)
+		return NULL;
+	f->conn_id = e->conn_id;
+	fill_tuple(m, f, &e->conn, role);
+	key = connection_key(&e->conn);
+	if (u64map_get(&m->by_key, key)) {
+		/* both ends of this connection are on this host: mirror it once */
+		f->duplicate = true;
+		m->duplicates++;
+	} else if (u64map_put(&m->by_key, key, f) == 0) {
+		f->key = key;
+	}
+	if (u64map_put(&m->flows, e->conn_id, f)) {
+		if (f->key)
+			u64map_del(&m->by_key, f->key);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static void flow_free(struct mirror *m, struct flow *f)
+{
+	if (f->key && u64map_get(&m->by_key, f->key) == f)
+		u64map_del(&m->by_key, f->key);
+	u64map_del(&m->flows, f->conn_id);
+	forge_flow_free(f->ff);
+	free(f);
+}
+
+static void log_forge_error(struct mirror *m, struct flow *f, const char *what, int err,
+			    uint64_t now)
+{
+	char client[64], server[64];
+
+	if (now - m->last_error_log_ns < 10000000000ULL)
+		return; /* at most one in 10 s */
+	m->last_error_log_ns = now;
+	format_endpoint(f->tuple.family == AF_INET ? 2 : 10, f->tuple.client_addr,
+			f->tuple.client_port, client, sizeof(client));
+	format_endpoint(f->tuple.family == AF_INET ? 2 : 10, f->tuple.server_addr,
+			f->tuple.server_port, server, sizeof(server));
+	log_warn("mirroring %s -> %s: %s: %s", client, server, what, strerror(-err));
+}
+
+static int flow_ensure_open(struct mirror *m, struct flow *f, uint64_t wall)
+{
+	int ret;
+
+	if (f->ff)
+		return 0;
+	ret = forge_flow_open(m->forge, &f->tuple, wall, &f->ff);
+	if (ret) {
+		log_forge_error(m, f, "cannot start the connection", ret, wall);
+		return ret;
+	}
+	m->opened++;
+	return 0;
+}
+
+int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uint64_t wall)
+{
+	struct flow *f = u64map_get(&m->flows, e->conn_id);
+	bool from_client;
+	int ret = 0;
+
+	if (!f) {
+		if (e->type == SSLC_EVENT_CLOSE &&
+		    !(e->gap[SSLC_DIR_SEND] || e->gap[SSLC_DIR_RECV]))
+			return 0; /* a session that never carried data: nothing to mirror */
+		f = flow_new(m, e, role);
+		if (!f)
+			return -ENOMEM;
+	}
+	if (f->duplicate) {
+		if (e->type == SSLC_EVENT_CLOSE)
+			flow_free(m, f);
+		return 0;
+	}
+	f->last_ns = wall;
+	switch (e->type) {
+	case SSLC_EVENT_DATA:
+		from_client = (e->dir == SSLC_DIR_SEND) == f->local_is_client;
+		if ((ret = flow_ensure_open(m, f, wall)))
+			return ret;
+		ret = forge_flow_data(f->ff, from_client, e->data, e->data_len, wall);
+		break;
+	case SSLC_EVENT_GAP:
+		from_client = (e->dir == SSLC_DIR_SEND) == f->local_is_client;
+		if ((ret = flow_ensure_open(m, f, wall)))
+			return ret;
+		ret = forge_flow_gap(f->ff, from_client, e->len, wall);
+		break;
+	case SSLC_EVENT_CLOSE:
+		for (int dir = 0; dir < 2; dir++) {
+			if (!e->gap[dir])
+				continue;
+			from_client = (dir == SSLC_DIR_SEND) == f->local_is_client;
+			if (flow_ensure_open(m, f, wall) == 0)
+				forge_flow_gap(f->ff, from_client, e->gap[dir], wall);
+		}
+		if (f->ff)
+			ret = forge_flow_close(f->ff, f->local_is_client,
+					       e->flags & SSLC_F_CLOSE_RESET, wall);
+		flow_free(m, f);
+		return ret;
+	}
+	if (ret)
+		log_forge_error(m, f, "cannot forge frames", ret, wall);
+	return ret;
+}
+
+void mirror_tick(struct mirror *m, uint64_t wall)
+{
+	/* idle connections: close them; new data reopens them with a fresh handshake */
+	for (size_t i = 0; i < m->flows.cap; i++) {
+		struct flow *f;
+
+		if (!u64map_live(&m->flows, i))
+			continue;
+		f = m->flows.vals[i];
+		if (!f->ff || wall < f->last_ns || wall - f->last_ns < m->idle_ns)
+			continue;
+		forge_flow_close(f->ff, f->local_is_client, false, wall);
+		forge_flow_free(f->ff);
+		f->ff = NULL;
+		m->reopened_idle++;
+	}
+}
+
+void mirror_flush(struct mirror *m)
+{
+	for (size_t i = 0; i < m->n_outs; i++) {
+		int ret = output_flush(m->outs[i]);
+
+		if (ret < 0)
+			m->emit_errors++;
+	}
+}
+
+void mirror_set_addrs(struct mirror *m, const struct local_addrs *addrs)
+{
+	m->addrs = addrs;
+}
+
+static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_len, int *ret)
+{
+	int out_mtu = o->out_iface[0] ? iface_mtu(o->out_iface) : 0;
+
+	*ret = 0;
+	if (o->out_iface[0] && out_mtu < 0) {
+		snprintf(err, err_len, "-o %s: cannot read its MTU: %s", o->out_iface,
+			 strerror(-out_mtu));
+		*ret = out_mtu;
+		return 0;
+	}
+	if (o->mtu) {
+		if (out_mtu > 0 && o->mtu > (unsigned)out_mtu) {
+			snprintf(err, err_len,
+				 "--mtu %u: larger than the MTU of -o %s (%d); its frames would be "
+				 "dropped (raise the interface's MTU or lower --mtu)",
+				 o->mtu, o->out_iface, out_mtu);
+			*ret = -EINVAL;
+			return 0;
+		}
+		return o->mtu;
+	}
+	if (out_mtu >= FORGE_MIN_MTU)
+		return out_mtu > FORGE_MAX_MTU ? FORGE_MAX_MTU : (unsigned)out_mtu;
+	return FORGE_DEFAULT_MTU;
+}
+
+int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, size_t err_len)
+{
+	struct forge_config fc = {.vlan = o->vlan};
+	struct mirror *m;
+	int ret;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->o = o;
+	m->idle_ns = (uint64_t)o->idle_timeout_s * 1000000000ULL;
+	fc.mtu = choose_mtu(o, err, err_len, &ret);
+	if (ret)
+		goto fail;
+	if (o->out_iface[0]) {
+		ret = output_packet_open(o->out_iface, &m->outs[m->n_outs], err, err_len);
+		if (ret)
+			goto fail;
+		m->n_outs++;
+	}
+	if (o->pcap_path) {
+		ret = output_pcap_open(o->pcap_path, &m->outs[m->n_outs], err, err_len);
+		if (ret)
+			goto fail;
+		m->n_outs++;
+	}
+	if (o->tunnel) {
+		snprintf(err, err_len, "-t: not available in this build yet");
+		ret = -ENOTSUP;
+		goto fail;
+	}
+	ret = forge_new(&fc, emit, m, &m->forge);
+	if (ret) {
+		snprintf(err, err_len, "cannot set up packet forging: %s", strerror(-ret));
+		goto fail;
+	}
+	log_debug("forging with MTU %u (MSS %u for IPv4)", fc.mtu, forge_mss(m->forge, AF_INET));
+	*out = m;
+	return 0;
+fail:
+	mirror_close(m);
+	return ret;
+}
+
+void mirror_summary(struct mirror *m, char *out, size_t len)
+{
+	struct forge_stats fs;
+	uint64_t dropped = 0;
+
+	forge_get_stats(m->forge, &fs);
+	for (size_t i = 0; i < m->n_outs; i++) {
+		struct output_stats os;
+
+		output_get_stats(m->outs[i], &os);
+		dropped += os.dropped;
+	}
+	snprintf(out, len, "%zu connections open, %" PRIu64 " frames, %" PRIu64 " dropped",
+		 m->flows.len, fs.frames, dropped);
+}
+
+void mirror_metrics(struct mirror *m, struct metrics_buf *mb)
+{
+	struct forge_stats fs;
+	char labels[400], name[320];
+
+	forge_get_stats(m->forge, &fs);
+	metrics_family(mb, "sslcollector_agent_flows_open", "gauge",
+		       "Mirrored connections currently tracked");
+	metrics_sample(mb, "sslcollector_agent_flows_open", NULL, m->flows.len);
+	metrics_family(mb, "sslcollector_agent_flows_started_total", "counter",
+		       "Synthetic TCP connections started (handshakes forged)");
+	metrics_sample(mb, "sslcollector_agent_flows_started_total", NULL, m->opened);
+	metrics_family(mb, "sslcollector_agent_flows_duplicate_total", "counter",
+		       "Connections with both ends on this host, mirrored once");
+	metrics_sample(mb, "sslcollector_agent_flows_duplicate_total", NULL, m->duplicates);
+	metrics_family(mb, "sslcollector_agent_frames_forged_total", "counter", "Frames forged");
+	metrics_sample(mb, "sslcollector_agent_frames_forged_total", NULL, fs.frames);
+	metrics_family(mb, "sslcollector_agent_gap_bytes_forged_total", "counter",
+		       "Sequence space skipped for bytes that were not captured");
+	metrics_sample(mb, "sslcollector_agent_gap_bytes_forged_total", NULL, fs.gap_bytes);
+	metrics_family(mb, "sslcollector_agent_output_frames_total", "counter",
+		       "Frames written per output");
+	metrics_family(mb, "sslcollector_agent_output_dropped_total", "counter",
+		       "Frames an output refused (dropped)");
+	for (size_t i = 0; i < m->n_outs; i++) {
+		struct output_stats os;
+
+		output_get_stats(m->outs[i], &os);
+		metrics_escape(output_name(m->outs[i]), name, sizeof(name));
+		snprintf(labels, sizeof(labels), "output=\"%s\"", name);
+		metrics_sample(mb, "sslcollector_agent_output_frames_total", labels, os.frames);
+		metrics_sample(mb, "sslcollector_agent_output_dropped_total", labels, os.dropped);
+	}
+}
+
+void mirror_close(struct mirror *m)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (!m)
+		return;
+	/* end every open connection properly so the IDS finishes its records */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	for (size_t i = 0; i < m->flows.cap; i++) {
+		struct flow *f;
+
+		if (!u64map_live(&m->flows, i))
+			continue;
+		f = m->flows.vals[i];
+		if (f->ff)
+			forge_flow_close(f->ff, f->local_is_client, false, now);
+		forge_flow_free(f->ff);
+		free(f);
+	}
+	u64map_free(&m->flows);
+	u64map_free(&m->by_key);
+	for (size_t i = 0; i < m->n_outs; i++)
+		output_close(m->outs[i]);
+	forge_free(m->forge);
+	free(m);
+}

@@ -1,0 +1,35 @@
+/* Turns captured events into forged TCP connections (forge/) and sends their frames to the
+ * outputs: -o IFACE, -w FILE and the tunnel (-t). One flow per conn_id; both ends of a
+ * connection on this host are mirrored once; idle flows are closed; after a tunnel reconnect
+ * every flow restarts with a fresh handshake. */
+#ifndef SSLC_MIRROR_H
+#define SSLC_MIRROR_H
+
+#include <stdint.h>
+
+#include "local_addrs.h"
+#include "metrics.h"
+#include "options.h"
+#include "sslcollector/event.h"
+
+struct mirror;
+
+/* Opens the outputs of opts. On failure err names the output and why. */
+int mirror_open(const struct sslc_options *opts, struct mirror **out, char *err, size_t err_len);
+/* The local addresses (for the local end's Ethernet address); kept by the caller. */
+void mirror_set_addrs(struct mirror *m, const struct local_addrs *addrs);
+/* One DATA, GAP or CLOSE event. role: resolved client/server role of the local end.
+ * wall_ns: CLOCK_REALTIME of the event. */
+int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uint64_t wall_ns);
+/* Periodic work: idle timeouts, tunnel reconnects, pcap flushing. */
+void mirror_tick(struct mirror *m, uint64_t wall_ns);
+/* Sends what the outputs have batched. */
+void mirror_flush(struct mirror *m);
+/* Appends the mirror's metrics (flows, frames, drops per output, tunnel). */
+void mirror_metrics(struct mirror *m, struct metrics_buf *mb);
+/* One-line summary for the status line and the log. */
+void mirror_summary(struct mirror *m, char *out, size_t len);
+/* Closes every flow (FIN), flushes and closes the outputs; accepts NULL. */
+void mirror_close(struct mirror *m);
+
+#endif

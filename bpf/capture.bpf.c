@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Captures the plaintext of OpenSSL's SSL_read/SSL_write(_ex) and ties it to its TCP socket.
+ *
+ * Entry probes stash the call's arguments by thread; the syscall the call makes on the same
+ * thread names the socket (cached per SSL object, so reads served from OpenSSL's buffer keep
+ * it); return probes copy what the return value says was transferred into the one ring buffer,
+ * split into chunks, and report what they could not copy as gaps of exact length. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "sslcollector/event.h"
+#include "capture_maps.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET	    2
+#define AF_INET6    10
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+#define S_IFMT	    00170000
+#define S_IFSOCK    0140000
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT	2
+#define TCP_SYN_RECV	3
+#define TCP_FIN_WAIT1	4
+#define TCP_FIN_WAIT2	5
+#define TCP_TIME_WAIT	6
+#define TCP_CLOSE	7
+#define TCP_CLOSE_WAIT	8
+#define TCP_LAST_ACK	9
+#define TCP_CLOSING	11
+
+/* Filled in by the agent before load. */
+const volatile __u32 cfg_netns = 0;	      /* network namespace inode to mirror (0: any) */
+const volatile __u8 cfg_any_addr = 1;	      /* mirror every local address (-I any) */
+const volatile __u8 cfg_pid_filter = 0;	      /* only processes in pid_filter (-p) */
+const volatile __u64 cfg_max_call = 16 << 20; /* bytes captured per call (--max-call-size) */
+const volatile __u32 cfg_self_tgid = 0;	      /* the agent itself: never mirrored */
+
+__u64 next_conn_id = 1;
+
+static __always_inline void count(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += n; /* per-CPU: no atomics needed */
+}
+
+static __always_inline bool pid_wanted(__u32 tgid)
+{
+	if (tgid == cfg_self_tgid || bpf_map_lookup_elem(&ignore_pids, &tgid))
+		return false;
+	if (cfg_pid_filter && !bpf_map_lookup_elem(&pid_filter, &tgid))
+		return false;
+	return true;
+}
+
+/* ---- entry: remember the call ---------------------------------------------------------- */
+
+static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_out, __u8 func)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct session_key key = {.tgid = id >> 32, .ssl = ssl};
+	struct call_args args = {};
+	struct session *s;
+
+	if (!pid_wanted(key.tgid))
+		return 0;
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (s && s->state == SESSION_IGNORED)
+		return 0; /* a socket we know we do not mirror: cheapest possible exit */
+	args.ssl = ssl;
+	args.buf = buf;
+	args.num = num;
+	args.ex_out = ex_out;
+	args.func = func;
+	/* BPF_NOEXIST: a nested call (an _ex function implemented with the other) keeps the
+	 * outer call's arguments; the inner return sees a different func and ignores itself. */
+	bpf_map_update_elem(&active_calls, &id, &args, BPF_NOEXIST);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+	return call_enter((__u64)ssl, (__u64)buf, (__u64)(long)num, 0, SSLC_FUNC_WRITE);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return call_enter((__u64)ssl, (__u64)buf, (__u64)(long)num, 0, SSLC_FUNC_READ);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return call_enter((__u64)ssl, (__u64)buf, num, (__u64)written, SSLC_FUNC_WRITE_EX);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return call_enter((__u64)ssl, (__u64)buf, num, (__u64)readbytes, SSLC_FUNC_READ_EX);
+}
+
+/* ---- the socket: from the syscall the SSL call makes ------------------------------------ */
+
+static __always_inline void read_conn(struct sock *sk, struct sslc_conn *c)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	c->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (family == AF_INET) {
+		c->family = AF_INET;
+		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(c->remote_addr, 4, &sk->__sk_common.skc_daddr);
+		return;
+	}
+	bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	bpf_core_read(c->remote_addr, 16, &sk->__sk_common.skc_v6_daddr);
+	c->family = AF_INET6;
+	/* an IPv4 peer of a dual-stack socket: ::ffff:a.b.c.d on both ends */
+	__u32 *l = (__u32 *)c->local_addr, *r = (__u32 *)c->remote_addr;
+	if (l[0] == 0 && l[1] == 0 && l[2] == bpf_htonl(0xffff) && r[0] == 0 && r[1] == 0 &&
+	    r[2] == bpf_htonl(0xffff)) {
+		c->family = AF_INET;
+		l[0] = l[3];
+		r[0] = r[3];
+		l[1] = l[2] = l[3] = 0;
+		r[1] = r[2] = r[3] = 0;
+	}
+}
+
+/* fd -> struct sock of the current task, or NULL when fd is not a TCP socket. */
+static __always_inline struct sock *fd_to_tcp_sock(int fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return NULL;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return NULL;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	return sk;
+}
+
+static __always_inline bool conn_wanted(const struct sslc_conn *c)
+{
+	struct sslc_addr_key a = {};
+
+	if (cfg_netns && c->netns != cfg_netns)
+		return false;
+	if (cfg_any_addr)
+		return true;
+	a.family = c->family;
+	__builtin_memcpy(a.addr, c->local_addr, sizeof(a.addr));
+	return bpf_map_lookup_elem(&local_addrs, &a) != NULL;
+}
+
+static __always_inline struct sslc_event *reserve_small(void)
+{
+	struct sslc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		count(SSLC_CNT_RING_FULL, 1);
+	return e;
+}
+
+static __always_inline void fill_header(struct sslc_event *e, __u8 type, __u64 conn_id,
+					const struct sslc_conn *conn)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->type = type;
+	e->dir = 0;
+	e->flags = 0;
+	e->func = 0;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->data_len = 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->conn_id = conn_id;
+	e->len = 0;
+	e->off = 0;
+	e->gap[0] = 0;
+	e->gap[1] = 0;
+	__builtin_memcpy(&e->conn, conn, sizeof(e->conn));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* Ends a mirrored session: a CLOSE record carrying any gap not yet reported; when the ring
+ * is full, the record is parked in `orphans` for the agent to collect. */
+static __always_inline void session_close(struct session *s, __u8 flags, __u8 func)
+{
+	struct sslc_event *e;
+
+	if (s->state != SESSION_MIRRORED || s->closed)
+		return;
+	s->closed = 1;
+	e = reserve_small();
+	if (e) {
+		fill_header(e, SSLC_EVENT_CLOSE, s->conn_id, &s->conn);
+		e->flags = flags;
+		e->func = func;
+		e->gap[0] = s->gap[0];
+		e->gap[1] = s->gap[1];
+		s->gap[0] = s->gap[1] = 0;
+		bpf_ringbuf_submit(e, 0);
+		return;
+	}
+	struct sslc_event *o = bpf_map_lookup_elem(&scratch_event, &(__u32){0});
+	if (!o)
+		return;
+	fill_header(o, SSLC_EVENT_CLOSE, s->conn_id, &s->conn);
+	o->flags = flags;
+	o->func = func;
+	o->gap[0] = s->gap[0];
+	o->gap[1] = s->gap[1];
+	s->gap[0] = s->gap[1] = 0;
+	bpf_map_update_elem(&orphans, &s->conn_id, o, BPF_ANY);
+	count(SSLC_CNT_CLOSE_DEFERRED, 1);
+}
+
+/* Binds the session to the socket behind fd (first time, or when the SSL object moved). */
+static __always_inline void session_bind(struct session_key *key, int fd)
+{
+	struct session *s = bpf_map_lookup_elem(&sessions, key);
+	struct sock *sk;
+
+	if (s && s->fd == fd && s->state != SESSION_UNBOUND)
+		return; /* the usual case: nothing changed */
+	sk = fd_to_tcp_sock(fd);
+	if (!sk)
+		return;
+	if (s && s->sk == (__u64)sk && s->state != SESSION_UNBOUND) {
+		s->fd = fd; /* same socket under another fd (dup) */
+		return;
+	}
+	if (s) /* the SSL object now runs over another socket: a new connection */
+		session_close(s, SSLC_F_CLOSE_REPLACED, SSLC_FUNC_NONE);
+
+	struct session n = {};
+	n.fd = fd;
+	n.sk = (__u64)sk;
+	read_conn(sk, &n.conn);
+	__u8 *role = bpf_map_lookup_elem(&sock_roles, &n.sk);
+	n.conn.role = role ? *role : SSLC_ROLE_UNKNOWN;
+	if (!conn_wanted(&n.conn)) {
+		n.state = SESSION_IGNORED;
+		bpf_map_update_elem(&sessions, key, &n, BPF_ANY);
+		return;
+	}
+	n.state = SESSION_MIRRORED;
+	n.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
+	bpf_map_update_elem(&sessions, key, &n, BPF_ANY);
+	struct sock_owner owner = {.key = *key, .conn_id = n.conn_id};
+	bpf_map_update_elem(&socks, &n.sk, &owner, BPF_ANY);
+	count(SSLC_CNT_SESSIONS, 1);
+}
+
+/* x86_64 syscall numbers of the calls OpenSSL's socket BIO (and curl's) make. */
+#if defined(__TARGET_ARCH_x86)
+#define NR_read	    0
+#define NR_write    1
+#define NR_readv    19
+#define NR_writev   20
+#define NR_sendto   44
+#define NR_recvfrom 45
+#define NR_sendmsg  46
+#define NR_recvmsg  47
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_read	    63
+#define NR_write    64
+#define NR_readv    65
+#define NR_writev   66
+#define NR_sendto   206
+#define NR_recvfrom 207
+#define NR_sendmsg  211
+#define NR_recvmsg  212
+#else
+#error "syscall numbers for this architecture are missing"
+#endif
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+{
+	struct call_args *c;
+	__u64 id;
+
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_readv:
+	case NR_writev:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+		break;
+	default:
+		return 0;
+	}
+	id = bpf_get_current_pid_tgid();
+	c = bpf_map_lookup_elem(&active_calls, &id);
+	if (!c || c->fd_seen)
+		return 0;
+	c->fd_seen = 1;
+	struct session_key key = {.tgid = id >> 32, .ssl = c->ssl};
+	session_bind(&key, (int)PT_REGS_PARM1_CORE_SYSCALL(regs));
+	return 0;
+}
+
+/* ---- return: copy what was transferred --------------------------------------------------- */
+
+/* n = min(n, max) in the register the next instruction uses: clang would otherwise compare a
+ * copy and hand the verifier the unbounded original. */
+#define clamp_in_reg(n, max) asm volatile("if %0 <= %1 goto +1; %0 = %1" : "+r"(n) : "i"(max))
+
+struct chunk_ctx {
+	__u64 buf;
+	__u64 len;   /* bytes to capture from buf */
+	__u64 total; /* bytes the call transferred */
+	__u64 conn_id;
+	__u64 ts_ns;
+	__u64 stop_off; /* where delivery stopped, when stopped */
+	__u8 dir;
+	__u8 func;
+	__u8 stopped; /* the ring buffer was full or the buffer unreadable at stop_off */
+	__u8 fault;   /* ... because the user buffer could not be read */
+	__u32 pad;
+};
+
+/* One DATA record of at most `cls` data bytes; cls is a compile-time constant so the ring
+ * buffer reservation has a constant size. The chunk's offset comes from the loop index and
+ * the context is written only when stopping, so the verifier's states converge quickly. */
+#define EMIT_CHUNK_CLASS(cls)                                                                      \
+	do {                                                                                       \
+		struct sslc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e) + (cls), 0);        \
+		if (!e) {                                                                          \
+			count(SSLC_CNT_RING_FULL, 1);                                              \
+			cx->stopped = 1;                                                           \
+			cx->stop_off = off;                                                        \
+			return 1;                                                                  \
+		}                                                                                  \
+		__u64 n = want;                                                                    \
+		clamp_in_reg(n, cls);                                                              \
+		if (bpf_probe_read_user(e->data, n, (const void *)(cx->buf + off))) {              \
+			bpf_ringbuf_discard(e, 0);                                                 \
+			cx->stopped = 1;                                                           \
+			cx->fault = 1;                                                             \
+			cx->stop_off = off;                                                        \
+			return 1;                                                                  \
+		}                                                                                  \
+		fill_header(e, SSLC_EVENT_DATA, cx->conn_id, &s->conn);                            \
+		e->ts_ns = cx->ts_ns;                                                              \
+		e->dir = cx->dir;                                                                  \
+		e->func = cx->func;                                                                \
+		e->data_len = (__u32)n;                                                            \
+		e->len = cx->total;                                                                \
+		e->off = off;                                                                      \
+		bpf_ringbuf_submit(e, 0);                                                          \
+		count(SSLC_CNT_DATA_EVENTS, 1);                                                    \
+		count(SSLC_CNT_DATA_BYTES, n);                                                     \
+		return 0;                                                                          \
+	} while (0)
+
+struct loop_ctx {
+	struct chunk_ctx c;
+	struct session_key key;
+};
+
+static long emit_chunk(__u32 index, void *arg)
+{
+	struct loop_ctx *lc = arg;
+	struct chunk_ctx *cx = &lc->c;
+	__u64 off = (__u64)index * SSLC_CHUNK_MAX;
+	struct session *s;
+	__u64 left;
+	__u32 want;
+
+	if (off >= cx->len)
+		return 1;
+	s = bpf_map_lookup_elem(&sessions, &lc->key);
+	if (!s) {
+		cx->stopped = 1;
+		cx->stop_off = off;
+		return 1;
+	}
+	left = cx->len - off;
+	want = left > SSLC_CHUNK_MAX ? SSLC_CHUNK_MAX : (__u32)left;
+	if (want <= 256)
+		EMIT_CHUNK_CLASS(256);
+	if (want <= 2048)
+		EMIT_CHUNK_CLASS(2048);
+	if (want <= 16384)
+		EMIT_CHUNK_CLASS(16384);
+	EMIT_CHUNK_CLASS(SSLC_CHUNK_MAX);
+}
+
+/* Reports lost bytes: a GAP record now, or added to the session's pending gap (delivered
+ * before its next record, or in its CLOSE record) when the ring is full. */
+static __always_inline void report_gap(struct session *s, __u8 dir, __u64 len, __u8 reason,
+				       __u8 func)
+{
+	struct sslc_event *e;
+
+	if (!len)
+		return;
+	count(reason == SSLC_F_GAP_CAP	   ? SSLC_CNT_GAP_CAP_BYTES
+	      : reason == SSLC_F_GAP_FAULT ? SSLC_CNT_GAP_FAULT_BYTES
+					   : SSLC_CNT_GAP_RING_BYTES,
+	      len);
+	if (s->gap[dir & 1] == 0) {
+		e = reserve_small();
+		if (e) {
+			fill_header(e, SSLC_EVENT_GAP, s->conn_id, &s->conn);
+			e->dir = dir;
+			e->flags = reason;
+			e->func = func;
+			e->len = len;
+			bpf_ringbuf_submit(e, 0);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&s->gap[dir & 1], len);
+}
+
+/* A pending gap goes out before any new data of that direction; false if it still can't. */
+static __always_inline bool flush_pending_gap(struct session *s, __u8 dir)
+{
+	__u64 pending = s->gap[dir & 1];
+	struct sslc_event *e;
+
+	if (!pending)
+		return true;
+	e = reserve_small();
+	if (!e)
+		return false;
+	fill_header(e, SSLC_EVENT_GAP, s->conn_id, &s->conn);
+	e->dir = dir;
+	e->flags = SSLC_F_GAP_RING_FULL;
+	e->len = pending;
+	bpf_ringbuf_submit(e, 0);
+	__sync_fetch_and_sub(&s->gap[dir & 1], pending);
+	return true;
+}
+
+static __always_inline int call_exit(long ret, __u8 func)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *c = bpf_map_lookup_elem(&active_calls, &id);
+	struct loop_ctx lc = {};
+	struct session *s;
+	__u64 n = 0;
+	__u8 dir;
+
+	if (!c)
+		return 0;
+	if (c->func != func)
+		return 0; /* a nested call: the outer one reports */
+	lc.key.tgid = id >> 32;
+	lc.key.ssl = c->ssl;
+	lc.c.buf = c->buf;
+	if (func == SSLC_FUNC_READ_EX || func == SSLC_FUNC_WRITE_EX) {
+		size_t done = 0;
+
+		if (ret == 1 && !bpf_probe_read_user(&done, sizeof(done), (void *)c->ex_out))
+			n = done;
+	} else if (ret > 0) {
+		n = (__u64)ret;
+	}
+	bpf_map_delete_elem(&active_calls, &id);
+	if (!n)
+		return 0; /* failed or would block: nothing transferred */
+	if (n > c->num && c->num)
+		n = c->num; /* never trust more than the buffer holds */
+
+	s = bpf_map_lookup_elem(&sessions, &lc.key);
+	if (!s || s->state == SESSION_UNBOUND) {
+		count(SSLC_CNT_NOSOCK_BYTES, n);
+		return 0;
+	}
+	if (s->state != SESSION_MIRRORED)
+		return 0;
+	if (s->closed) {
+		/* data after SSL_shutdown/close: the same SSL object lives on; mirror it as a
+		 * new connection */
+		s->closed = 0;
+		s->conn_id = __sync_fetch_and_add(&next_conn_id, 1);
+		struct sock_owner owner = {.key = lc.key, .conn_id = s->conn_id};
+		bpf_map_update_elem(&socks, &s->sk, &owner, BPF_ANY);
+		count(SSLC_CNT_SESSIONS, 1);
+	}
+	dir =
+	    (func == SSLC_FUNC_WRITE || func == SSLC_FUNC_WRITE_EX) ? SSLC_DIR_SEND : SSLC_DIR_RECV;
+	count(SSLC_CNT_CALLS, 1);
+	if (!flush_pending_gap(s, dir)) {
+		report_gap(s, dir, n, SSLC_F_GAP_RING_FULL, func);
+		return 0;
+	}
+	lc.c.len = n > cfg_max_call ? cfg_max_call : n;
+	lc.c.total = n;
+	lc.c.conn_id = s->conn_id;
+	lc.c.ts_ns = bpf_ktime_get_ns();
+	lc.c.dir = dir;
+	lc.c.func = func;
+	bpf_loop((lc.c.len + SSLC_CHUNK_MAX - 1) / SSLC_CHUNK_MAX, emit_chunk, &lc, 0);
+	/* the session may have been evicted meanwhile; look it up again */
+	s = bpf_map_lookup_elem(&sessions, &lc.key);
+	if (!s)
+		return 0;
+	if (lc.c.stopped && lc.c.stop_off < lc.c.len)
+		report_gap(s, dir, lc.c.len - lc.c.stop_off,
+			   lc.c.fault ? SSLC_F_GAP_FAULT : SSLC_F_GAP_RING_FULL, func);
+	if (n > lc.c.len)
+		report_gap(s, dir, n - lc.c.len, SSLC_F_GAP_CAP, func);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_write_exit, int ret)
+{
+	return call_exit(ret, SSLC_FUNC_WRITE);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_read_exit, int ret)
+{
+	return call_exit(ret, SSLC_FUNC_READ);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_write_ex_exit, int ret)
+{
+	return call_exit(ret, SSLC_FUNC_WRITE_EX);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_read_ex_exit, int ret)
+{
+	return call_exit(ret, SSLC_FUNC_READ_EX);
+}
+
+/* ---- end of a session ------------------------------------------------------------------- */
+
+SEC("uprobe")
+int BPF_UPROBE(ssl_shutdown_enter, void *ssl)
+{
+	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl};
+	struct session *s = bpf_map_lookup_elem(&sessions, &key);
+
+	if (s)
+		session_close(s, 0, SSLC_FUNC_SHUTDOWN);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(ssl_free_enter, void *ssl)
+{
+	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl};
+	struct session *s = bpf_map_lookup_elem(&sessions, &key);
+
+	if (!s)
+		return 0;
+	session_close(s, 0, SSLC_FUNC_FREE);
+	struct sock_owner *o = bpf_map_lookup_elem(&socks, &s->sk);
+	if (o && o->key.tgid == key.tgid && o->key.ssl == key.ssl)
+		bpf_map_delete_elem(&socks, &s->sk);
+	bpf_map_delete_elem(&sessions, &key);
+	return 0;
+}
+
+/* Roles from the connection's set-up, and the end of the TCP connection itself. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 skp = (__u64)sk;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_ESTABLISHED && (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)) {
+		__u8 role = oldstate == TCP_SYN_SENT ? SSLC_ROLE_CLIENT : SSLC_ROLE_SERVER;
+
+		bpf_map_update_elem(&sock_roles, &skp, &role, BPF_ANY);
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
+	bpf_map_delete_elem(&sock_roles, &skp);
+	struct sock_owner *o = bpf_map_lookup_elem(&socks, &skp);
+	if (!o)
+		return 0;
+	struct session_key key = o->key;
+	__u64 conn_id = o->conn_id;
+	bpf_map_delete_elem(&socks, &skp);
+	struct session *s = bpf_map_lookup_elem(&sessions, &key);
+	if (!s || s->conn_id != conn_id)
+		return 0;
+	/* Orderly ends pass through FIN states; a jump to CLOSE from a synchronised state is
+	 * an abort or a received reset. */
+	bool reset = oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
+		     oldstate == TCP_FIN_WAIT1 || oldstate == TCP_SYN_SENT ||
+		     oldstate == TCP_SYN_RECV;
+	session_close(s, SSLC_F_CLOSE_SOCKET | (reset ? SSLC_F_CLOSE_RESET : 0), SSLC_FUNC_NONE);
+	/* the SSL object may outlive its socket: further calls must re-bind */
+	s->state = SESSION_UNBOUND;
+	s->fd = -1;
+	return 0;
+}
+
+/* A new program image: the agent looks for TLS libraries it has not probed yet. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct sslc_event *e;
+
+	(void)old_pid;
+	(void)bprm;
+	e = reserve_small();
+	if (!e)
+		return 0;
+	fill_header(e, SSLC_EVENT_EXEC, 0, &(struct sslc_conn){});
+	e->pid = BPF_CORE_READ(p, tgid);
+	bpf_ringbuf_submit(e, 0);
+	count(SSLC_CNT_EXECS, 1);
+	return 0;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Maps of capture.bpf.c and the BPF-private state they hold. The agent sees the maps through
+ * the skeleton; the record and key types it reads are in include/sslcollector/event.h. */
+#ifndef SSLC_CAPTURE_MAPS_H
+#define SSLC_CAPTURE_MAPS_H
+
+/* An SSL read/write call in progress on a thread. */
+struct call_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 num;
+	__u64 ex_out; /* _ex functions: where the byte count is stored */
+	__u8 func;    /* enum sslc_func */
+	__u8 fd_seen; /* the call's first syscall has named the socket */
+	__u8 pad[6];
+};
+
+/* A TLS session: an SSL object of a process. */
+struct session_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ssl;
+};
+
+enum session_state {
+	SESSION_UNBOUND = 0,  /* socket not known (yet, or any more) */
+	SESSION_MIRRORED = 1, /* mirrored: events carry conn_id */
+	SESSION_IGNORED = 2,  /* filtered out (namespace, address) */
+};
+
+struct session {
+	__u64 conn_id;
+	__u64 sk;     /* struct sock * */
+	__u64 gap[2]; /* bytes lost per direction, not yet reported */
+	struct sslc_conn conn;
+	__s32 fd;
+	__u8 state; /* enum session_state */
+	__u8 closed;
+	__u8 pad[2];
+};
+
+struct sock_owner {
+	struct session_key key;
+	__u64 conn_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* the agent sets --ring-size */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SSLC_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct call_args);
+} active_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct session_key);
+	__type(value, struct session);
+} sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* struct sock * */
+	__type(value, struct sock_owner);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);  /* struct sock * */
+	__type(value, __u8); /* enum sslc_role */
+} sock_roles SEC(".maps");
+
+/* CLOSE records that found the ring buffer full, collected by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64); /* conn_id */
+	__type(value, struct sslc_event);
+} orphans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sslc_event);
+} scratch_event SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct sslc_addr_key);
+	__type(value, __u8);
+} local_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+/* Other sslcollector processes (a collector on this host): never mirrored. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} ignore_pids SEC(".maps");
+
+#endif

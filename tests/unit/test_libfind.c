@@ -1,0 +1,242 @@
+/* TLS library discovery on a fake /proc tree, ELF symbol checks on real files, and the
+ * listening-port role fallback on fake /proc/net files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "libfind.h"
+#include "roles.h"
+
+static char root[] = "/tmp/sslc-fakeproc-XXXXXX";
+
+static void write_file(const char *rel, const char *content)
+{
+	char path[512], dir[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(dir, sizeof(dir), "mkdir -p \"$(dirname '%s')\"", path);
+	assert_int_equal(system(dir), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(root))
+		return -1;
+	/* a host process: libssl mapped in several segments, libcrypto, NSS's libssl3.so, a
+	 * library replaced on disk, anonymous mappings */
+	write_file("100/comm", "nginx\n");
+	write_file("100/maps",
+		   "55d0c0000000-55d0c0001000 r--p 00000000 fe:01 1000 /usr/sbin/nginx\n"
+		   "7f0000000000-7f0000010000 r--p 00000000 fe:01 2001 "
+		   "/usr/lib/x86_64-linux-gnu/libssl.so.3\n"
+		   "7f0000010000-7f0000080000 r-xp 00010000 fe:01 2001 "
+		   "/usr/lib/x86_64-linux-gnu/libssl.so.3\n"
+		   "7f0000080000-7f00000a0000 r--p 00080000 fe:01 2001 "
+		   "/usr/lib/x86_64-linux-gnu/libssl.so.3\n"
+		   "7f0000100000-7f0000300000 r-xp 00000000 fe:01 2002 "
+		   "/usr/lib/x86_64-linux-gnu/libcrypto.so.3\n"
+		   "7f0000400000-7f0000410000 r-xp 00000000 fe:01 2003 "
+		   "/usr/lib/x86_64-linux-gnu/libssl3.so\n"
+		   "7f0000500000-7f0000510000 rw-p 00000000 00:00 0 \n"
+		   "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          "
+		   "[stack]\n");
+	write_file("100/root/usr/lib/x86_64-linux-gnu/libssl.so.3", "not really ELF\n");
+	/* a container process: its own libssl (another device), plus one deleted on disk */
+	write_file("200/comm", "python3\n");
+	write_file("200/maps",
+		   "7f1000000000-7f1000090000 r-xp 00000000 00:2d 777 /usr/lib/libssl.so.1.1\n"
+		   "7f2000000000-7f2000090000 r-xp 00000000 00:2d 778 "
+		   "/opt/app/libssl-1a2b3c.so.3 (deleted)\n");
+	/* not processes */
+	write_file("net/tcp", "");
+	write_file("self/maps", "garbage\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd);
+}
+
+struct found {
+	struct tls_mapping m[8];
+	int n;
+};
+
+static int collect(void *ctx, const struct tls_mapping *m)
+{
+	struct found *f = ctx;
+
+	assert_true(f->n < 8);
+	f->m[f->n++] = *m;
+	return 0;
+}
+
+static void test_is_tls_library(void **state)
+{
+	(void)state;
+	assert_true(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libssl.so.3"));
+	assert_true(libfind_is_tls_library("/usr/lib/libssl.so.1.1"));
+	assert_true(libfind_is_tls_library("libssl.so"));
+	assert_true(libfind_is_tls_library("/site-packages/libssl-1a2b3c.so.3"));
+	assert_false(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"));
+	assert_false(libfind_is_tls_library("/usr/lib/libssl_helper.a"));
+	assert_false(libfind_is_tls_library("/home/u/libssl.txt"));
+}
+
+static void test_scan_one_process(void **state)
+{
+	struct found f = {0};
+	char want[512];
+
+	(void)state;
+	assert_int_equal(libfind_scan_pid(root, 100, collect, &f), 0);
+	/* libssl.so.3 once although mapped three times; NSS's libssl3.so is reported too (the
+	 * ELF check, not the name, tells it is not OpenSSL); libcrypto is not */
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.m[0].path, "/usr/lib/x86_64-linux-gnu/libssl.so.3");
+	assert_string_equal(f.m[0].comm, "nginx");
+	assert_int_equal(f.m[0].pid, 100);
+	assert_int_equal(f.m[0].dev, makedev(0xfe, 0x01));
+	assert_int_equal(f.m[0].ino, 2001);
+	assert_false(f.m[0].deleted);
+	snprintf(want, sizeof(want), "%s/100/root/usr/lib/x86_64-linux-gnu/libssl.so.3", root);
+	assert_string_equal(f.m[0].open_path, want);
+	assert_string_equal(f.m[1].path, "/usr/lib/x86_64-linux-gnu/libssl3.so");
+	assert_int_equal(f.m[1].ino, 2003);
+}
+
+static void test_scan_container_and_deleted(void **state)
+{
+	struct found f = {0};
+	char want[512];
+
+	(void)state;
+	assert_int_equal(libfind_scan_pid(root, 200, collect, &f), 0);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.m[0].path, "/usr/lib/libssl.so.1.1");
+	assert_int_equal(f.m[0].dev, makedev(0x00, 0x2d));
+	snprintf(want, sizeof(want), "%s/200/root/usr/lib/libssl.so.1.1", root);
+	assert_string_equal(f.m[0].open_path, want);
+	/* deleted: reached through map_files, path without the marker */
+	assert_true(f.m[1].deleted);
+	assert_string_equal(f.m[1].path, "/opt/app/libssl-1a2b3c.so.3");
+	snprintf(want, sizeof(want), "%s/200/map_files/7f2000000000-7f2000090000", root);
+	assert_string_equal(f.m[1].open_path, want);
+}
+
+static void test_scan_all_and_missing(void **state)
+{
+	struct found f = {0};
+
+	(void)state;
+	assert_int_equal(libfind_scan_all(root, collect, &f), 0);
+	assert_int_equal(f.n, 4); /* 2 from pid 100, 2 from pid 200; net/ and self/ ignored */
+	assert_int_equal(libfind_scan_pid(root, 999, collect, &f), -ENOENT);
+}
+
+static int stop_at_first(void *ctx, const struct tls_mapping *m)
+{
+	(void)m;
+	(*(int *)ctx)++;
+	return 42;
+}
+
+static void test_callback_stops_scan(void **state)
+{
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(libfind_scan_all(root, stop_at_first, &calls), 42);
+	assert_int_equal(calls, 1);
+}
+
+static void test_check_elf(void **state)
+{
+	char why[256];
+	char path[512];
+
+	(void)state;
+	/* the real OpenSSL library of this machine (a dependency of the build) */
+	assert_int_equal(
+	    libfind_check_elf("/usr/lib/x86_64-linux-gnu/libssl.so.3", why, sizeof(why)), 0);
+	/* an ELF file without the functions */
+	assert_int_equal(
+	    libfind_check_elf("/usr/lib/x86_64-linux-gnu/libcrypto.so.3", why, sizeof(why)),
+	    -ENOENT);
+	assert_non_null(strstr(why, "not OpenSSL"));
+	/* not ELF at all */
+	snprintf(path, sizeof(path), "%s/100/root/usr/lib/x86_64-linux-gnu/libssl.so.3", root);
+	assert_int_equal(libfind_check_elf(path, why, sizeof(why)), -ENOEXEC);
+	assert_string_equal(why, "not an ELF file");
+	assert_int_equal(libfind_check_elf("/nonexistent/libssl.so", why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, "cannot open"));
+}
+
+static void test_listen_ports(void **state)
+{
+	struct listen_ports lp;
+	char dir[512];
+
+	(void)state;
+	write_file(
+	    "pnet/tcp",
+	    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   "
+	    "uid  timeout inode\n"
+	    "   0: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     "
+	    "0        0 1 1 0000000000000000 100 0 0 10 0\n"
+	    "   1: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     "
+	    "0        0 2 1 0000000000000000 100 0 0 10 0\n"
+	    "   2: 0200000A:C350 0100000A:01BB 01 00000000:00000000 00:00000000 00000000     "
+	    "0        0 3 1 0000000000000000 20 4 30 10 -1\n");
+	write_file(
+	    "pnet/tcp6",
+	    "  sl  local_address                         remote_address                        "
+	    "st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	    "   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 "
+	    "0A 00000000:00000000 00:00000000 00000000     0        0 4 1 0 100 0 0 10 0\n");
+	snprintf(dir, sizeof(dir), "%s/pnet", root);
+	assert_int_equal(listen_ports_load(&lp, dir), 0);
+	assert_true(listen_ports_has(&lp, 443));
+	assert_true(listen_ports_has(&lp, 8080));
+	assert_true(listen_ports_has(&lp, 80));
+	assert_false(listen_ports_has(&lp, 50000)); /* established, not listening */
+	assert_false(listen_ports_has(&lp, 22));
+	snprintf(dir, sizeof(dir), "%s/nonexistent", root);
+	assert_true(listen_ports_load(&lp, dir) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_is_tls_library),
+	    cmocka_unit_test(test_scan_one_process),
+	    cmocka_unit_test(test_scan_container_and_deleted),
+	    cmocka_unit_test(test_scan_all_and_missing),
+	    cmocka_unit_test(test_callback_stops_scan),
+	    cmocka_unit_test(test_check_elf),
+	    cmocka_unit_test(test_listen_ports),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
