@@ -147,6 +147,7 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 	if (ret == 1)
 		return 0;
 	remember_rejected(a, m->dev, m->ino);
+	capture_note_library(a->cap, m->dev, m->ino);
 	if (ret == -ENOENT)
 		log_debug("not probing %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
 			  why);
@@ -175,9 +176,10 @@ static void schedule_scan(struct agent *a, pid_t pid, int tries, uint64_t due_ns
 	a->pending[a->n_pending++] = (struct pending_scan){pid, tries, due_ns};
 }
 
-/* Libraries are mapped by the dynamic loader after exec, and dlopen()ed later still: look
- * soon, then again a little later. */
-static const uint64_t rescan_delays_ns[] = {20000000ULL, 300000000ULL, 2000000000ULL};
+/* A new libssl is reported as the process enters mmap(): the mapping shows in /proc a moment
+ * later. Look at once, then again shortly after, until it has been found. */
+static const uint64_t rescan_delays_ns[] = {0, 1000000ULL, 10000000ULL, 100000000ULL,
+					    1000000000ULL};
 
 static void run_pending_scans(struct agent *a, uint64_t now)
 {
@@ -191,11 +193,27 @@ static void run_pending_scans(struct agent *a, uint64_t now)
 			continue;
 		}
 		a->pending[i] = a->pending[--a->n_pending];
+		size_t before = capture_files_attached(a->cap) + a->n_rejected;
 		if (libfind_scan_pid("/proc", p.pid, on_mapping, a) == -ENOENT)
 			continue; /* gone */
+		if (capture_files_attached(a->cap) + a->n_rejected != before)
+			continue; /* found what it mapped */
 		if ((size_t)p.tries + 1 < sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
 			schedule_scan(a, p.pid, p.tries + 1, now + rescan_delays_ns[p.tries + 1]);
 	}
+}
+
+/* Milliseconds until the next pending scan is due, or -1 when none is. */
+static int next_scan_timeout_ms(const struct agent *a, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (size_t i = 0; i < a->n_pending; i++)
+		if (a->pending[i].due_ns < next)
+			next = a->pending[i].due_ns;
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
 
 static int attach_extra_libs(struct agent *a)
@@ -293,8 +311,11 @@ static int on_event(void *ctx, const struct sslc_event *e, size_t size)
 	uint64_t wall = e->ts_ns + (uint64_t)a->mono_to_real_ns;
 	uint8_t role;
 
-	if (e->type == SSLC_EVENT_EXEC) {
-		schedule_scan(a, (pid_t)e->pid, 0, mono_ns() + rescan_delays_ns[0]);
+	if (e->type == SSLC_EVENT_LIBRARY) {
+		uint64_t now = mono_ns();
+
+		schedule_scan(a, (pid_t)e->pid, 0, now);
+		run_pending_scans(a, now);
 		return 0;
 	}
 	if ((e->type == SSLC_EVENT_DATA && e->data_len > size - sizeof(*e)) ||
@@ -592,7 +613,7 @@ int agent_run(const struct sslc_options *o)
 
 	while (!stop) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(epfd, evs, 4, -1);
+		int n = epoll_wait(epfd, evs, 4, next_scan_timeout_ms(a, mono_ns()));
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -623,6 +644,8 @@ int agent_run(const struct sslc_options *o)
 			}
 			}
 		}
+		if (a->n_pending)
+			run_pending_scans(a, mono_ns());
 		if (a->mirror)
 			mirror_flush(a->mirror);
 	}

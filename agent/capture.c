@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* One probe: a program on a symbol; required probes decide whether a file is OpenSSL. */
@@ -183,6 +184,20 @@ bool capture_file_attached(const struct capture *c, dev_t dev, ino_t ino)
 	return false;
 }
 
+void capture_note_library(struct capture *c, dev_t dev, ino_t ino)
+{
+	/* the kernel's device encoding: MKDEV(major, minor) = major << 20 | minor */
+	struct {
+		uint32_t dev;
+		uint32_t pad;
+		uint64_t ino;
+	} key = {(uint32_t)(major(dev) << 20 | minor(dev)), 0, (uint64_t)ino};
+	uint8_t one = 1;
+
+	bpf_map__update_elem(c->skel->maps.known_libs, &key, sizeof(key), &one, sizeof(one),
+			     BPF_ANY);
+}
+
 size_t capture_files_attached(const struct capture *c)
 {
 	return c->n_files;
@@ -231,6 +246,7 @@ int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t in
 		c->cap_files = cap;
 	}
 	c->files[c->n_files++] = f;
+	capture_note_library(c, dev, ino);
 	return 0;
 fail:
 	for (size_t i = 0; i < N_PROBES; i++)

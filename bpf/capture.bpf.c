@@ -139,19 +139,29 @@ static __always_inline void read_conn(struct sock *sk, struct sslc_conn *c)
 	}
 }
 
-/* fd -> struct sock of the current task, or NULL when fd is not a TCP socket. */
-static __always_inline struct sock *fd_to_tcp_sock(int fd)
+/* fd -> struct file of the current task, or NULL. */
+static __always_inline struct file *fd_to_file(int fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds, *file = NULL;
-	struct socket *sock;
-	struct sock *sk;
 
 	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+/* fd -> struct sock of the current task, or NULL when fd is not a TCP socket. */
+static __always_inline struct sock *fd_to_tcp_sock(int fd)
+{
+	struct file *file = fd_to_file(fd);
+	struct socket *sock;
+	struct sock *sk;
+
+	if (!file)
 		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
@@ -294,6 +304,7 @@ static __always_inline void session_bind(struct session_key *key, int fd)
 #define NR_recvfrom 45
 #define NR_sendmsg  46
 #define NR_recvmsg  47
+#define NR_mmap	    9
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read	    63
 #define NR_write    64
@@ -303,9 +314,47 @@ static __always_inline void session_bind(struct session_key *key, int fd)
 #define NR_recvfrom 207
 #define NR_sendmsg  211
 #define NR_recvmsg  212
+#define NR_mmap	    222
 #else
 #error "syscall numbers for this architecture are missing"
 #endif
+
+#define PROT_EXEC 0x4
+
+/* A process maps a libssl it may be the first to use (a container's copy, a dlopen()ed
+ * wheel): tell the agent at once, so it probes the file before the first SSL call. */
+static __always_inline void check_new_library(struct pt_regs *regs)
+{
+	char name[8] = {};
+	struct lib_key key = {};
+	struct sslc_event *e;
+	struct file *file;
+	__u8 one = 1;
+
+	if (!(PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC))
+		return;
+	file = fd_to_file((int)PT_REGS_PARM5_CORE_SYSCALL(regs));
+	if (!file)
+		return;
+	bpf_probe_read_kernel_str(name, sizeof(name),
+				  BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' ||
+	    name[4] != 's' || name[5] != 'l')
+		return;
+	key.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(file, f_inode, i_ino);
+	if (bpf_map_lookup_elem(&known_libs, &key))
+		return;
+	bpf_map_update_elem(&known_libs, &key, &one, BPF_ANY);
+	e = reserve_small();
+	if (!e)
+		return; /* the periodic rescan finds it */
+	fill_header(e, SSLC_EVENT_LIBRARY, 0, &(struct sslc_conn){});
+	e->off = key.dev;
+	e->len = key.ino;
+	bpf_ringbuf_submit(e, 0);
+	count(SSLC_CNT_NEW_LIBRARIES, 1);
+}
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
@@ -313,6 +362,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	struct call_args *c;
 	__u64 id;
 
+	if (nr == NR_mmap) {
+		check_new_library(regs);
+		return 0;
+	}
 	switch (nr) {
 	case NR_read:
 	case NR_write:
@@ -631,23 +684,5 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 	/* the SSL object may outlive its socket: further calls must re-bind */
 	s->state = SESSION_UNBOUND;
 	s->fd = -1;
-	return 0;
-}
-
-/* A new program image: the agent looks for TLS libraries it has not probed yet. */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	struct sslc_event *e;
-
-	(void)old_pid;
-	(void)bprm;
-	e = reserve_small();
-	if (!e)
-		return 0;
-	fill_header(e, SSLC_EVENT_EXEC, 0, &(struct sslc_conn){});
-	e->pid = BPF_CORE_READ(p, tgid);
-	bpf_ringbuf_submit(e, 0);
-	count(SSLC_CNT_EXECS, 1);
 	return 0;
 }
