@@ -96,11 +96,19 @@ static int load_files(SSL_CTX *ctx, const struct tunnel_tls_files *f, char *err,
 	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert_path) != 1)
 		return file_error(err, err_len, "certificate (--cert)", f->cert_path, hint);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-	if (SSL_CTX_use_PrivateKey_file(ctx, f->key_path, SSL_FILETYPE_PEM) != 1)
-		return file_error(err, err_len, "private key (--key)", f->key_path,
-				  " (a PEM key without passphrase; make one with "
-				  "scripts/make-certs.sh)");
+	if (SSL_CTX_use_PrivateKey_file(ctx, f->key_path, SSL_FILETYPE_PEM) != 1) {
+		unsigned long e = ERR_peek_last_error();
+
+		if (ERR_GET_LIB(e) != ERR_LIB_X509 ||
+		    (ERR_GET_REASON(e) != X509_R_KEY_VALUES_MISMATCH &&
+		     ERR_GET_REASON(e) != X509_R_KEY_TYPE_MISMATCH))
+			return file_error(err, err_len, "private key (--key)", f->key_path,
+					  " (a PEM key without passphrase; make one with "
+					  "scripts/make-certs.sh)");
+		goto mismatch;
+	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
+	mismatch:
 		ERR_clear_error();
 		snprintf(err, err_len,
 			 "private key (--key) %s does not belong to certificate (--cert) %s; give "
