@@ -136,7 +136,7 @@ static void classify_failure(struct tunnel_conn *c, int ssl_err, int saved_errno
 	}
 	c->failure = TUNNEL_HS_PROTOCOL;
 	tls_errors(reasons, sizeof(reasons), "", "unknown TLS error");
-	snprintf(c->error, sizeof(c->error), "TLS handshake failed: %s", reasons);
+	snprintf(c->error, sizeof(c->error), "%s", reasons);
 }
 
 int tunnel_conn_handshake(struct tunnel_conn *c)
