@@ -286,10 +286,10 @@ static int setup(struct collector *c, char *err, size_t err_len)
 	return 0;
 }
 
-static void teardown(struct collector *c)
+static void teardown(struct collector *c, bool started)
 {
 	agent_close_all(c);
-	if (write_stats(c) < 0)
+	if (started && write_stats(c) < 0)
 		log_warn("--stats-file %s: final write failed", c->opts->stats_path);
 	output_close(c->out_iface);
 	output_close(c->out_pcap);
@@ -310,6 +310,7 @@ int collector_run(const struct sslc_options *opts)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 	char err[512] = "";
+	bool started = false;
 	int status = 0;
 
 	if (!c) {
@@ -323,6 +324,7 @@ int collector_run(const struct sslc_options *opts)
 		status = EXIT_RUNTIME;
 		goto cleanup;
 	}
+	started = true;
 	c->last_summary_ms = collector_now_ms();
 	c->next_summary_ms = c->last_summary_ms + SUMMARY_PERIOD_MS;
 	c->next_stats_ms = c->last_summary_ms + opts->stats_interval_s * 1000ULL;
@@ -334,7 +336,7 @@ int collector_run(const struct sslc_options *opts)
 		 !opts->vlan_per_agent && opts->vlan > 0 ? ", VLAN-tagged" : "");
 	run_loop(c);
 cleanup:
-	teardown(c);
+	teardown(c, started);
 	free(c);
 	return status;
 }

@@ -109,7 +109,7 @@ static int drain_reads(struct tunnel_client *tc, SSL *ssl)
 					   saved_errno ? strerror(saved_errno) : "closed by the peer");
 				return -1;
 			}
-			/* fall through */
+			__attribute__((fallthrough));
 		default:
 			tls_errors(reasons, sizeof(reasons), "", "unknown TLS error");
 			client_log(tc, TUNNEL_LOG_WARN,

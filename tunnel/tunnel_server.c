@@ -176,38 +176,31 @@ ssize_t tunnel_conn_read(struct tunnel_conn *c, void *buf, size_t len)
 		return (ssize_t)got;
 	saved_errno = errno;
 	ssl_err = SSL_get_error(c->ssl, r);
-	switch (ssl_err) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE: /* no renegotiation; a KeyUpdate reply fits the socket */
-		return -EAGAIN;
-	case SSL_ERROR_ZERO_RETURN:
+	if (ssl_err == SSL_ERROR_WANT_READ || ssl_err == SSL_ERROR_WANT_WRITE)
+		return -EAGAIN; /* no renegotiation; a KeyUpdate reply fits the socket */
+	if (ssl_err == SSL_ERROR_ZERO_RETURN) {
 		snprintf(c->error, sizeof(c->error), "closed by the peer (TLS close_notify)");
 		return 0;
-	case SSL_ERROR_SSL:
-		if (ERR_GET_REASON(ERR_peek_error()) != SSL_R_UNEXPECTED_EOF_WHILE_READING)
-			goto tls_error;
-		/* fall through: OpenSSL 3 reports a plain EOF this way */
-	case SSL_ERROR_SYSCALL:
-		c->fatal = true;
-		if ((ERR_peek_error() == 0 || ssl_err == SSL_ERROR_SSL) && saved_errno == 0) {
-			ERR_clear_error();
-			snprintf(c->error, sizeof(c->error),
-				 "closed by the peer without TLS close_notify");
-			return 0;
-		}
-		if (ERR_peek_error() == 0) {
-			snprintf(c->error, sizeof(c->error), "connection error: %s",
-				 strerror(saved_errno));
-			return -saved_errno;
-		}
-		/* fall through: OpenSSL has the reason */
-	default:
-	tls_error:
-		c->fatal = true;
-		tls_errors(reasons, sizeof(reasons), "", "unknown TLS error");
-		snprintf(c->error, sizeof(c->error), "TLS error: %s", reasons);
-		return -EPROTO;
 	}
+	c->fatal = true;
+	/* a plain EOF: SSL_ERROR_SYSCALL without reason, or OpenSSL 3's unexpected-EOF error */
+	unsigned long e = ERR_peek_error();
+	bool eof = (ssl_err == SSL_ERROR_SYSCALL && e == 0) ||
+		   (ssl_err == SSL_ERROR_SSL &&
+		    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+
+	if (eof && saved_errno == 0) {
+		ERR_clear_error();
+		snprintf(c->error, sizeof(c->error), "closed by the peer without TLS close_notify");
+		return 0;
+	}
+	if (ssl_err == SSL_ERROR_SYSCALL && e == 0) {
+		snprintf(c->error, sizeof(c->error), "connection error: %s", strerror(saved_errno));
+		return -saved_errno;
+	}
+	tls_errors(reasons, sizeof(reasons), "", "unknown TLS error");
+	snprintf(c->error, sizeof(c->error), "TLS error: %s", reasons);
+	return -EPROTO;
 }
 
 bool tunnel_conn_pending(const struct tunnel_conn *c)
