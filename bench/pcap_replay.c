@@ -77,9 +77,11 @@ static void log_cb(void *ctx, enum tunnel_log_level level, const char *msg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"ca", required_argument, NULL, 'a'},	{"cert", required_argument, NULL, 'c'},
-		{"key", required_argument, NULL, 'k'},	{"loop", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+	    {"ca", required_argument, NULL, 'a'},
+	    {"cert", required_argument, NULL, 'c'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"loop", required_argument, NULL, 'l'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct tunnel_client_config cfg = {.log = log_cb};
 	struct tunnel_client_stats st;

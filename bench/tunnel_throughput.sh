@@ -71,4 +71,6 @@ ip netns exec "$ns_i" /usr/bin/python3 "$top/bench/measure.py" vi $((frames * lo
 	--ca "$tmp/pki/ca.crt" --cert "$tmp/pki/agents/bench/agent.crt" \
 	--key "$tmp/pki/agents/bench/agent.key" -r "$tmp/bulk.pcap" --loop "$loops" \
 	-- tcpreplay ip netns exec "$ns_c" tcpreplay --topspeed -K --loop="$loops" -q -i vc "$tmp/bulk.pcap"
+kill "$collector_pid" && wait "$collector_pid" || true
+collector_pid=
 grep -E '^sslcollector_collector_(frames_(injected|dropped)_total|malformed_total\{reason="frame_too_large"\}|records_received_total)' "$tmp/stats/collector.prom" || true

@@ -280,7 +280,8 @@ static int setup(struct collector *c, char *err, size_t err_len)
 		snprintf(err, err_len,
 			 "--stats-file %s: cannot write it as uid %u: %s (its directory must be "
 			 "writable by the --user %s; or choose another --stats-file)",
-			 o->stats_path, (unsigned)geteuid(), strerror(-ret), o->user ? o->user : "");
+			 o->stats_path, (unsigned)geteuid(), strerror(-ret),
+			 o->user ? o->user : "");
 		return ret;
 	}
 	return 0;
@@ -328,7 +329,7 @@ int collector_run(const struct sslc_options *opts)
 	c->last_summary_ms = collector_now_ms();
 	c->next_summary_ms = c->last_summary_ms + SUMMARY_PERIOD_MS;
 	c->next_stats_ms = c->last_summary_ms + opts->stats_interval_s * 1000ULL;
-	log_info("collector: listening on %s port %u, MTU %u, into%s%s%s%s%s%s", 
+	log_info("collector: listening on %s port %u, MTU %u, into%s%s%s%s%s%s",
 		 opts->listen_addr[0] ? opts->listen_addr : "every address", opts->listen_port,
 		 c->mtu, c->out_iface ? " -o " : "", c->out_iface ? opts->out_iface : "",
 		 c->out_pcap ? " -w " : "", c->out_pcap ? opts->pcap_path : "",

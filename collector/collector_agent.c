@@ -15,8 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static void addr_text(const struct sockaddr_storage *ss, socklen_t len, char *out,
-		      size_t out_len)
+static void addr_text(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t out_len)
 {
 	char host[INET6_ADDRSTRLEN], port[8];
 
@@ -104,8 +103,7 @@ void agent_close_all(struct collector *c)
 }
 
 /* Closes a connection that is not (yet) an agent because a limit is reached. */
-static void refuse(struct collector *c, struct agent *a, enum refuse_reason why,
-		   const char *detail)
+static void refuse(struct collector *c, struct agent *a, enum refuse_reason why, const char *detail)
 {
 	c->st.refused[why]++;
 	if (collector_log_allowed(c))
@@ -246,8 +244,8 @@ static void malformed(struct collector *c, struct agent *a, int result)
 	c->st.malformed[-result < MALFORMED_REASONS ? -result : 0]++;
 	a->subj->malformed++;
 	log_warn("agent %s %s: dropped, malformed stream (%s): %s", a->subj->subject, a->addr,
-		 pcap_stream_error_name(result), pcap_stream_describe(&a->dec, result, why,
-								      sizeof(why)));
+		 pcap_stream_error_name(result),
+		 pcap_stream_describe(&a->dec, result, why, sizeof(why)));
 	agent_close(c, a, DISC_MALFORMED);
 }
 

@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define READ_BUF_BYTES	 (256u << 10) /* one shared buffer for decrypted input */
-#define READ_BUDGET	 (1u << 20)   /* bytes per agent per loop turn, for fairness */
-#define MAX_LISTENERS	 2
+#define READ_BUF_BYTES (256u << 10) /* one shared buffer for decrypted input */
+#define READ_BUDGET    (1u << 20)   /* bytes per agent per loop turn, for fairness */
+#define MAX_LISTENERS  2
 
 /* What an epoll event points at. */
 enum source_kind {
@@ -46,10 +46,10 @@ struct agent {
 	struct subject_stats *subj;
 	struct pcap_stream_decoder dec;
 	uint8_t *frame_buf;
-	bool ready; /* on the ready list: TLS holds data or its budget ran out */
-	struct agent *prev, *next;  /* all agents */
-	struct agent *ready_next;   /* the ready list */
-	struct agent *dead_next;    /* freed at the end of the loop turn */
+	bool ready;		   /* on the ready list: TLS holds data or its budget ran out */
+	struct agent *prev, *next; /* all agents */
+	struct agent *ready_next;  /* the ready list */
+	struct agent *dead_next;   /* freed at the end of the loop turn */
 };
 
 struct collector {

@@ -12,8 +12,8 @@
 
 #define BACKLOG 1024
 
-static int listen_on(struct collector *c, const struct sockaddr *sa, socklen_t len,
-		     bool dual_stack, const char *shown, char *err, size_t err_len)
+static int listen_on(struct collector *c, const struct sockaddr *sa, socklen_t len, bool dual_stack,
+		     const char *shown, char *err, size_t err_len)
 {
 	int fd, one = 1, zero = 0, ret;
 

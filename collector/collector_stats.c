@@ -115,12 +115,12 @@ static void format_agents(const struct collector_stats *st, struct metrics_buf *
 	static const struct {
 		const char *name, *type, *help;
 	} fam[] = {
-		{P "agent_connected", "gauge", "Sessions up now, per certificate subject"},
-		{P "agent_connections_total", "counter", "Authenticated sessions, per subject"},
-		{P "agent_records_received_total", "counter", "Valid records, per subject"},
-		{P "agent_bytes_received_total", "counter", "Bytes of valid frames, per subject"},
-		{P "agent_malformed_total", "counter", "Sessions dropped as malformed, per subject"},
-		{P "agent_vlan", "gauge", "VLAN id given to the subject's frames (0: none)"},
+	    {P "agent_connected", "gauge", "Sessions up now, per certificate subject"},
+	    {P "agent_connections_total", "counter", "Authenticated sessions, per subject"},
+	    {P "agent_records_received_total", "counter", "Valid records, per subject"},
+	    {P "agent_bytes_received_total", "counter", "Bytes of valid frames, per subject"},
+	    {P "agent_malformed_total", "counter", "Sessions dropped as malformed, per subject"},
+	    {P "agent_vlan", "gauge", "VLAN id given to the subject's frames (0: none)"},
 	};
 
 	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
@@ -128,7 +128,7 @@ static void format_agents(const struct collector_stats *st, struct metrics_buf *
 		for (size_t i = 0; i < st->n_subjects; i++) {
 			const struct subject_stats *s = st->subjects[i];
 			const uint64_t v[] = {s->connected, s->connections, s->records,
-					      s->bytes,	    s->malformed,    (uint64_t)s->vlan};
+					      s->bytes,	    s->malformed,   (uint64_t)s->vlan};
 
 			metrics_sample(m, fam[f].name, s->label, v[f]);
 		}
@@ -145,9 +145,8 @@ void collector_stats_format(const struct collector_stats *st, struct metrics_buf
 void collector_stats_summary(const struct collector_stats *st, struct collector_summary_prev *prev,
 			     unsigned period_s, char *out, size_t out_len)
 {
-	struct collector_summary_prev now = {.accepted = st->accepted,
-					     .records = st->records,
-					     .bytes = st->bytes};
+	struct collector_summary_prev now = {
+	    .accepted = st->accepted, .records = st->records, .bytes = st->bytes};
 	uint64_t injected = 0, dropped = 0;
 
 	for (int f = TUNNEL_HS_PROTOCOL; f <= TUNNEL_HS_TIMEOUT; f++)

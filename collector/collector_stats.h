@@ -32,8 +32,8 @@ enum disconnect_reason {
 /* Per certificate subject, kept while the collector runs (also gives the stable VLAN id). */
 struct subject_stats {
 	char subject[256];
-	char label[300]; /* 'agent="..."', escaped */
-	int vlan;	 /* 0: none */
+	char label[300];    /* 'agent="..."', escaped */
+	int vlan;	    /* 0: none */
 	uint64_t connected; /* gauge: sessions up now */
 	uint64_t connections, records, bytes, malformed;
 };
@@ -61,8 +61,7 @@ const char *disconnect_reason_name(enum disconnect_reason r);
 void collector_stats_format(const struct collector_stats *st, struct metrics_buf *m);
 /* Totals at the previous summary, so the next one tells what happened since. */
 struct collector_summary_prev {
-	uint64_t accepted, hs_failed, malformed, disconnections, records, bytes, injected,
-		dropped;
+	uint64_t accepted, hs_failed, malformed, disconnections, records, bytes, injected, dropped;
 };
 
 /* "3 agents (1 handshaking); last 60 s: 2 accepted, 1 failed handshakes, 0 malformed,

@@ -14,7 +14,7 @@
 
 struct client_counters {
 	_Atomic uint64_t connect_attempts, connections, handshake_failures, cert_verify_failures,
-		disconnections, connected;
+	    disconnections, connected;
 	_Atomic uint64_t frames_queued, bytes_queued, frames_sent, bytes_sent;
 	_Atomic uint64_t dropped_queue_full, dropped_queue_full_bytes;
 	_Atomic uint64_t dropped_disconnected, dropped_disconnected_bytes;
@@ -45,7 +45,7 @@ struct tunnel_client {
 
 uint64_t client_now_ms(void);
 void client_log(struct tunnel_client *tc, enum tunnel_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Waits until fd has events (returns 1), the deadline passes (0) or a stop is requested
  * (-ECANCELED). fd < 0: just sleeps until the deadline or a stop. */
 int client_wait(struct tunnel_client *tc, int fd, short events, uint64_t deadline_ms);

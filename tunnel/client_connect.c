@@ -90,8 +90,9 @@ static void handshake_failed(struct tunnel_client *tc, SSL *ssl, const char *whe
 		return;
 	}
 	if (ssl_err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-		client_log(tc, TUNNEL_LOG_WARN, "tunnel to %s: connection lost during the TLS "
-						"handshake: %s",
+		client_log(tc, TUNNEL_LOG_WARN,
+			   "tunnel to %s: connection lost during the TLS "
+			   "handshake: %s",
 			   where, saved_errno ? strerror(saved_errno) : "closed by the collector");
 		return;
 	}

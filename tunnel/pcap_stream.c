@@ -104,7 +104,8 @@ static int check_global(struct pcap_stream_decoder *d)
 	} else {
 		/* the bytes as they came, so the message shows what the peer sent */
 		return fail(d, PCAP_STREAM_ERR_BAD_MAGIC,
-			    (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3]);
+			    (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 |
+				h[3]);
 	}
 	d->nsec = get32(h, d->swapped) == PCAP_STREAM_MAGIC_NSEC;
 	uint16_t major = get16(h + 4, d->swapped), minor = get16(h + 6, d->swapped);
@@ -279,10 +280,11 @@ const char *pcap_stream_describe(const struct pcap_stream_decoder *d, int result
 
 	switch (result) {
 	case PCAP_STREAM_ERR_BAD_MAGIC:
-		snprintf(out, out_len,
-			 "%s: magic 0x%08x is not a pcap magic (0xa1b2c3d4 or 0xa1b23c4d, either byte "
-			 "order); the peer does not speak PCAP-over-IP",
-			 where, v);
+		snprintf(
+		    out, out_len,
+		    "%s: magic 0x%08x is not a pcap magic (0xa1b2c3d4 or 0xa1b23c4d, either byte "
+		    "order); the peer does not speak PCAP-over-IP",
+		    where, v);
 		break;
 	case PCAP_STREAM_ERR_BAD_VERSION:
 		snprintf(out, out_len, "%s: pcap version %u.%u, only 2.4 is supported", where,
@@ -321,13 +323,14 @@ const char *pcap_stream_describe(const struct pcap_stream_decoder *d, int result
 			 d->mtu + PCAP_STREAM_ETH_HDR + PCAP_STREAM_VLAN_HDR, d->mtu);
 		break;
 	case PCAP_STREAM_ERR_TRUNCATED:
-		snprintf(out, out_len,
-			 "%s: the stream ended in the middle of the %s (%llu bytes received in all)",
-			 where,
-			 v == ST_BODY	  ? "frame"
-			 : v == ST_RECORD ? "record header"
-					  : "pcap global header",
-			 (unsigned long long)d->offset);
+		snprintf(
+		    out, out_len,
+		    "%s: the stream ended in the middle of the %s (%llu bytes received in all)",
+		    where,
+		    v == ST_BODY     ? "frame"
+		    : v == ST_RECORD ? "record header"
+				     : "pcap global header",
+		    (unsigned long long)d->offset);
 		break;
 	default:
 		snprintf(out, out_len, "%s: %s", where, pcap_stream_error_name(result));

@@ -19,7 +19,7 @@ struct queue {
 	uint64_t frames;     /* frames at least partly in the ring */
 	uint64_t frame_bytes;
 	/* the record being consumed */
-	uint32_t rec_left;   /* bytes of it not consumed yet (header + frame), 0 at a boundary */
+	uint32_t rec_left; /* bytes of it not consumed yet (header + frame), 0 at a boundary */
 	uint32_t rec_caplen;
 };
 

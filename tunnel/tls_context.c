@@ -15,7 +15,7 @@ static const char tls12_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES
 				    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
 				    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 static const char tls13_suites[] =
-	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 static const char groups[] = "X25519:P-256:P-384";
 
 const char *tls_errors(char *out, size_t out_len, const char *prefix, const char *fallback)
@@ -141,7 +141,7 @@ int tls_ctx_new(bool server, const struct tunnel_tls_files *files, SSL_CTX **out
 		goto cleanup;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	/* every connection proves its certificate again: no session resumption */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify_depth(ctx, 4);
@@ -155,7 +155,7 @@ int tls_ctx_new(bool server, const struct tunnel_tls_files *files, SSL_CTX **out
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-					      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+					  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	}
 	ret = load_files(ctx, files, err, err_len);
 	if (ret)

@@ -98,15 +98,17 @@ static int drain_reads(struct tunnel_client *tc, SSL *ssl)
 		case SSL_ERROR_WANT_WRITE:
 			return 0;
 		case SSL_ERROR_ZERO_RETURN:
-			client_log(tc, TUNNEL_LOG_WARN, "tunnel to %s: the collector closed the "
-							"session",
+			client_log(tc, TUNNEL_LOG_WARN,
+				   "tunnel to %s: the collector closed the "
+				   "session",
 				   tc->host);
 			return -1;
 		case SSL_ERROR_SYSCALL:
 			if (ERR_peek_error() == 0) {
 				client_log(tc, TUNNEL_LOG_WARN, "tunnel to %s: connection lost: %s",
 					   tc->host,
-					   saved_errno ? strerror(saved_errno) : "closed by the peer");
+					   saved_errno ? strerror(saved_errno)
+						       : "closed by the peer");
 				return -1;
 			}
 			__attribute__((fallthrough));
@@ -189,8 +191,8 @@ static void stream(struct tunnel_client *tc, SSL *ssl, int fd)
 			pend_len = len;
 			wait_for = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
 		}
-		uint64_t deadline = atomic_load(&tc->stopping) ? atomic_load(&tc->flush_deadline_ms)
-							       : UINT64_MAX;
+		uint64_t deadline =
+		    atomic_load(&tc->stopping) ? atomic_load(&tc->flush_deadline_ms) : UINT64_MAX;
 		struct pollfd pfd[2] = {{.fd = tc->wake_fd, .events = POLLIN},
 					{.fd = fd, .events = (short)(wait_for | POLLIN)}};
 		uint64_t now = client_now_ms();
@@ -257,11 +259,12 @@ static void *client_thread(void *arg)
 			COUNT(tc, discarded, lost.frames);
 			COUNT(tc, discarded_bytes, lost.bytes);
 			if (lost.frames)
-				client_log(tc, TUNNEL_LOG_WARN,
-					   "tunnel to %s: %llu queued frames (%llu bytes) lost with "
-					   "the session",
-					   tc->host, (unsigned long long)lost.frames,
-					   (unsigned long long)lost.bytes);
+				client_log(
+				    tc, TUNNEL_LOG_WARN,
+				    "tunnel to %s: %llu queued frames (%llu bytes) lost with "
+				    "the session",
+				    tc->host, (unsigned long long)lost.frames,
+				    (unsigned long long)lost.bytes);
 			SSL_free(ssl);
 			close(fd);
 			if (client_now_ms() - since >= STABLE_AFTER_MS)
@@ -309,11 +312,11 @@ int tunnel_client_start(const struct tunnel_client_config *cfg, struct tunnel_cl
 	snprintf(tc->host, sizeof(tc->host), "%s", cfg->host);
 	snprintf(tc->port, sizeof(tc->port), "%u", cfg->port ? cfg->port : TUNNEL_DEFAULT_PORT);
 	tc->handshake_timeout_ms =
-		cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : TUNNEL_DEFAULT_HANDSHAKE_MS;
-	tc->backoff_min_ms = cfg->backoff_min_ms ? cfg->backoff_min_ms
-						 : TUNNEL_DEFAULT_BACKOFF_MIN_MS;
-	tc->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms
-						 : TUNNEL_DEFAULT_BACKOFF_MAX_MS;
+	    cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : TUNNEL_DEFAULT_HANDSHAKE_MS;
+	tc->backoff_min_ms =
+	    cfg->backoff_min_ms ? cfg->backoff_min_ms : TUNNEL_DEFAULT_BACKOFF_MIN_MS;
+	tc->backoff_max_ms =
+	    cfg->backoff_max_ms ? cfg->backoff_max_ms : TUNNEL_DEFAULT_BACKOFF_MAX_MS;
 	if (tc->backoff_max_ms < tc->backoff_min_ms)
 		tc->backoff_max_ms = tc->backoff_min_ms;
 	tc->log = cfg->log;
@@ -358,8 +361,8 @@ int tunnel_client_send(struct tunnel_client *tc, const uint8_t *frame, size_t le
 	}
 	pcap_stream_record_header(hdr, (uint32_t)len, ts_ns);
 	ret = atomic_load_explicit(&tc->stopping, memory_order_relaxed)
-		      ? -ENOTCONN
-		      : queue_push(&tc->q, hdr, sizeof(hdr), frame, len, &was_empty);
+		  ? -ENOTCONN
+		  : queue_push(&tc->q, hdr, sizeof(hdr), frame, len, &was_empty);
 	if (ret == 0) {
 		COUNT(tc, frames_queued, 1);
 		COUNT(tc, bytes_queued, len);
@@ -394,26 +397,26 @@ void tunnel_client_get_stats(const struct tunnel_client *tc, struct tunnel_clien
 	const struct client_counters *n = &tc->n;
 
 	*st = (struct tunnel_client_stats){
-		.connect_attempts = atomic_load(&n->connect_attempts),
-		.connections = atomic_load(&n->connections),
-		.handshake_failures = atomic_load(&n->handshake_failures),
-		.cert_verify_failures = atomic_load(&n->cert_verify_failures),
-		.disconnections = atomic_load(&n->disconnections),
-		.connected = atomic_load(&n->connected),
-		.frames_queued = atomic_load(&n->frames_queued),
-		.bytes_queued = atomic_load(&n->bytes_queued),
-		.frames_sent = atomic_load(&n->frames_sent),
-		.bytes_sent = atomic_load(&n->bytes_sent),
-		.dropped_queue_full = atomic_load(&n->dropped_queue_full),
-		.dropped_queue_full_bytes = atomic_load(&n->dropped_queue_full_bytes),
-		.dropped_disconnected = atomic_load(&n->dropped_disconnected),
-		.dropped_disconnected_bytes = atomic_load(&n->dropped_disconnected_bytes),
-		.discarded_on_disconnect = atomic_load(&n->discarded),
-		.discarded_on_disconnect_bytes = atomic_load(&n->discarded_bytes),
-		.dropped_too_large = atomic_load(&n->dropped_too_large),
-		.queue_used = queue_used((struct queue *)&tc->q),
-		.queue_size = tc->q.size,
-		.tls_bytes_written = atomic_load(&n->tls_bytes_written),
+	    .connect_attempts = atomic_load(&n->connect_attempts),
+	    .connections = atomic_load(&n->connections),
+	    .handshake_failures = atomic_load(&n->handshake_failures),
+	    .cert_verify_failures = atomic_load(&n->cert_verify_failures),
+	    .disconnections = atomic_load(&n->disconnections),
+	    .connected = atomic_load(&n->connected),
+	    .frames_queued = atomic_load(&n->frames_queued),
+	    .bytes_queued = atomic_load(&n->bytes_queued),
+	    .frames_sent = atomic_load(&n->frames_sent),
+	    .bytes_sent = atomic_load(&n->bytes_sent),
+	    .dropped_queue_full = atomic_load(&n->dropped_queue_full),
+	    .dropped_queue_full_bytes = atomic_load(&n->dropped_queue_full_bytes),
+	    .dropped_disconnected = atomic_load(&n->dropped_disconnected),
+	    .dropped_disconnected_bytes = atomic_load(&n->dropped_disconnected_bytes),
+	    .discarded_on_disconnect = atomic_load(&n->discarded),
+	    .discarded_on_disconnect_bytes = atomic_load(&n->discarded_bytes),
+	    .dropped_too_large = atomic_load(&n->dropped_too_large),
+	    .queue_used = queue_used((struct queue *)&tc->q),
+	    .queue_size = tc->q.size,
+	    .tls_bytes_written = atomic_load(&n->tls_bytes_written),
 	};
 }
 

@@ -185,9 +185,9 @@ ssize_t tunnel_conn_read(struct tunnel_conn *c, void *buf, size_t len)
 	c->fatal = true;
 	/* a plain EOF: SSL_ERROR_SYSCALL without reason, or OpenSSL 3's unexpected-EOF error */
 	unsigned long e = ERR_peek_error();
-	bool eof = (ssl_err == SSL_ERROR_SYSCALL && e == 0) ||
-		   (ssl_err == SSL_ERROR_SSL &&
-		    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+	bool eof =
+	    (ssl_err == SSL_ERROR_SYSCALL && e == 0) ||
+	    (ssl_err == SSL_ERROR_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
 
 	if (eof && saved_errno == 0) {
 		ERR_clear_error();

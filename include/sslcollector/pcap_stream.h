@@ -57,14 +57,14 @@ struct pcap_stream_limits {
 struct pcap_stream_frame {
 	const uint8_t *data; /* valid until the next call on the decoder or its input */
 	uint32_t len;
-	uint64_t ts_ns; /* record timestamp, ns since the epoch */
+	uint64_t ts_ns;	  /* record timestamp, ns since the epoch */
 	bool vlan_tagged; /* outer ethertype 0x8100 or 0x88a8 */
 };
 
 /* Decoder state. Opaque in spirit: use the functions below. */
 struct pcap_stream_decoder {
 	int state;
-	int error; /* the first error, sticky */
+	int error;    /* the first error, sticky */
 	bool swapped; /* the peer writes the other byte order */
 	bool nsec;    /* nanosecond timestamps */
 	uint32_t mtu;

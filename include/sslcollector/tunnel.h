@@ -12,13 +12,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define TUNNEL_DEFAULT_PORT	     57012
-#define TUNNEL_DEFAULT_QUEUE	     (64u << 20)
-#define TUNNEL_MIN_QUEUE	     (64u << 10)
-#define TUNNEL_DEFAULT_HANDSHAKE_MS  10000
+#define TUNNEL_DEFAULT_PORT	      57012
+#define TUNNEL_DEFAULT_QUEUE	      (64u << 20)
+#define TUNNEL_MIN_QUEUE	      (64u << 10)
+#define TUNNEL_DEFAULT_HANDSHAKE_MS   10000
 #define TUNNEL_DEFAULT_BACKOFF_MIN_MS 500
 #define TUNNEL_DEFAULT_BACKOFF_MAX_MS 30000
-#define TUNNEL_MAX_FRAME	     (14 + 4 + 65535)
+#define TUNNEL_MAX_FRAME	      (14 + 4 + 65535)
 
 /* Levels of the log callback (the same order as the program's log levels). */
 enum tunnel_log_level {
@@ -102,11 +102,11 @@ struct tunnel_conn;
 /* Why a handshake failed (the collector counts each separately). */
 enum tunnel_hs_failure {
 	TUNNEL_HS_OK = 0,
-	TUNNEL_HS_PROTOCOL,	 /* not TLS, unsupported version or ciphers, bad messages */
-	TUNNEL_HS_NO_CERT,	 /* the peer sent no client certificate */
-	TUNNEL_HS_CERT_VERIFY,	 /* its certificate is not from our CA, expired, wrong use... */
-	TUNNEL_HS_PEER_CLOSED,	 /* the peer closed or reset the connection mid-handshake */
-	TUNNEL_HS_TIMEOUT,	 /* set by the caller when its deadline passes */
+	TUNNEL_HS_PROTOCOL,    /* not TLS, unsupported version or ciphers, bad messages */
+	TUNNEL_HS_NO_CERT,     /* the peer sent no client certificate */
+	TUNNEL_HS_CERT_VERIFY, /* its certificate is not from our CA, expired, wrong use... */
+	TUNNEL_HS_PEER_CLOSED, /* the peer closed or reset the connection mid-handshake */
+	TUNNEL_HS_TIMEOUT,     /* set by the caller when its deadline passes */
 };
 
 /* Server context: TLS 1.2+ (1.3 preferred), strong ciphers, a client certificate from the CA

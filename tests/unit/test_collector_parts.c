@@ -25,9 +25,9 @@ static void test_vlan_insert(void **state)
 	f[12] = 0x08;
 	f[13] = 0x00;
 	assert_int_equal(vlan_tag_frame(f, 64, 100, out), 68);
-	assert_memory_equal(out, f, 12);			   /* MACs */
+	assert_memory_equal(out, f, 12);			      /* MACs */
 	assert_memory_equal(out + 12, "\x81\x00\x00\x64\x08\x00", 6); /* tag, IPv4 */
-	assert_memory_equal(out + 18, f + 14, 50);		   /* payload */
+	assert_memory_equal(out + 18, f + 14, 50);		      /* payload */
 	assert_int_equal(vlan_tag_frame(f, 13, 100, out), 0);
 }
 
@@ -87,13 +87,23 @@ static void expect_line(const struct metrics_buf *m, const char *line)
 
 static void test_collector_metrics_text(void **state)
 {
-	struct subject_stats s1 = {.subject = "CN=web-1", .label = "agent=\"CN=web-1\"",
-				   .vlan = 3, .connected = 1, .connections = 2, .records = 10,
-				   .bytes = 1000, .malformed = 1};
+	struct subject_stats s1 = {.subject = "CN=web-1",
+				   .label = "agent=\"CN=web-1\"",
+				   .vlan = 3,
+				   .connected = 1,
+				   .connections = 2,
+				   .records = 10,
+				   .bytes = 1000,
+				   .malformed = 1};
 	struct subject_stats *subs[] = {&s1};
-	struct collector_stats st = {.accepted = 9, .handshakes = 4, .cert_verify_failures = 1,
-				     .agents_connected = 1, .records = 10, .bytes = 1000,
-				     .subjects = subs, .n_subjects = 1};
+	struct collector_stats st = {.accepted = 9,
+				     .handshakes = 4,
+				     .cert_verify_failures = 1,
+				     .agents_connected = 1,
+				     .records = 10,
+				     .bytes = 1000,
+				     .subjects = subs,
+				     .n_subjects = 1};
 	struct collector_summary_prev prev = {0};
 	struct metrics_buf m = {0};
 	char line[512];
@@ -109,7 +119,8 @@ static void test_collector_metrics_text(void **state)
 	assert_false(m.failed);
 	expect_line(&m, "# TYPE sslcollector_collector_handshake_failures_total counter");
 	expect_line(&m, "sslcollector_collector_connections_accepted_total 9");
-	expect_line(&m, "sslcollector_collector_connections_refused_total{reason=\"max_agents\"} 1");
+	expect_line(&m,
+		    "sslcollector_collector_connections_refused_total{reason=\"max_agents\"} 1");
 	expect_line(&m, "sslcollector_collector_handshakes_completed_total 4");
 	expect_line(&m, "sslcollector_collector_handshake_failures_total"
 			"{reason=\"no_client_certificate\"} 2");
@@ -143,12 +154,18 @@ static void test_collector_metrics_text(void **state)
 
 static void test_tunnel_metrics_text(void **state)
 {
-	struct tunnel_client_stats st = {.connect_attempts = 5, .connections = 2,
-					 .handshake_failures = 3, .cert_verify_failures = 1,
-					 .disconnections = 1, .connected = 1, .frames_queued = 100,
-					 .frames_sent = 90, .dropped_queue_full = 7,
+	struct tunnel_client_stats st = {.connect_attempts = 5,
+					 .connections = 2,
+					 .handshake_failures = 3,
+					 .cert_verify_failures = 1,
+					 .disconnections = 1,
+					 .connected = 1,
+					 .frames_queued = 100,
+					 .frames_sent = 90,
+					 .dropped_queue_full = 7,
 					 .dropped_queue_full_bytes = 7000,
-					 .discarded_on_disconnect = 4, .queue_size = 65536};
+					 .discarded_on_disconnect = 4,
+					 .queue_size = 65536};
 	struct metrics_buf m = {0};
 
 	(void)state;
@@ -171,11 +188,11 @@ static void test_tunnel_metrics_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vlan_insert),
-		cmocka_unit_test(test_vlan_replace),
-		cmocka_unit_test(test_subjects_vlan_ids),
-		cmocka_unit_test(test_collector_metrics_text),
-		cmocka_unit_test(test_tunnel_metrics_text),
+	    cmocka_unit_test(test_vlan_insert),
+	    cmocka_unit_test(test_vlan_replace),
+	    cmocka_unit_test(test_subjects_vlan_ids),
+	    cmocka_unit_test(test_collector_metrics_text),
+	    cmocka_unit_test(test_tunnel_metrics_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

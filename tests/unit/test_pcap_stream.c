@@ -176,9 +176,9 @@ static void good_stream(bool be)
 	s.be = be;
 	good_global(&s);
 	record(&s, 60, false, 1);
-	record(&s, MTU + 14, false, 2);		 /* the largest untagged frame */
-	record(&s, MTU + 18, true, 3);		 /* the largest tagged frame */
-	record(&s, 14, false, 4);		 /* just an Ethernet header */
+	record(&s, MTU + 14, false, 2); /* the largest untagged frame */
+	record(&s, MTU + 18, true, 3);	/* the largest tagged frame */
+	record(&s, 14, false, 4);	/* just an Ethernet header */
 	r = run_all_splits(&s, MTU);
 	assert_int_equal(r.error, 0);
 	assert_int_equal(r.frames, 4);
@@ -307,14 +307,16 @@ static void test_record_errors(void **state)
 	memset(&s, 0, sizeof(s));
 	good_global(&s);
 	record_hdr(&s, 1, 0, 60, 1514);
-	expect_error(&s, PCAP_STREAM_ERR_CAPLEN_MISMATCH, 40, "length 60 differs from the "
-							      "original length 1514");
+	expect_error(&s, PCAP_STREAM_ERR_CAPLEN_MISMATCH, 40,
+		     "length 60 differs from the "
+		     "original length 1514");
 
 	memset(&s, 0, sizeof(s));
 	good_global(&s);
 	record_hdr(&s, 1, 0, 1u << 31, 1u << 31);
-	expect_error(&s, PCAP_STREAM_ERR_CAPLEN_OVER_SNAPLEN, 40, "2147483648 exceeds the "
-								  "stream's snaplen 262144");
+	expect_error(&s, PCAP_STREAM_ERR_CAPLEN_OVER_SNAPLEN, 40,
+		     "2147483648 exceeds the "
+		     "stream's snaplen 262144");
 
 	memset(&s, 0, sizeof(s));
 	good_global(&s);
@@ -426,11 +428,11 @@ static void test_jumbo_mtu(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_little_endian), cmocka_unit_test(test_good_big_endian),
-		cmocka_unit_test(test_nanosecond_magic),   cmocka_unit_test(test_encoder_round_trip),
-		cmocka_unit_test(test_header_errors),	   cmocka_unit_test(test_record_errors),
-		cmocka_unit_test(test_truncated),	   cmocka_unit_test(test_clean_ends),
-		cmocka_unit_test(test_init_checks),	   cmocka_unit_test(test_jumbo_mtu),
+	    cmocka_unit_test(test_good_little_endian), cmocka_unit_test(test_good_big_endian),
+	    cmocka_unit_test(test_nanosecond_magic),   cmocka_unit_test(test_encoder_round_trip),
+	    cmocka_unit_test(test_header_errors),      cmocka_unit_test(test_record_errors),
+	    cmocka_unit_test(test_truncated),	       cmocka_unit_test(test_clean_ends),
+	    cmocka_unit_test(test_init_checks),	       cmocka_unit_test(test_jumbo_mtu),
 	};
 
 	srand(42);

@@ -56,10 +56,10 @@ struct server {
 	int lfd;
 	uint16_t port;
 	pthread_t thread;
-	bool read_data;		 /* false: complete the handshake, then never read */
-	int max_conns;		 /* connections to serve before the thread ends */
-	uint64_t close_after;	 /* close the first session after this many frames (0: never) */
-	_Atomic bool release;	 /* lets a non-reading server finish */
+	bool read_data;	      /* false: complete the handshake, then never read */
+	int max_conns;	      /* connections to serve before the thread ends */
+	uint64_t close_after; /* close the first session after this many frames (0: never) */
+	_Atomic bool release; /* lets a non-reading server finish */
 	/* results */
 	int conns;
 	int hs_ret;
@@ -235,14 +235,14 @@ static struct tunnel_client *client_start(const char *host, uint16_t port, const
 {
 	char ca[512], crt[512], key[512], err[512];
 	struct tunnel_client_config cfg = {
-		.host = host,
-		.port = port,
-		.tls = {ca, crt, key},
-		.queue_bytes = queue,
-		.handshake_timeout_ms = 3000,
-		.backoff_min_ms = 50,
-		.backoff_max_ms = 200,
-		.log = quiet_log,
+	    .host = host,
+	    .port = port,
+	    .tls = {ca, crt, key},
+	    .queue_bytes = queue,
+	    .handshake_timeout_ms = 3000,
+	    .backoff_min_ms = 50,
+	    .backoff_max_ms = 200,
+	    .log = quiet_log,
 	};
 	struct tunnel_client *tc;
 
@@ -255,12 +255,12 @@ static struct tunnel_client *client_start(const char *host, uint16_t port, const
 }
 
 /* Polls a condition for up to 10 s. */
-#define WAIT_FOR(cond)                                                                          \
-	do {                                                                                    \
-		uint64_t until_ = now_ms() + 10000;                                             \
-		while (!(cond) && now_ms() < until_)                                            \
-			usleep(5000);                                                           \
-		assert_true(cond);                                                              \
+#define WAIT_FOR(cond)                                                                             \
+	do {                                                                                       \
+		uint64_t until_ = now_ms() + 10000;                                                \
+		while (!(cond) && now_ms() < until_)                                               \
+			usleep(5000);                                                              \
+		assert_true(cond);                                                                 \
 	} while (0)
 
 static void test_frames_arrive_intact(void **state)
@@ -583,15 +583,15 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frames_arrive_intact),
-		cmocka_unit_test(test_client_counters),
-		cmocka_unit_test(test_agent_refuses_wrong_name),
-		cmocka_unit_test(test_collector_refuses_no_cert),
-		cmocka_unit_test(test_collector_refuses_other_ca),
-		cmocka_unit_test(test_agent_cert_cannot_be_collector),
-		cmocka_unit_test(test_queue_full_drops_counted),
-		cmocka_unit_test(test_disconnected_drops_and_reconnect),
-		cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_frames_arrive_intact),
+	    cmocka_unit_test(test_client_counters),
+	    cmocka_unit_test(test_agent_refuses_wrong_name),
+	    cmocka_unit_test(test_collector_refuses_no_cert),
+	    cmocka_unit_test(test_collector_refuses_other_ca),
+	    cmocka_unit_test(test_agent_cert_cannot_be_collector),
+	    cmocka_unit_test(test_queue_full_drops_counted),
+	    cmocka_unit_test(test_disconnected_drops_and_reconnect),
+	    cmocka_unit_test(test_bad_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
