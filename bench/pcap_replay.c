@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pcap/pcap.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,8 +145,10 @@ int main(int argc, char **argv)
 			size_t len = f.off[i + 1] - f.off[i];
 			int r;
 
+			/* queue full: let the sender thread (and, on a small machine, the
+			 * collector) have the CPU rather than spinning */
 			while ((r = tunnel_client_send(tc, f.data + f.off[i], len, 0)) == -ENOBUFS)
-				sched_yield();
+				nanosleep(&(struct timespec){0, 200000}, NULL);
 			if (r) {
 				fprintf(stderr, "pcap_replay: send: %s\n", strerror(-r));
 				return 1;
