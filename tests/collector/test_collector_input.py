@@ -47,21 +47,21 @@ def wait_for(what, cond, timeout=10.0):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+    with socket.socket(socket.AF_INET6) as s:  # free on both ::1 and 127.0.0.1
+        s.bind(("::", 0))
         return s.getsockname()[1]
 
 
 # ---- the collector ------------------------------------------------------------------------
 
 class Collector:
-    def __init__(self, name, extra=()):
+    def __init__(self, name, extra=(), listen="127.0.0.1"):
         self.pcap = os.path.join(TMP, f"{name}.pcap")
         self.stats_path = os.path.join(STATS_DIR, f"{name}.prom")
         self.log_path = os.path.join(TMP, f"{name}.log")
         for attempt in range(5):
             self.port = free_port()
-            args = [SSLC, "-C", "-l", f"127.0.0.1:{self.port}", "-w", self.pcap,
+            args = [SSLC, "-C", "-l", f"{listen}:{self.port}", "-w", self.pcap,
                     "--ca", f"{PKI}/ca.crt", "--cert", f"{PKI}/collector.crt",
                     "--key", f"{PKI}/collector.key", "--stats-file", self.stats_path,
                     "--stats-interval", "1", "--handshake-timeout", "1", "--mtu", "1500",
@@ -146,10 +146,10 @@ def record(fr, caplen=None, origlen=None):
 
 
 class Agent:
-    def __init__(self, col, name="web-1", ctx=None):
+    def __init__(self, col, name="web-1", ctx=None, host="127.0.0.1"):
         self.ctx = ctx or tls_context(f"{PKI}/agents/{name}")
-        raw = socket.create_connection(("127.0.0.1", col.port), timeout=10)
-        self.s = self.ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        raw = socket.create_connection((host, col.port), timeout=10)
+        self.s = self.ctx.wrap_socket(raw, server_hostname=host)
 
     def send(self, data):
         self.s.sendall(data)
@@ -336,6 +336,36 @@ def check_vlan_per_agent():
         stop(col)
 
 
+def check_max_agents_and_ipv6():
+    """--max-agents 1 on [::1]: a second agent is refused while the first is connected, and
+    served once the first has gone."""
+    col = Collector("limits", ["--max-agents", "1"], listen="[::1]")
+    try:
+        first = Agent(col, "web-1", host="::1")
+        first.send(global_header() + record(frame(b"LIMIT-first")))
+        col.expect("sslcollector_collector_agents_connected", 1)
+        second = Agent(col, "web-2", host="::1")
+        try:
+            second.send(global_header() + record(frame(b"BAD-over-limit")))
+        except (ssl.SSLError, OSError):
+            pass
+        assert closed_by_collector(second.s), "an agent beyond --max-agents was kept"
+        second.s.close()
+        col.expect('sslcollector_collector_connections_refused_total{reason="max_agents"}', 1)
+        first.close()
+        col.expect("sslcollector_collector_agents_connected", 0)
+        third = Agent(col, "web-2", host="::1")
+        third.send(global_header() + record(frame(b"LIMIT-third")))
+        third.close()
+        wait_for("frames of the agents within the limit",
+                 lambda: all(any(m in f for f in col.frames())
+                             for m in (b"LIMIT-first", b"LIMIT-third")))
+        no_bad_bytes(col)
+        assert "--max-agents agents already connected" in col.log_text()
+    finally:
+        stop(col)
+
+
 def stop(col):
     col.proc.send_signal(signal.SIGTERM)
     rc = col.proc.wait(timeout=20)
@@ -344,7 +374,8 @@ def stop(col):
 
 
 def main():
-    subprocess.run([MAKE_CERTS, "-d", PKI, "-c", "127.0.0.1", "-a", "web-1", "-a", "web-2"],
+    subprocess.run([MAKE_CERTS, "-d", PKI, "-c", "127.0.0.1", "-c", "::1", "-a", "web-1",
+                    "-a", "web-2"],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run([MAKE_CERTS, "-d", OTHER, "-c", "127.0.0.1", "-a", "intruder"], check=True,
                    stdout=subprocess.DEVNULL)
@@ -384,6 +415,8 @@ def main():
     check_stats_dir_unwritable()
     log("--vlan-per-agent")
     check_vlan_per_agent()
+    log("--max-agents, IPv6")
+    check_max_agents_and_ipv6()
     log("all cases passed")
 
 
