@@ -100,11 +100,92 @@ static void handshake_failed(struct tunnel_client *tc, SSL *ssl, const char *whe
 	client_log(tc, TUNNEL_LOG_WARN, "tunnel to %s: TLS handshake failed: %s", where, reasons);
 }
 
+static bool certificate_alert(unsigned long e)
+{
+	switch (ERR_GET_LIB(e) == ERR_LIB_SSL ? ERR_GET_REASON(e) : 0) {
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+	case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* TLS 1.3 clients finish their handshake before the collector has verified their
+ * certificate: wait for the collector's session ticket (accepted) or its alert (refused).
+ * TLS 1.2 handshakes end after the collector's verification, nothing to wait for. */
+static int confirm_session(struct tunnel_client *tc, SSL *ssl, int fd, const char *where,
+			   uint64_t deadline, const bool *ticket)
+{
+	char buf[256], reasons[240];
+	size_t got;
+
+	if (SSL_version(ssl) != TLS1_3_VERSION)
+		return 0;
+	while (!*ticket) {
+		ERR_clear_error();
+		errno = 0;
+		if (SSL_read_ex(ssl, buf, sizeof(buf), &got) == 1)
+			return 0; /* not expected, but it is alive and talking */
+		int saved_errno = errno, e = SSL_get_error(ssl, 0);
+
+		if (*ticket)
+			break;
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			int r = client_wait(tc, fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+					    deadline);
+
+			if (r == 0) {
+				COUNT(tc, handshake_failures, 1);
+				client_log(
+				    tc, TUNNEL_LOG_WARN,
+				    "tunnel to %s: the collector did not confirm the session "
+				    "in time (is it an sslcollector collector?)",
+				    where);
+				return -ETIMEDOUT;
+			}
+			if (r < 0)
+				return r;
+			continue;
+		}
+		COUNT(tc, handshake_failures, 1);
+		if (certificate_alert(ERR_peek_error())) {
+			COUNT(tc, cert_verify_failures, 1);
+			tls_errors(reasons, sizeof(reasons), "", "");
+			client_log(
+			    tc, TUNNEL_LOG_WARN,
+			    "tunnel to %s: the collector refused our certificate (--cert): %s "
+			    "(it must be issued by the collector's --ca)",
+			    where, reasons);
+		} else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+			client_log(tc, TUNNEL_LOG_WARN,
+				   "tunnel to %s: the collector closed the connection after the "
+				   "handshake: %s",
+				   where, saved_errno ? strerror(saved_errno) : "end of stream");
+		} else {
+			tls_errors(reasons, sizeof(reasons), "", "closed");
+			client_log(tc, TUNNEL_LOG_WARN,
+				   "tunnel to %s: the collector ended the session during the "
+				   "handshake: %s",
+				   where, reasons);
+		}
+		return -ECONNREFUSED;
+	}
+	return 0;
+}
+
 static int tls_handshake(struct tunnel_client *tc, int fd, const char *where, uint64_t deadline,
 			 SSL **out)
 {
 	SSL *ssl = SSL_new(tc->ctx);
 	X509_VERIFY_PARAM *param;
+	bool ticket = false;
 	int r, err;
 
 	if (!ssl || SSL_set_fd(ssl, fd) != 1) {
@@ -126,6 +207,7 @@ static int tls_handshake(struct tunnel_client *tc, int fd, const char *where, ui
 		return -EINVAL;
 	}
 	SSL_set_connect_state(ssl);
+	SSL_set_app_data(ssl, &ticket);
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
@@ -153,9 +235,14 @@ static int tls_handshake(struct tunnel_client *tc, int fd, const char *where, ui
 		err = -ECONNREFUSED;
 		goto fail;
 	}
+	err = confirm_session(tc, ssl, fd, where, deadline, &ticket);
+	SSL_set_app_data(ssl, NULL);
+	if (err)
+		goto fail;
 	*out = ssl;
 	return 0;
 fail:
+	SSL_set_app_data(ssl, NULL);
 	SSL_free(ssl);
 	return err;
 }

@@ -15,6 +15,9 @@
 int tls_ctx_new(bool server, const struct tunnel_tls_files *files, SSL_CTX **out, char *err,
 		size_t err_len);
 
+/* Client side: SSL_set_app_data(ssl, &flag) and flag becomes true when the collector's
+ * session ticket arrives, its sign (in TLS 1.3) that our certificate was accepted. */
+
 /* Appends OpenSSL's queued errors ("reason; reason") to out after prefix, clears the queue.
  * With an empty queue, fallback is used instead. Returns out. */
 const char *tls_errors(char *out, size_t out_len, const char *prefix, const char *fallback);

@@ -65,6 +65,28 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
+static SSL_TICKET_RETURN never_resume(SSL *s, SSL_SESSION *ss, const unsigned char *keyname,
+				      size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
+{
+	(void)s;
+	(void)ss;
+	(void)keyname;
+	(void)keyname_len;
+	(void)status;
+	(void)arg;
+	return SSL_TICKET_RETURN_IGNORE; /* a full handshake with a certificate, always */
+}
+
+static int ticket_received(SSL *ssl, SSL_SESSION *sess)
+{
+	bool *flag = SSL_get_app_data(ssl);
+
+	(void)sess;
+	if (flag)
+		*flag = true;
+	return 0; /* not kept */
+}
+
 static int file_error(char *err, size_t err_len, const char *what, const char *path,
 		      const char *hint)
 {
@@ -141,19 +163,27 @@ int tls_ctx_new(bool server, const struct tunnel_tls_files *files, SSL_CTX **out
 		goto cleanup;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				     SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
-	/* every connection proves its certificate again: no session resumption */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_verify_depth(ctx, 4);
 	X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx),
 					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	if (server) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-		SSL_CTX_set_num_tickets(ctx, 0);
+		/* Every connection proves its certificate again: no session cache, and tickets
+		 * are never accepted. One TLS 1.3 ticket is still sent: it tells the agent that
+		 * its certificate was accepted (TLS 1.3 clients finish before the server has
+		 * verified them). */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_num_tickets(ctx, 1);
+		SSL_CTX_set_session_ticket_cb(ctx, NULL, never_resume, NULL);
 		/* hundreds of mostly idle agents: give buffers back between records */
 		SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		/* sessions are never reused; the callback only notes the collector's ticket */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+							SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, ticket_received);
 		SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 					  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	}

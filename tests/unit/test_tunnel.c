@@ -252,6 +252,27 @@ static void test_collector_refuses_other_ca(void **state)
 	assert_int_equal(s.frames, 0);
 }
 
+/* The agent learns that the collector refused its certificate (TLS 1.3: after its own side of
+ * the handshake finished) and counts it as such, without a session or a new generation. */
+static void test_agent_told_certificate_refused(void **state)
+{
+	struct tunnel_client_stats st;
+	struct tunnel_client *tc;
+	struct server s;
+
+	(void)state;
+	server_start(&s, "pki", true, 1);
+	tc = client_start("127.0.0.1", s.port, "mixed", "intruder", 0);
+	WAIT_FOR((tunnel_client_get_stats(tc, &st), st.cert_verify_failures >= 1));
+	assert_true(st.handshake_failures >= 1);
+	assert_int_equal(st.connections, 0);
+	assert_int_equal(st.disconnections, 0);
+	assert_int_equal(tunnel_client_generation(tc), 0);
+	tunnel_client_stop(tc, 0);
+	server_join(&s);
+	assert_int_equal(s.failure, TUNNEL_HS_CERT_VERIFY);
+}
+
 /* An agent certificate (clientAuth only) cannot pose as the collector. */
 static void test_agent_cert_cannot_be_collector(void **state)
 {
@@ -415,7 +436,11 @@ static int setup(void **state)
 		    "cp %s/pki/agents/web-1/agent.key %s/impostor/collector.key",
 		    dir, dir, dir, dir) ||
 	    run_cmd("%s -d %s/other -c localhost -a intruder >/dev/null", mk, dir) ||
-	    run_cmd("echo 'not PEM at all' > %s/garbage.pem", dir))
+	    run_cmd("echo 'not PEM at all' > %s/garbage.pem", dir) ||
+	    /* trusts our CA, but its own certificate is from the other one */
+	    run_cmd("mkdir -p %s/mixed/agents && cp %s/pki/ca.crt %s/mixed/ && "
+		    "cp -r %s/other/agents/intruder %s/mixed/agents/",
+		    dir, dir, dir, dir, dir))
 		return -1;
 	return 0;
 }
@@ -435,6 +460,7 @@ int main(void)
 	    cmocka_unit_test(test_agent_refuses_wrong_name),
 	    cmocka_unit_test(test_collector_refuses_no_cert),
 	    cmocka_unit_test(test_collector_refuses_other_ca),
+	    cmocka_unit_test(test_agent_told_certificate_refused),
 	    cmocka_unit_test(test_agent_cert_cannot_be_collector),
 	    cmocka_unit_test(test_queue_full_drops_counted),
 	    cmocka_unit_test(test_disconnected_drops_and_reconnect),
