@@ -183,13 +183,15 @@ ssize_t tunnel_conn_read(struct tunnel_conn *c, void *buf, size_t len)
 		return 0;
 	}
 	c->fatal = true;
-	/* a plain EOF: SSL_ERROR_SYSCALL without reason, or OpenSSL 3's unexpected-EOF error */
+	/* a plain EOF: OpenSSL 3's unexpected-EOF error, or SSL_ERROR_SYSCALL without a reason
+	 * or errno (errno may hold a stale EAGAIN from an earlier read in the same call) */
 	unsigned long e = ERR_peek_error();
 	bool eof =
-	    (ssl_err == SSL_ERROR_SYSCALL && e == 0) ||
-	    (ssl_err == SSL_ERROR_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+	    (ssl_err == SSL_ERROR_SSL && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	     ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
+	    (ssl_err == SSL_ERROR_SYSCALL && e == 0 && (saved_errno == 0 || saved_errno == EAGAIN));
 
-	if (eof && saved_errno == 0) {
+	if (eof) {
 		ERR_clear_error();
 		snprintf(c->error, sizeof(c->error), "closed by the peer without TLS close_notify");
 		return 0;

@@ -175,11 +175,19 @@ def closed_by_collector(sock):
         return False
 
 
-def good_agent_round(col, tag, long_lived, n=5):
+def good_agent_round(col, tag, long_lived, n=5, close_notify=True):
     markers = [f"GOOD-{tag}-{i}".encode() for i in range(n)]
     a = Agent(col, "web-2")
     a.send(global_header() + b"".join(record(frame(m)) for m in markers))
-    a.close()
+    if close_notify:
+        a.close()
+    else:  # a plain TCP close (FIN) at a record boundary is a clean end too
+        a.s.setblocking(False)
+        try:  # take the collector's session ticket, or closing would send a reset
+            a.s.recv(1)
+        except ssl.SSLWantReadError:
+            pass
+        a.s.close()
     long_marker = f"LONG-{tag}".encode()
     long_lived.send(record(frame(long_marker)))
     want = markers + [long_marker]
@@ -395,15 +403,19 @@ def main():
         case(col)
         good_agent_round(col, case.__name__, long_lived)
         no_bad_bytes(col)
+    good_agent_round(col, "no_close_notify", long_lived, close_notify=False)
     long_lived.close()
     col.expect("sslcollector_collector_agents_connected", 0)
-    rounds = len(cases) + 1
+    rounds = len(cases) + 2
     st = col.stats()
     # every good round: one agent of 5 frames + one frame of the long-lived agent
     assert st["sslcollector_collector_records_received_total"] == rounds * 6, st
     assert st['sslcollector_collector_agent_connections_total{agent="CN=web-2"}'] == rounds + 1
     assert st['sslcollector_collector_agent_malformed_total{agent="CN=web-1"}'] == 4
     assert st['sslcollector_collector_disconnections_total{reason="malformed"}'] == 4
+    # every good agent ended cleanly, with or without close_notify
+    assert st['sslcollector_collector_disconnections_total{reason="peer_closed"}'] == rounds + 1
+    assert st['sslcollector_collector_disconnections_total{reason="connection_error"}'] == 0
     assert st['sslcollector_collector_handshakes_completed_total'] == rounds + 1 + 4
     assert st["sslcollector_collector_connections_accepted_total"] == rounds + 1 + 4 + 4, st
     assert st['sslcollector_collector_frames_injected_total{output="-w %s"}' % col.pcap] == \
