@@ -103,6 +103,16 @@ static int drain_reads(struct tunnel_client *tc, SSL *ssl)
 				   "session",
 				   tc->host);
 			return -1;
+		case SSL_ERROR_SSL:
+			if (ERR_GET_REASON(ERR_peek_error()) ==
+			    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+				ERR_clear_error();
+				client_log(tc, TUNNEL_LOG_WARN,
+					   "tunnel to %s: the collector closed the connection",
+					   tc->host);
+				return -1;
+			}
+			goto ended;
 		case SSL_ERROR_SYSCALL:
 			if (ERR_peek_error() == 0) {
 				client_log(tc, TUNNEL_LOG_WARN, "tunnel to %s: connection lost: %s",
@@ -111,8 +121,9 @@ static int drain_reads(struct tunnel_client *tc, SSL *ssl)
 						       : "closed by the peer");
 				return -1;
 			}
-			__attribute__((fallthrough));
+			goto ended;
 		default:
+		ended:
 			tls_errors(reasons, sizeof(reasons), "", "unknown TLS error");
 			client_log(tc, TUNNEL_LOG_WARN,
 				   "tunnel to %s: the collector ended the session: %s%s", tc->host,
