@@ -12,6 +12,7 @@
 #include "print.h"
 #include "roles.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -155,6 +156,32 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 		log_warn("cannot probe %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
 			 why);
 	return 0;
+}
+
+/* Other sslcollector processes (a collector, another agent) are never mirrored: mark them
+ * before any probe is attached, or their first calls would race the scan. */
+static void ignore_other_instances(struct agent *a)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		char path[64], comm[32] = "";
+		FILE *f;
+
+		if (d->d_name[0] < '1' || d->d_name[0] > '9' || atoi(d->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/comm", d->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "sslcollector\n"))
+			capture_ignore_pid(a->cap, (uint32_t)atoi(d->d_name));
+		fclose(f);
+	}
+	closedir(dir);
 }
 
 static void scan_all(struct agent *a)
@@ -579,6 +606,7 @@ int agent_run(const struct sslc_options *o)
 	status = EXIT_RUNTIME;
 	if (refresh_addrs(a, true))
 		goto out;
+	ignore_other_instances(a);
 	if (o->dump_dir && dump_open(o->dump_dir, &a->dump, err, sizeof(err))) {
 		log_error("%s", err);
 		goto out;
