@@ -33,8 +33,10 @@ static int list_mapping(void *ctx, const struct tls_mapping *m)
 		pid_ok |= l->o->pids[i] == m->pid;
 	if (libfind_check_elf(m->open_path, why, sizeof(why)) < 0)
 		snprintf(status, sizeof(status), "no: %s", why);
-	else if (m->pid == getpid() || !strcmp(m->comm, "sslcollector"))
+	else if (m->pid == getpid())
 		snprintf(status, sizeof(status), "no: sslcollector itself");
+	else if (!strcmp(m->comm, "sslcollector"))
+		snprintf(status, sizeof(status), "no: another sslcollector (never mirrored)");
 	else if (!pid_ok)
 		snprintf(status, sizeof(status), "no: not selected by -p");
 	else if (libfind_netns("/proc", m->pid) != l->netns)
