@@ -22,13 +22,13 @@ E2E_IF_CLIENT=c-$E2E_ID     # in ns client, peer of E2E_IF_SERVER
 E2E_IF_SERVER=s-$E2E_ID     # in ns server: the interface the agent mirrors (-I)
 E2E_IF_MIRROR=m0-$E2E_ID    # in ns server: where mirrored frames are sent (-o)
 E2E_IF_IDS=m1-$E2E_ID       # in ns ids: what Suricata listens on
-E2E_CLIENT4=10.77.0.1
-E2E_SERVER4=10.77.0.2
-E2E_CLIENT6=fd77::1
-E2E_SERVER6=fd77::2
+E2E_CLIENT4=${E2E_CLIENT4:-10.77.0.1} # addresses are per namespace: no clash between runs
+E2E_SERVER4=${E2E_SERVER4:-10.77.0.2}
+E2E_CLIENT6=${E2E_CLIENT6:-fd77::1}
+E2E_SERVER6=${E2E_SERVER6:-fd77::2}
 
 E2E_TMP=
-E2E_TOPOLOGY_UP=0
+declare -ga E2E_NAMESPACES=() # full names of the namespaces this test created
 declare -gA E2E_PIDS=()      # name -> pid of a background process started by e2e_bg
 declare -ga E2E_LOGS=()      # "description|file" printed (tail) when the test fails
 declare -ga E2E_CLEANUPS=()  # extra commands run (in reverse order) by the teardown
@@ -111,13 +111,11 @@ e2e_teardown() {
 	for name in "${!E2E_PIDS[@]}"; do
 		e2e_stop "$name" TERM 5 >/dev/null 2>&1
 	done
-	if ((E2E_TOPOLOGY_UP)); then
-		for ns in "$E2E_NS_CLIENT" "$E2E_NS_SERVER" "$E2E_NS_IDS"; do
-			# Anything still running inside our own namespaces was started by this test.
-			for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-			ip netns del "$ns" 2>/dev/null
-		done
-	fi
+	for ns in "${E2E_NAMESPACES[@]}"; do
+		# Anything still running inside our own namespaces was started by this test.
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
 	if [[ -n $E2E_TMP && -d $E2E_TMP ]]; then
 		if [[ ${E2E_KEEP:-0} == 1 ]]; then
 			printf '[%s] E2E_KEEP=1: kept %s\n' "$E2E_NAME" "$E2E_TMP" >&"$E2E_ERR"
@@ -133,66 +131,79 @@ e2e_teardown() {
 	exit "$rc"
 }
 
-# e2e_topology_create: the three namespaces, both veth pairs, addresses, offloads.
-# TX checksum offload is off on every veth that carries real traffic or the mirror, so frames
-# copied by tc (or captured on m1) carry the final checksums instead of CHECKSUM_PARTIAL
-# placeholders; that also turns TSO off, so no frame exceeds the MTU.
-e2e_topology_create() {
-	local ns
-	for ns in "$E2E_NS_CLIENT" "$E2E_NS_SERVER" "$E2E_NS_IDS"; do
-		ip netns add "$ns" || e2e_fail "cannot create network namespace $ns"
-		E2E_TOPOLOGY_UP=1
-		ip -n "$ns" link set lo up
+# e2e_netns_add NS: create network namespace sslc-e2e-ID-NS (NS a short name such as "client";
+# e2e_in and e2e_bg accept it) with lo up; it is deleted at teardown, with anything still
+# running in it.
+e2e_netns_add() {
+	local ns=sslc-e2e-$E2E_ID-$1
+	ip netns add "$ns" || e2e_fail "cannot create network namespace $ns (left over from a killed run? ip netns del $ns)"
+	E2E_NAMESPACES+=("$ns")
+	ip -n "$ns" link set lo up
+}
+
+# e2e_veth NS_A IF_A NS_B IF_B: a veth pair with its ends created directly in the two
+# namespaces, up. TX checksum offload is off on both ends, so frames copied by tc or captured
+# carry their final checksums instead of CHECKSUM_PARTIAL placeholders (that also turns TSO
+# off: no frame exceeds the MTU). Receive packet steering sends both ends' frames to one CPU's
+# backlog, in the order they were sent: without it tc's copy of a data segment (egress of the
+# server veth) and of its ACK (ingress) can sit on different CPUs and reach Suricata ACK first,
+# and Suricata records a gap for data it sees a moment later. E2E_RPS_MASK (default 1).
+e2e_veth() {
+	local nsa nsb
+	nsa=$(e2e_ns "$1") nsb=$(e2e_ns "$3")
+	ip link add "$2" netns "$nsa" type veth peer name "$4" netns "$nsb" ||
+		e2e_fail "cannot create veth $2 ($nsa) / $4 ($nsb)"
+	_e2e_link_setup "$nsa" "$2"
+	_e2e_link_setup "$nsb" "$4"
+}
+_e2e_link_setup() {
+	ip netns exec "$1" ethtool -K "$2" tx off >/dev/null || e2e_fail "cannot turn TX offload off on $2"
+	ip netns exec "$1" sh -c "echo ${E2E_RPS_MASK:-1} > /sys/class/net/$2/queues/rx-0/rps_cpus" ||
+		e2e_fail "cannot set RPS on $2"
+	ip -n "$1" link set "$2" up
+}
+
+# e2e_addr NS IFACE ADDR/PREFIX...: IPv4 and IPv6 addresses (IPv6 without duplicate address
+# detection, usable at once).
+e2e_addr() {
+	local ns a
+	ns=$(e2e_ns "$1")
+	for a in "${@:3}"; do
+		if [[ $a == *:* ]]; then
+			ip -n "$ns" addr add "$a" dev "$2" nodad
+		else
+			ip -n "$ns" addr add "$a" dev "$2"
+		fi || e2e_fail "cannot add $a to $2 in $ns"
 	done
-	ip link add "$E2E_IF_CLIENT" netns "$E2E_NS_CLIENT" type veth \
-		peer name "$E2E_IF_SERVER" netns "$E2E_NS_SERVER" ||
-		e2e_fail "cannot create veth $E2E_IF_CLIENT/$E2E_IF_SERVER"
-	ip link add "$E2E_IF_MIRROR" netns "$E2E_NS_SERVER" type veth \
-		peer name "$E2E_IF_IDS" netns "$E2E_NS_IDS" ||
-		e2e_fail "cannot create veth $E2E_IF_MIRROR/$E2E_IF_IDS"
+}
 
-	# The mirror link carries only mirrored frames: no addresses, no IPv6 autoconfiguration
-	# chatter (router solicitations, MLD) that would reach Suricata.
-	ip netns exec "$E2E_NS_SERVER" sysctl -qw "net.ipv6.conf.$E2E_IF_MIRROR.disable_ipv6=1"
-	ip netns exec "$E2E_NS_IDS" sysctl -qw "net.ipv6.conf.$E2E_IF_IDS.disable_ipv6=1"
+# e2e_no_ipv6 NS IFACE: no IPv6 on IFACE (a mirror link: no router solicitations or MLD
+# chatter reaching Suricata).
+e2e_no_ipv6() {
+	e2e_in "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+}
 
-	ip -n "$E2E_NS_CLIENT" addr add "$E2E_CLIENT4/24" dev "$E2E_IF_CLIENT"
-	ip -n "$E2E_NS_CLIENT" addr add "$E2E_CLIENT6/64" dev "$E2E_IF_CLIENT" nodad
-	ip -n "$E2E_NS_SERVER" addr add "$E2E_SERVER4/24" dev "$E2E_IF_SERVER"
-	ip -n "$E2E_NS_SERVER" addr add "$E2E_SERVER6/64" dev "$E2E_IF_SERVER" nodad
-
-	ip netns exec "$E2E_NS_CLIENT" ethtool -K "$E2E_IF_CLIENT" tx off >/dev/null
-	ip netns exec "$E2E_NS_SERVER" ethtool -K "$E2E_IF_SERVER" tx off >/dev/null
-	ip netns exec "$E2E_NS_SERVER" ethtool -K "$E2E_IF_MIRROR" tx off >/dev/null
-
-	# One receive CPU (RPS) for every veth end: frames a veth delivers are queued on that
-	# CPU's backlog in the order they were sent. Without this, tc's copies of a data segment
-	# (egress of s-ID) and of its ACK (ingress of s-ID) can be queued on different CPUs and
-	# reach Suricata ACK first; Suricata then records a gap for data it sees a moment later.
-	_e2e_rps client "$E2E_IF_CLIENT"
-	_e2e_rps server "$E2E_IF_SERVER"
-	_e2e_rps ids "$E2E_IF_IDS"
-
-	ip -n "$E2E_NS_CLIENT" link set "$E2E_IF_CLIENT" up
-	ip -n "$E2E_NS_SERVER" link set "$E2E_IF_SERVER" up
-	ip -n "$E2E_NS_SERVER" link set "$E2E_IF_MIRROR" up
-	ip -n "$E2E_NS_IDS" link set "$E2E_IF_IDS" up
+# e2e_topology_create: the standard topology (see the top of this file).
+e2e_topology_create() {
+	e2e_netns_add client
+	e2e_netns_add server
+	e2e_netns_add ids
+	e2e_veth client "$E2E_IF_CLIENT" server "$E2E_IF_SERVER"
+	e2e_veth server "$E2E_IF_MIRROR" ids "$E2E_IF_IDS"
+	e2e_no_ipv6 server "$E2E_IF_MIRROR"
+	e2e_no_ipv6 ids "$E2E_IF_IDS"
+	e2e_addr client "$E2E_IF_CLIENT" "$E2E_CLIENT4/24" "$E2E_CLIENT6/64"
+	e2e_addr server "$E2E_IF_SERVER" "$E2E_SERVER4/24" "$E2E_SERVER6/64"
 	e2e_log "topology up: $E2E_NS_CLIENT/$E2E_IF_CLIENT <-> $E2E_NS_SERVER/$E2E_IF_SERVER," \
 		"$E2E_NS_SERVER/$E2E_IF_MIRROR -> $E2E_NS_IDS/$E2E_IF_IDS"
 }
 
-_e2e_rps() {
-	e2e_in "$1" sh -c "echo ${E2E_RPS_MASK:-1} > /sys/class/net/$2/queues/rx-0/rps_cpus" ||
-		e2e_fail "cannot set RPS on $2"
-}
-
-# e2e_ns NS: the full name of namespace NS (client|server|ids, or already a full name).
+# e2e_ns NS: the full name of namespace NS (a short name given to e2e_netns_add, such as
+# client, server, ids, or already a full name).
 e2e_ns() {
 	case $1 in
-	client) echo "$E2E_NS_CLIENT" ;;
-	server) echo "$E2E_NS_SERVER" ;;
-	ids) echo "$E2E_NS_IDS" ;;
-	*) echo "$1" ;;
+	sslc-e2e-*) echo "$1" ;;
+	*) echo "sslc-e2e-$E2E_ID-$1" ;;
 	esac
 }
 
