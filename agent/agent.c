@@ -321,10 +321,12 @@ static void log_final_counters(struct agent *a)
 	log_info("stopped: %s", line);
 	log_info("counters: calls %" PRIu64 ", records %" PRIu64 ", ring full %" PRIu64
 		 ", lost bytes: ring full %" PRIu64 ", over --max-call-size %" PRIu64
-		 ", unreadable %" PRIu64 "; bytes without a known socket %" PRIu64,
+		 ", unreadable %" PRIu64 "; bytes without a known socket %" PRIu64
+		 ", nested calls %" PRIu64 ", non-TCP first syscalls %" PRIu64,
 		 cnt[SSLC_CNT_CALLS], cnt[SSLC_CNT_DATA_EVENTS], cnt[SSLC_CNT_RING_FULL],
 		 cnt[SSLC_CNT_GAP_RING_BYTES], cnt[SSLC_CNT_GAP_CAP_BYTES],
-		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES]);
+		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES],
+		 cnt[SSLC_CNT_NESTED_CALLS], cnt[SSLC_CNT_NOT_TCP]);
 	if (a->bad_records)
 		log_warn("%" PRIu64 " malformed ring buffer records ignored", a->bad_records);
 }

@@ -33,6 +33,13 @@ static const struct probe_def probes[] = {
     {"SSL_write_ex", true, false, PROG(ssl_write_ex_exit)},
     {"SSL_read_ex", false, false, PROG(ssl_read_ex_enter)},
     {"SSL_read_ex", true, false, PROG(ssl_read_ex_exit)},
+    /* the socket is learnt during the handshake already (read-ahead, see the BPF side) */
+    {"SSL_do_handshake", false, false, PROG(ssl_handshake_enter)},
+    {"SSL_do_handshake", true, false, PROG(ssl_handshake_exit)},
+    {"SSL_accept", false, false, PROG(ssl_handshake_enter)},
+    {"SSL_accept", true, false, PROG(ssl_handshake_exit)},
+    {"SSL_connect", false, false, PROG(ssl_handshake_enter)},
+    {"SSL_connect", true, false, PROG(ssl_handshake_exit)},
     {"SSL_shutdown", false, false, PROG(ssl_shutdown_enter)},
     {"SSL_free", false, false, PROG(ssl_free_enter)},
 };

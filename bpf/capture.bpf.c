@@ -75,7 +75,8 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	args.func = func;
 	/* BPF_NOEXIST: a nested call (an _ex function implemented with the other) keeps the
 	 * outer call's arguments; the inner return sees a different func and ignores itself. */
-	bpf_map_update_elem(&active_calls, &id, &args, BPF_NOEXIST);
+	if (bpf_map_update_elem(&active_calls, &id, &args, BPF_NOEXIST))
+		count(SSLC_CNT_NESTED_CALLS, 1);
 	return 0;
 }
 
@@ -101,6 +102,26 @@ SEC("uprobe")
 int BPF_UPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
 	return call_enter((__u64)ssl, (__u64)buf, num, (__u64)readbytes, SSLC_FUNC_READ_EX);
+}
+
+/* The handshake reads and writes the socket too. With read-ahead (nginx sets it) it may
+ * even read the first application data, so that the first SSL_read makes no system call at
+ * all: bind the socket here already. */
+SEC("uprobe")
+int BPF_UPROBE(ssl_handshake_enter, void *ssl)
+{
+	return call_enter((__u64)ssl, 0, 0, 0, SSLC_FUNC_HANDSHAKE);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_handshake_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *c = bpf_map_lookup_elem(&active_calls, &id);
+
+	if (c && c->func == SSLC_FUNC_HANDSHAKE)
+		bpf_map_delete_elem(&active_calls, &id);
+	return 0;
 }
 
 /* ---- the socket: from the syscall the SSL call makes ------------------------------------ */
@@ -191,8 +212,10 @@ static __always_inline void session_bind(struct session_key *key, int fd)
 	if (s && s->fd == fd && s->state != SESSION_UNBOUND)
 		return; /* the usual case: nothing changed */
 	sk = fd_to_tcp_sock(fd);
-	if (!sk)
+	if (!sk) {
+		count(SSLC_CNT_NOT_TCP, 1);
 		return;
+	}
 	if (s && s->sk == (__u64)sk && s->state != SESSION_UNBOUND) {
 		s->fd = fd; /* same socket under another fd (dup) */
 		return;

@@ -36,6 +36,7 @@ enum sslc_func {
 	SSLC_FUNC_WRITE_EX = 4,
 	SSLC_FUNC_SHUTDOWN = 5,
 	SSLC_FUNC_FREE = 6,
+	SSLC_FUNC_HANDSHAKE = 7, /* SSL_do_handshake, SSL_accept, SSL_connect: binds the socket */
 };
 
 /* flags */
@@ -104,6 +105,8 @@ enum sslc_counter {
 	SSLC_CNT_SESSIONS,	  /* mirrored sessions created */
 	SSLC_CNT_CLOSE_DEFERRED,  /* CLOSE events parked in the `orphans` map (ring full) */
 	SSLC_CNT_NEW_LIBRARIES,	  /* notifications of libssl files not probed yet */
+	SSLC_CNT_NESTED_CALLS, /* SSL calls entered while another was in progress on the thread */
+	SSLC_CNT_NOT_TCP,      /* first syscall of an SSL call was not on a TCP socket */
 	SSLC_CNT__MAX,
 };
 
