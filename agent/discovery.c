@@ -105,8 +105,9 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 	ret = capture_attach_file(d->cap, m->open_path, m->dev, m->ino, why, sizeof(why));
 	if (ret == 0) {
 		if (dev != m->dev || ino != m->ino)
-			capture_attach_file(d->cap, m->open_path, dev, ino, why, sizeof(why));
-		log_info("probing %s (in use by %s[%d])", m->path, m->comm, (int)m->pid);
+			capture_alias_file(d->cap, m->dev, m->ino, dev, ino);
+		log_info("probing %s (in use by %s[%d]; reads and writes %s)", m->path, m->comm,
+			 (int)m->pid, why);
 		return 0;
 	}
 	if (ret == 1)
@@ -227,7 +228,7 @@ int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *
 			log_error("--lib %s: %s", path, why);
 			return ret == -ENOENT || ret == -ENOEXEC ? EXIT_USAGE : EXIT_RUNTIME;
 		}
-		log_info("probing %s (--lib)", path);
+		log_info("probing %s (--lib; reads and writes %s)", path, why);
 	}
 	return 0;
 }
