@@ -449,7 +449,10 @@ int agent_run(const struct sslc_options *o)
 
 	while (!stop) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(epfd, evs, 4, discovery_timeout_ms(a->disc, mono_ns()));
+		int timeout = discovery_timeout_ms(a->disc, mono_ns());
+		int n = epoll_wait(epfd, evs, 4,
+				   timeout >= 0 && timeout < CAPTURE_POLL_MS ? timeout
+									     : CAPTURE_POLL_MS);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -457,13 +460,14 @@ int agent_run(const struct sslc_options *o)
 			log_error("epoll_wait: %s", strerror(errno));
 			goto out;
 		}
+		/* the ring wakes us only when much is waiting: drain it every time */
+		ret = capture_consume(a->cap);
+		if (ret < 0)
+			log_warn("ring buffer: %s", strerror(-ret));
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case 0:
-				ret = capture_consume(a->cap);
-				if (ret < 0)
-					log_warn("ring buffer: %s", strerror(-ret));
-				break;
+				break; /* consumed above */
 			case 1: {
 				uint64_t expirations;
 

@@ -27,6 +27,11 @@ typedef int (*capture_event_fn)(void *ctx, const struct sslc_event *e, size_t si
 
 /* Loads and verifies the BPF programs and attaches the tracepoints (no library yet).
  * On failure err says what to do (root, BTF, ...). */
+/* The BPF side wakes the agent when this much data waits (or a quarter of the ring if less);
+ * the agent must consume the ring every CAPTURE_POLL_MS milliseconds anyway. */
+#define CAPTURE_WAKE_MAX_BYTES (256u << 10)
+#define CAPTURE_POLL_MS	       5
+
 int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ctx,
 		 struct capture **out, char *err, size_t err_len);
 void capture_close(struct capture *c); /* accepts NULL */

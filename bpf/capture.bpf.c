@@ -34,6 +34,7 @@ const volatile __u8 cfg_any_addr = 1;	      /* mirror every local address (-I an
 const volatile __u8 cfg_pid_filter = 0;	      /* only processes in pid_filter (-p) */
 const volatile __u64 cfg_max_call = 16 << 20; /* bytes captured per call (--max-call-size) */
 const volatile __u32 cfg_self_tgid = 0;	      /* the agent itself: never mirrored */
+const volatile __u64 cfg_wake_bytes = 0;      /* wake the agent from this much data on */
 
 __u64 next_conn_id = 1;
 
@@ -43,6 +44,15 @@ static __always_inline void count(__u32 idx, __u64 n)
 
 	if (v)
 		*v += n; /* per-CPU: no atomics needed */
+}
+
+/* Each wake-up of the agent is an irq_work self-interrupt, expensive on virtual machines
+ * (an APIC write traps to the hypervisor). So the agent is woken only once cfg_wake_bytes
+ * are waiting; it also drains the ring every few milliseconds on its own. */
+static __always_inline __u64 wake_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wake_bytes ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline bool pid_wanted(__u32 tgid)
@@ -187,7 +197,7 @@ static __always_inline void session_close(struct session *s, __u8 flags, __u8 fu
 		e->gap[0] = s->gap[0];
 		e->gap[1] = s->gap[1];
 		s->gap[0] = s->gap[1] = 0;
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, wake_flags());
 		return;
 	}
 	struct sslc_event *o = bpf_map_lookup_elem(&scratch_event, &(__u32){0});
@@ -300,7 +310,7 @@ static __always_inline void check_new_library(struct pt_regs *regs)
 	fill_header(e, SSLC_EVENT_LIBRARY, 0, &(struct sslc_conn){});
 	e->off = key.dev;
 	e->len = key.ino;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	count(SSLC_CNT_NEW_LIBRARIES, 1);
 }
 
@@ -385,7 +395,7 @@ struct chunk_ctx {
 		e->data_len = (__u32)n;                                                            \
 		e->len = cx->total;                                                                \
 		e->off = off;                                                                      \
-		bpf_ringbuf_submit(e, 0);                                                          \
+		bpf_ringbuf_submit(e, wake_flags());                                               \
 		count(SSLC_CNT_DATA_EVENTS, 1);                                                    \
 		count(SSLC_CNT_DATA_BYTES, n);                                                     \
 		return 0;                                                                          \
@@ -445,7 +455,7 @@ static __always_inline void report_gap(struct session *s, __u8 dir, __u64 len, _
 			e->flags = reason;
 			e->func = func;
 			e->len = len;
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, wake_flags());
 			return;
 		}
 	}
@@ -467,7 +477,7 @@ static __always_inline bool flush_pending_gap(struct session *s, __u8 dir)
 	e->dir = dir;
 	e->flags = SSLC_F_GAP_RING_FULL;
 	e->len = pending;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	__sync_fetch_and_sub(&s->gap[dir & 1], pending);
 	return true;
 }
