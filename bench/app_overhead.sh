@@ -5,6 +5,7 @@
 #   agent-o   sslcollector -I vs$$ -o vo$$          (frames into a veth whose peer is a sink)
 #   agent-t   sslcollector -I vs$$ -t 127.0.0.1:P   + sslcollector -C -o vo$$ (when built)
 #   bpftrace  bench/ssl_capture.bt                  (same probes written in bpftrace)
+#   probes-only  bench/ssl_probes_only.bt           (the same probes doing nothing: the floor)
 # Each run starts its capture, runs wrk for -d seconds, stops the capture and reads its
 # counters: captured + gap bytes against the plaintext bytes in nginx's access log.
 #
@@ -14,7 +15,8 @@
 #
 #   bench/app_overhead.sh [-b BUILD_DIR] [-r ROUNDS] [-d SECONDS] [-s SIZES] [-c CONFIGS]
 #                         [-o RESULTS.tsv]
-#     defaults: -b build-rel -r 5 -d 5 -s "1k 64k 1m" -c "none agent-o agent-t bpftrace";
+#     defaults: -b build-rel -r 5 -d 4 -s "1k 64k 1m"
+#               -c "none agent-o agent-t bpftrace probes-only";
 #     the raw per-run results (TSV) go to -o
 #     (default stdout) and bench/report.py turns them into the tables.
 # Root. Runs nothing pinned: nginx, wrk, the agent and the kernel share the machine's cores.
@@ -25,12 +27,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 build=$BENCH_TOP/build-rel
 rounds=5
-secs=5
+secs=4
 sizes="1k 64k 1m"
 out=/dev/stdout
 wrk_threads=1
 wrk_conns=16
-configs=(none agent-o agent-t bpftrace)
+configs=(none agent-o agent-t bpftrace probes-only)
 while getopts "b:r:d:s:o:c:h" o; do
 	case $o in
 	b) build=$OPTARG ;;
@@ -86,6 +88,7 @@ start_capture() {
 	cap_pid=
 	col_pid=
 	cap_fail=
+	cap_note=
 	case $config in
 	none) return 0 ;;
 	agent-o)
@@ -119,7 +122,9 @@ start_capture() {
 			--stats-file "$BENCH_TMP/$tag.prom" --stats-interval 3600 2>"$BENCH_TMP/$tag.log" &
 		cap_pid=$!
 		;;
-	bpftrace)
+	bpftrace | probes-only)
+		local script=$here/ssl_capture.bt
+		[[ $config == probes-only ]] && script=$here/ssl_probes_only.bt
 		# READY comes from BEGIN, which bpftrace runs once every probe is attached; the
 		# rest of its output is read and thrown away
 		rm -f "$BENCH_TMP/bt.fifo"
@@ -128,7 +133,7 @@ start_capture() {
 		  IFS= read -r l && echo "$l" >>"$BENCH_TMP/$tag.ready"
 		  exec cat >/dev/null; } <"$BENCH_TMP/bt.fifo" &
 		bt_reader=$!
-		BPFTRACE_STRLEN=200 ip netns exec "$BNS_S" bpftrace "$here/ssl_capture.bt" \
+		BPFTRACE_STRLEN=200 ip netns exec "$BNS_S" bpftrace "$script" \
 			>"$BENCH_TMP/bt.fifo" 2>"$BENCH_TMP/$tag.log" &
 		cap_pid=$!
 		if ! bench_wait_log "$BENCH_TMP/$tag.ready" READY 30 "$cap_pid"; then
@@ -152,8 +157,18 @@ start_capture() {
 		cap_pid= col_pid=
 		return 1
 	fi
-	grep -q "probing .*libssl" "$BENCH_TMP/$tag.log" ||
-		{ cap_fail="agent: does not probe nginx's libssl: $(tail -1 "$BENCH_TMP/$tag.log")"; return 1; }
+	# the agent probes what its first /proc scan finds, then rescans (exec, every 15 s)
+	if ! grep -q "probing .*libssl" "$BENCH_TMP/$tag.log"; then
+		local t0=$SECONDS
+		if bench_wait_log "$BENCH_TMP/$tag.log" "probing .*libssl" 20 "$cap_pid"; then
+			cap_note="the agent's first /proc scan missed nginx's libssl; probed $((SECONDS - t0)) s later"
+			log "$tag: $cap_note"
+		else
+			cap_fail="agent: does not probe nginx's libssl after 20 s: $(grep -E "warn|error|no process" \
+				"$BENCH_TMP/$tag.log" | tail -3 | tr '\n' ' ')"
+			return 1
+		fi
+	fi
 	if [[ $config == agent-t ]]; then
 		local i
 		for i in $(seq 100); do # the tunnel is up when the collector logs the agent
@@ -179,7 +194,7 @@ stop_capture() {
 			wait "$col_pid" 2>/dev/null || true
 		fi
 		;;
-	bpftrace)
+	bpftrace | probes-only)
 		kill -INT "$cap_pid" 2>/dev/null || true
 		wait "$cap_pid" 2>/dev/null || true
 		wait "$bt_reader" 2>/dev/null || true
@@ -226,6 +241,7 @@ run_one() {
 		echo -e "$round\t$size\t$config\tfailed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t${cap_fail//$'\t'/ }" >>"$out"
 		return 0
 	fi
+	note=$cap_note
 	rx0=$(sink_rx)
 	wrkout=$(ip netns exec "$BNS_C" wrk -t"$wrk_threads" -c"$wrk_conns" -d"${secs}s" \
 		-s "$BENCH_TMP/summary.lua" "https://$BADDR_S/$size" 2>&1) || true
@@ -253,15 +269,15 @@ run_one() {
 		fout=$(bench_metric_sum "$prom" sslcollector_agent_output_frames_total)
 		fdrop=$(bench_metric_sum "$prom" sslcollector_agent_output_dropped_total)
 		sinkrx=$((rx1 - rx0))
-		[[ -s $prom ]] || note="agent wrote no stats file: $(tail -1 "$BENCH_TMP/$tag.log")"
+		[[ -s $prom ]] || note+="agent wrote no stats file: $(tail -1 "$BENCH_TMP/$tag.log")"
 		if [[ $config == agent-t ]]; then
 			cinj=$(bench_metric "$BENCH_TMP/stats/$tag.collector.prom" sslcollector_collector_frames_injected_total)
 			cdrop=$(bench_metric "$BENCH_TMP/stats/$tag.collector.prom" sslcollector_collector_frames_dropped_total)
 		fi
-	elif [[ $config == bpftrace ]]; then
+	elif [[ $config == bpftrace || $config == probes-only ]]; then
 		local lost
 		lost=$({ grep -o 'Lost [0-9]* events' "$BENCH_TMP/$tag.log" || true; } | awk '{ s += $2 } END { print s + 0 }')
-		((lost == 0)) || note="bpftrace lost $lost events"
+		((lost == 0)) || note+="bpftrace lost $lost events"
 	fi
 	echo -e "$round\t$size\t$config\tok\t$(awk -v u="$dur_us" 'BEGIN { printf "%.3f", u / 1e6 }')\t$reqs\t$bytes\t$errs\t$app\t$captured\t$lring\t$lcap\t$lfault\t$unattr\t$fout\t$fdrop\t$sinkrx\t$cinj\t$cdrop\t$note" >>"$out"
 	log "round $round $size $config: $reqs requests in $(awk -v u="$dur_us" 'BEGIN { printf "%.1f", u / 1e6 }') s${captured:+, captured $captured}"

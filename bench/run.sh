@@ -3,10 +3,11 @@
 #   1+2. bench/app_overhead.sh   nginx + wrk, with/without the agent, bpftrace reference; loss
 #   3.   bench/scale.sh          agent RSS with 10,000 idle TLS connections; collector with 100
 #   4.   build-rel/bench/forge_bench, and bench/tunnel_throughput.sh when this build has it
+#   and bench/uprobe_floor.py (the cost of one uprobe hit on this machine)
 # As root, from the top of the repository:
 #
 #   bench/run.sh [-b BUILD_DIR] [-r ROUNDS] [-d SECONDS] [-o OUTPUT.md]
-#     defaults: -b build-rel -r 5 -d 5 -o docs/BENCHMARKS.md  (about 10 minutes on 2 cores)
+#     defaults: -b build-rel -r 5 -d 4 -o docs/BENCHMARKS.md  (about 10 minutes on 2 cores)
 #
 # It installs what is missing (scripts/install-deps.sh bench) and builds the release build
 # (RelWithDebInfo, no sanitizers) first.
@@ -16,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 build=$top/build-rel
 rounds=5
-secs=5
+secs=4
 out=$top/docs/BENCHMARKS.md
 while getopts "b:r:d:o:h" o; do
 	case $o in
@@ -58,8 +59,9 @@ t0=$(date +%s)
 "$here/scale.sh" -b "$build" >"$work/scale.md"
 t_scale=$(($(date +%s) - t0))
 
-log "4/4: forge throughput"
+log "4/4: forge throughput, uprobe floor"
 t0=$(date +%s)
+/usr/bin/python3 "$here/uprobe_floor.py" -n 20000 >"$work/floor.txt"
 "$build/bench/forge_bench" -r 3 -s 0.5 >"$work/forge.txt"
 tunnel_note="not available in this build (bench/tunnel_throughput.sh is on the tunnel branch)"
 if [[ -x $here/tunnel_throughput.sh ]]; then
@@ -98,6 +100,8 @@ bench/run.sh                # all of it; writes docs/BENCHMARKS.md
 bench/app_overhead.sh -r $rounds -d $secs -o results.tsv && bench/report.py results.tsv
 bench/scale.sh              # RSS with 10,000 connections / 100 agents
 $build/bench/forge_bench -r 3 -s 0.5
+bench/uprobe_floor.py       # the cost of one uprobe hit on this machine
+bench/profile.sh            # where the agent's overhead goes (perf, BPF program stats)
 \`\`\`
 
 ## 1, 2. Application overhead and loss under load
@@ -120,6 +124,9 @@ after each wrk run:
   probe copying the transferred bytes to user space with \`printf("%r", buf())\` in 200-byte
   records, bpftrace's maximum, at most 20,000 bytes per call; its output is read and
   discarded). See the top of the script for its limits.
+- **bench/ssl_probes_only.bt**: the same four probes in bpftrace, doing nothing — the floor
+  that any capture built on these uprobes pays on this machine (traps, uprobe handling, return
+  trampoline), with nothing copied. Not a target; it tells the probes' cost from the capture's.
 
 $rounds rounds per body size; in each round every configuration runs once, and a different one
 goes first in each round. Uprobes are attached to the library file, so they fire in wrk (same
@@ -153,6 +160,22 @@ Targets: agent ≤ 64 MiB with 10,000 connections; collector ≤ 64 MiB with 100
 
 $(cat "$work/scale.md")
 
+## What one probe hit costs here
+
+\`bench/uprobe_floor.py\`: libc's \`rand()\` called in a loop, without a probe and with a bare
+uprobe (perf's uprobe PMU, counting only, no BPF program) on an instruction the kernel must
+single-step out of line (\`rand+0\`, \`sub\`, like the first instruction of OpenSSL 3's
+\`SSL_read\`/\`SSL_write\`), on one it emulates (\`rand+4\`, \`call\`), and a uretprobe (whose
+entry hook sits at \`rand+0\`). On a machine where a single-step (#DB) trap is expensive — a
+virtual machine, as here — this is the floor of every uprobe-based capture.
+
+\`\`\`
+$(cat "$work/floor.txt")
+\`\`\`
+
+\`bench/profile.sh\` (not run by run.sh; perf record of the whole system) breaks a 64 KiB run
+with the agent down into traps, BPF programs, ring buffer wake-ups and the agent's sends.
+
 ## 4. Forge and tunnel throughput
 
 \`$build/bench/forge_bench -r 3 -s 0.5\`: forge's frames per second on one core (16 KiB writes
@@ -172,7 +195,8 @@ Tunnel (agent → collector → veth, against tcpreplay): $(if [[ -z $tunnel_not
 - Every configuration's number is a ratio to the no-capture run of the same round, and the
   table gives the median and the range over $rounds rounds; a run is ${secs} s of wrk after a 1 s
   warm-up per body size. The range shows how much the shared machine moved during the run.
-- Wall time: application overhead ${t_app} s, scale ${t_scale} s, forge/tunnel ${t_thr} s.
+- Wall time: application overhead ${t_app} s, scale ${t_scale} s, forge/tunnel/uprobe floor
+  ${t_thr} s.
 - MB/s counts HTTP response bytes (headers + body) as wrk reads them, 10^6 bytes per MB.
 - The capture's own start (BPF load, attach) and stop (drain, counters) are outside the timed
   wrk run; its steady-state cost is what is measured.
