@@ -3,6 +3,7 @@
  * outputs from one epoll loop. */
 #include "agent.h"
 #include "capture.h"
+#include "discovery.h"
 #include "dump.h"
 #include "local_addrs.h"
 #include "libfind.h"
@@ -12,6 +13,7 @@
 #include "print.h"
 #include "roles.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,24 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TICK_MS		  250
-#define MAX_PENDING_SCANS 1024
-#define FULL_RESCAN_S	  15
-#define ADDR_REFRESH_S	  5
-#define STATUS_LOG_S	  60
-#define PRINT_DATA_BYTES  64
-
-/* A process that just called exec(): its libraries are mapped a moment later. */
-struct pending_scan {
-	pid_t pid;
-	int tries;
-	uint64_t due_ns;
-};
-
-struct rejected_file {
-	dev_t dev;
-	ino_t ino;
-};
+#define TICK_MS		 250
+#define ADDR_REFRESH_S	 5
+#define STATUS_LOG_S	 60
+#define PRINT_DATA_BYTES 64
 
 struct agent {
 	const struct sslc_options *o;
@@ -53,14 +41,11 @@ struct agent {
 	struct listen_ports lports;
 	uint32_t netns;
 	int64_t mono_to_real_ns;
-	struct pending_scan pending[MAX_PENDING_SCANS];
-	size_t n_pending;
-	struct rejected_file *rejected;
-	size_t n_rejected;
+	struct discovery *disc;
 	uint64_t bad_records;
 	bool status_tty;
 	bool status_shown;
-	uint64_t start_ns, last_full_scan_ns, last_addr_ns, last_stats_ns, last_log_ns;
+	uint64_t start_ns, last_addr_ns, last_stats_ns, last_log_ns;
 };
 
 static uint64_t mono_ns(void)
@@ -86,141 +71,6 @@ static uint32_t own_netns(void)
 	struct stat st;
 
 	return stat("/proc/self/ns/net", &st) == 0 ? (uint32_t)st.st_ino : 0;
-}
-
-/* ---- TLS library discovery -------------------------------------------------------------- */
-
-static bool is_rejected(const struct agent *a, dev_t dev, ino_t ino)
-{
-	for (size_t i = 0; i < a->n_rejected; i++)
-		if (a->rejected[i].dev == dev && a->rejected[i].ino == ino)
-			return true;
-	return false;
-}
-
-static void remember_rejected(struct agent *a, dev_t dev, ino_t ino)
-{
-	struct rejected_file *r = realloc(a->rejected, (a->n_rejected + 1) * sizeof(*r));
-
-	if (!r)
-		return;
-	r[a->n_rejected].dev = dev;
-	r[a->n_rejected].ino = ino;
-	a->rejected = r;
-	a->n_rejected++;
-}
-
-static bool is_sslcollector(const struct tls_mapping *m)
-{
-	return !strcmp(m->comm, "sslcollector");
-}
-
-static int on_mapping(void *ctx, const struct tls_mapping *m)
-{
-	struct agent *a = ctx;
-	char why[256] = "";
-	struct stat st;
-	dev_t dev = m->dev;
-	ino_t ino = m->ino;
-	int ret;
-
-	if (is_sslcollector(m) && m->pid != getpid())
-		capture_ignore_pid(a->cap, (uint32_t)m->pid);
-	if (capture_file_attached(a->cap, m->dev, m->ino) || is_rejected(a, m->dev, m->ino))
-		return 0;
-	/* the same file reached through another mount shows another device in maps; the
-	 * kernel probes the real inode, so compare what stat() says too */
-	if (stat(m->open_path, &st) == 0) {
-		if (capture_file_attached(a->cap, st.st_dev, st.st_ino) ||
-		    is_rejected(a, st.st_dev, st.st_ino))
-			return 0;
-		dev = st.st_dev;
-		ino = st.st_ino;
-	}
-	ret = capture_attach_file(a->cap, m->open_path, m->dev, m->ino, why, sizeof(why));
-	if (ret == 0) {
-		if (dev != m->dev || ino != m->ino)
-			capture_attach_file(a->cap, m->open_path, dev, ino, why, sizeof(why));
-		log_info("probing %s (in use by %s[%d])", m->path, m->comm, (int)m->pid);
-		return 0;
-	}
-	if (ret == 1)
-		return 0;
-	remember_rejected(a, m->dev, m->ino);
-	if (ret == -ENOENT)
-		log_debug("not probing %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
-			  why);
-	else
-		log_warn("cannot probe %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
-			 why);
-	return 0;
-}
-
-static void scan_all(struct agent *a)
-{
-	int ret = libfind_scan_all("/proc", on_mapping, a);
-
-	if (ret < 0)
-		log_warn("cannot scan /proc for TLS libraries: %s", strerror(-ret));
-	a->last_full_scan_ns = mono_ns();
-}
-
-static void schedule_scan(struct agent *a, pid_t pid, int tries, uint64_t due_ns)
-{
-	for (size_t i = 0; i < a->n_pending; i++)
-		if (a->pending[i].pid == pid && a->pending[i].tries == tries)
-			return;
-	if (a->n_pending == MAX_PENDING_SCANS)
-		return; /* the periodic full scan catches up */
-	a->pending[a->n_pending++] = (struct pending_scan){pid, tries, due_ns};
-}
-
-/* Libraries are mapped by the dynamic loader after exec, and dlopen()ed later still: look
- * soon, then again a little later. */
-static const uint64_t rescan_delays_ns[] = {20000000ULL, 300000000ULL, 2000000000ULL};
-
-static void run_pending_scans(struct agent *a, uint64_t now)
-{
-	size_t i = 0;
-
-	while (i < a->n_pending) {
-		struct pending_scan p = a->pending[i];
-
-		if (p.due_ns > now) {
-			i++;
-			continue;
-		}
-		a->pending[i] = a->pending[--a->n_pending];
-		if (libfind_scan_pid("/proc", p.pid, on_mapping, a) == -ENOENT)
-			continue; /* gone */
-		if ((size_t)p.tries + 1 < sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
-			schedule_scan(a, p.pid, p.tries + 1, now + rescan_delays_ns[p.tries + 1]);
-	}
-}
-
-static int attach_extra_libs(struct agent *a)
-{
-	for (size_t i = 0; i < a->o->n_libs; i++) {
-		const char *path = a->o->libs[i];
-		char why[256] = "";
-		struct stat st;
-		int ret;
-
-		if (stat(path, &st) < 0) {
-			log_error("--lib %s: %s", path, strerror(errno));
-			return EXIT_USAGE;
-		}
-		ret = libfind_check_elf(path, why, sizeof(why));
-		if (ret == 0)
-			ret = capture_attach_file(a->cap, path, st.st_dev, st.st_ino, why,
-						  sizeof(why));
-		if (ret < 0) {
-			log_error("--lib %s: %s", path, why);
-			return ret == -ENOENT || ret == -ENOEXEC ? EXIT_USAGE : EXIT_RUNTIME;
-		}
-		log_info("probing %s (--lib)", path);
-	}
-	return 0;
 }
 
 /* ---- local addresses ---------------------------------------------------------------------- */
@@ -293,8 +143,10 @@ static int on_event(void *ctx, const struct sslc_event *e, size_t size)
 	uint64_t wall = e->ts_ns + (uint64_t)a->mono_to_real_ns;
 	uint8_t role;
 
-	if (e->type == SSLC_EVENT_EXEC) {
-		schedule_scan(a, (pid_t)e->pid, 0, mono_ns() + rescan_delays_ns[0]);
+	if (e->type == SSLC_EVENT_LIBRARY) {
+		uint64_t now = mono_ns();
+
+		discovery_library_mapped(a->disc, (pid_t)e->pid, now);
 		return 0;
 	}
 	if ((e->type == SSLC_EVENT_DATA && e->data_len > size - sizeof(*e)) ||
@@ -402,9 +254,7 @@ static void tick(struct agent *a)
 	/* records whose notification was coalesced away must not wait for the next one */
 	capture_consume(a->cap);
 	capture_drain_orphans(a->cap);
-	run_pending_scans(a, now);
-	if (now - a->last_full_scan_ns >= FULL_RESCAN_S * 1000000000ULL)
-		scan_all(a);
+	discovery_run(a->disc, now);
 	if (now - a->last_addr_ns >= ADDR_REFRESH_S * 1000000000ULL)
 		refresh_addrs(a, false);
 	if (a->mirror)
@@ -471,10 +321,12 @@ static void log_final_counters(struct agent *a)
 	log_info("stopped: %s", line);
 	log_info("counters: calls %" PRIu64 ", records %" PRIu64 ", ring full %" PRIu64
 		 ", lost bytes: ring full %" PRIu64 ", over --max-call-size %" PRIu64
-		 ", unreadable %" PRIu64 "; bytes without a known socket %" PRIu64,
+		 ", unreadable %" PRIu64 "; bytes without a known socket %" PRIu64
+		 ", nested calls %" PRIu64 ", non-TCP first syscalls %" PRIu64,
 		 cnt[SSLC_CNT_CALLS], cnt[SSLC_CNT_DATA_EVENTS], cnt[SSLC_CNT_RING_FULL],
 		 cnt[SSLC_CNT_GAP_RING_BYTES], cnt[SSLC_CNT_GAP_CAP_BYTES],
-		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES]);
+		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES],
+		 cnt[SSLC_CNT_NESTED_CALLS], cnt[SSLC_CNT_NOT_TCP]);
 	if (a->bad_records)
 		log_warn("%" PRIu64 " malformed ring buffer records ignored", a->bad_records);
 }
@@ -558,6 +410,11 @@ int agent_run(const struct sslc_options *o)
 	status = EXIT_RUNTIME;
 	if (refresh_addrs(a, true))
 		goto out;
+	if (discovery_new(a->cap, &a->disc)) {
+		log_error("out of memory");
+		goto out;
+	}
+	discovery_ignore_other_instances(a->disc);
 	if (o->dump_dir && dump_open(o->dump_dir, &a->dump, err, sizeof(err))) {
 		log_error("%s", err);
 		goto out;
@@ -571,10 +428,10 @@ int agent_run(const struct sslc_options *o)
 		}
 		mirror_set_addrs(a->mirror, &a->addrs);
 	}
-	if ((status = attach_extra_libs(a)))
+	if ((status = discovery_attach_extra_libs(a->disc, o)))
 		goto out;
 	status = EXIT_RUNTIME;
-	scan_all(a);
+	discovery_scan_all(a->disc, mono_ns());
 	if ((ret = setup_fds(a, &epfd, &tfd, &sfd))) {
 		log_error("cannot set up the event loop: %s", strerror(-ret));
 		goto out;
@@ -592,7 +449,7 @@ int agent_run(const struct sslc_options *o)
 
 	while (!stop) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(epfd, evs, 4, -1);
+		int n = epoll_wait(epfd, evs, 4, discovery_timeout_ms(a->disc, mono_ns()));
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -623,6 +480,7 @@ int agent_run(const struct sslc_options *o)
 			}
 			}
 		}
+		discovery_run(a->disc, mono_ns());
 		if (a->mirror)
 			mirror_flush(a->mirror);
 	}
@@ -641,7 +499,7 @@ out:
 	dump_close(a->dump);
 	capture_close(a->cap);
 	local_addrs_free(&a->addrs);
-	free(a->rejected);
+	discovery_free(a->disc);
 	free(a);
 	if (epfd >= 0)
 		close(epfd);
@@ -650,62 +508,4 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	return status;
-}
-
-/* ---- --list ---------------------------------------------------------------------------------- */
-
-struct list_ctx {
-	const struct sslc_options *o;
-	unsigned long netns;
-	size_t n;
-};
-
-static int list_mapping(void *ctx, const struct tls_mapping *m)
-{
-	struct list_ctx *l = ctx;
-	char why[256] = "", status[300];
-	bool pid_ok = l->o->n_pids == 0;
-
-	for (size_t i = 0; i < l->o->n_pids; i++)
-		pid_ok |= l->o->pids[i] == m->pid;
-	if (libfind_check_elf(m->open_path, why, sizeof(why)) < 0)
-		snprintf(status, sizeof(status), "no: %s", why);
-	else if (m->pid == getpid() || is_sslcollector(m))
-		snprintf(status, sizeof(status), "no: sslcollector itself");
-	else if (!pid_ok)
-		snprintf(status, sizeof(status), "no: not selected by -p");
-	else if (libfind_netns("/proc", m->pid) != l->netns)
-		snprintf(status, sizeof(status),
-			 "no: other network namespace (run sslcollector inside it)");
-	else
-		snprintf(status, sizeof(status), "yes: connections on %s", l->o->iface);
-	printf("%-8d %-16s %-48s %s%s\n", (int)m->pid, m->comm, m->path, status,
-	       m->deleted ? " (library replaced on disk since it was loaded)" : "");
-	l->n++;
-	return 0;
-}
-
-int agent_list(const struct sslc_options *o)
-{
-	struct list_ctx l = {.o = o, .netns = own_netns()};
-	int ret;
-
-	printf("%-8s %-16s %-48s %s\n", "PID", "COMMAND", "TLS LIBRARY", "MIRRORED");
-	ret = libfind_scan_all("/proc", list_mapping, &l);
-	if (ret < 0) {
-		log_error("cannot read /proc: %s", strerror(-ret));
-		return EXIT_RUNTIME;
-	}
-	for (size_t i = 0; i < o->n_libs; i++) {
-		char why[256] = "";
-
-		ret = libfind_check_elf(o->libs[i], why, sizeof(why));
-		printf("%-8s %-16s %-48s %s%s\n", "-", "(--lib)", o->libs[i],
-		       ret ? "no: " : "yes: probed for every process that runs it", why);
-	}
-	if (!l.n && !o->n_libs)
-		printf("(no process has an OpenSSL library mapped)\n");
-	if (geteuid() != 0)
-		fprintf(stderr, "sslcollector: note: run as root to see every process\n");
-	return 0;
 }

@@ -2,6 +2,7 @@
  * load -> attach tracepoints; uprobes per TLS library file; ring buffer consumption. */
 #include "capture.h"
 #include "capture_bpf.skel.h"
+#include "probesite.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -10,36 +11,63 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+/* When a probe is placed; see probesite.h for the internal functions. */
+enum probe_when {
+	ALWAYS,
+	NO_READ_INTERNAL,  /* only when ssl_read_internal was not found */
+	NO_WRITE_INTERNAL, /* only when ssl_write_internal was not found */
+	READ_INTERNAL,	   /* at ssl_read_internal, when found */
+	WRITE_INTERNAL,	   /* at ssl_write_internal, when found */
+	NO_DO_HANDSHAKE,   /* only when SSL_do_handshake could not be probed */
+};
 
 /* One probe: a program on a symbol; required probes decide whether a file is OpenSSL. */
 struct probe_def {
-	const char *symbol;
+	const char *symbol; /* for the internal functions: a name for messages only */
 	bool retprobe;
 	bool required;
+	enum probe_when when;
 	size_t prog_offset; /* offset of the bpf_program pointer in struct capture_bpf.progs */
 };
 
 #define PROG(name) offsetof(struct capture_bpf, progs.name)
 
 static const struct probe_def probes[] = {
-    {"SSL_write", false, true, PROG(ssl_write_enter)},
-    {"SSL_write", true, true, PROG(ssl_write_exit)},
-    {"SSL_read", false, true, PROG(ssl_read_enter)},
-    {"SSL_read", true, true, PROG(ssl_read_exit)},
+    /* SSL_read/SSL_write(_ex) all forward to these: one cheap probe for all four */
+    {"ssl_write_internal", false, false, WRITE_INTERNAL, PROG(ssl_write_ex_enter)},
+    {"ssl_write_internal", true, false, WRITE_INTERNAL, PROG(ssl_write_ex_exit)},
+    {"ssl_read_internal", false, false, READ_INTERNAL, PROG(ssl_read_ex_enter)},
+    {"ssl_read_internal", true, false, READ_INTERNAL, PROG(ssl_read_ex_exit)},
+    /* else the exported functions */
+    {"SSL_write", false, true, NO_WRITE_INTERNAL, PROG(ssl_write_enter)},
+    {"SSL_write", true, true, NO_WRITE_INTERNAL, PROG(ssl_write_exit)},
+    {"SSL_read", false, true, NO_READ_INTERNAL, PROG(ssl_read_enter)},
+    {"SSL_read", true, true, NO_READ_INTERNAL, PROG(ssl_read_exit)},
     /* OpenSSL >= 1.1.1; Python, Node and newer programs use only these */
-    {"SSL_write_ex", false, false, PROG(ssl_write_ex_enter)},
-    {"SSL_write_ex", true, false, PROG(ssl_write_ex_exit)},
-    {"SSL_read_ex", false, false, PROG(ssl_read_ex_enter)},
-    {"SSL_read_ex", true, false, PROG(ssl_read_ex_exit)},
-    {"SSL_shutdown", false, false, PROG(ssl_shutdown_enter)},
-    {"SSL_free", false, false, PROG(ssl_free_enter)},
+    {"SSL_write_ex", false, false, NO_WRITE_INTERNAL, PROG(ssl_write_ex_enter)},
+    {"SSL_write_ex", true, false, NO_WRITE_INTERNAL, PROG(ssl_write_ex_exit)},
+    {"SSL_read_ex", false, false, NO_READ_INTERNAL, PROG(ssl_read_ex_enter)},
+    {"SSL_read_ex", true, false, NO_READ_INTERNAL, PROG(ssl_read_ex_exit)},
+    /* the socket is learnt during the handshake already (read-ahead, see the BPF side);
+     * SSL_accept and SSL_connect call SSL_do_handshake */
+    {"SSL_do_handshake", false, false, ALWAYS, PROG(ssl_handshake_enter)},
+    {"SSL_do_handshake", true, false, ALWAYS, PROG(ssl_handshake_exit)},
+    {"SSL_accept", false, false, NO_DO_HANDSHAKE, PROG(ssl_handshake_enter)},
+    {"SSL_accept", true, false, NO_DO_HANDSHAKE, PROG(ssl_handshake_exit)},
+    {"SSL_connect", false, false, NO_DO_HANDSHAKE, PROG(ssl_handshake_enter)},
+    {"SSL_connect", true, false, NO_DO_HANDSHAKE, PROG(ssl_handshake_exit)},
+    {"SSL_shutdown", false, false, ALWAYS, PROG(ssl_shutdown_enter)},
+    {"SSL_free", false, false, ALWAYS, PROG(ssl_free_enter)},
 };
 #define N_PROBES (sizeof(probes) / sizeof(probes[0]))
 
 struct probed_file {
 	dev_t dev;
 	ino_t ino;
+	bool alias; /* another name of a probed file: no links of its own */
 	struct bpf_link *links[N_PROBES];
 };
 
@@ -183,28 +211,105 @@ bool capture_file_attached(const struct capture *c, dev_t dev, ino_t ino)
 	return false;
 }
 
+void capture_note_library(struct capture *c, dev_t dev, ino_t ino)
+{
+	/* the kernel's device encoding: MKDEV(major, minor) = major << 20 | minor */
+	struct {
+		uint32_t dev;
+		uint32_t pad;
+		uint64_t ino;
+	} key = {(uint32_t)(major(dev) << 20 | minor(dev)), 0, (uint64_t)ino};
+	uint8_t one = 1;
+
+	bpf_map__update_elem(c->skel->maps.known_libs, &key, sizeof(key), &one, sizeof(one),
+			     BPF_ANY);
+}
+
+static int add_file(struct capture *c, const struct probed_file *f)
+{
+	if (c->n_files == c->cap_files) {
+		size_t cap = c->cap_files ? c->cap_files * 2 : 8;
+		struct probed_file *nf = realloc(c->files, cap * sizeof(*nf));
+
+		if (!nf)
+			return -ENOMEM;
+		c->files = nf;
+		c->cap_files = cap;
+	}
+	c->files[c->n_files++] = *f;
+	return 0;
+}
+
+int capture_alias_file(struct capture *c, dev_t dev0, ino_t ino0, dev_t dev, ino_t ino)
+{
+	struct probed_file alias = {.dev = dev, .ino = ino, .alias = true};
+
+	if (!capture_file_attached(c, dev0, ino0))
+		return -ENOENT;
+	if (capture_file_attached(c, dev, ino))
+		return 0;
+	return add_file(c, &alias);
+}
+
 size_t capture_files_attached(const struct capture *c)
 {
-	return c->n_files;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_files; i++)
+		n += !c->files[i].alias;
+	return n;
 }
 
 int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t ino, char *why,
 			size_t why_len)
 {
 	struct probed_file f = {.dev = dev, .ino = ino};
+	struct probe_sites sites;
+	bool have_handshake = false;
 	int ret = 0;
 
 	if (capture_file_attached(c, dev, ino))
 		return 1;
+	ret = probesite_find(path, &sites, why, why_len);
+	if (ret)
+		return ret;
 	for (size_t i = 0; i < N_PROBES; i++) {
 		struct bpf_program *prog =
 		    *(struct bpf_program **)((char *)c->skel + probes[i].prog_offset);
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].symbol,
 			    .retprobe = probes[i].retprobe);
+		size_t offset = 0;
 
-		f.links[i] = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
-		if (f.links[i])
+		switch (probes[i].when) {
+		case ALWAYS:
+			break;
+		case NO_READ_INTERNAL:
+			if (sites.read_internal)
+				continue;
+			break;
+		case NO_WRITE_INTERNAL:
+			if (sites.write_internal)
+				continue;
+			break;
+		case READ_INTERNAL:
+		case WRITE_INTERNAL:
+			offset = probes[i].when == READ_INTERNAL ? sites.read_internal
+								 : sites.write_internal;
+			if (!offset)
+				continue;
+			opts.func_name = NULL; /* offset: a file offset */
+			break;
+		case NO_DO_HANDSHAKE:
+			if (have_handshake)
+				continue;
+			break;
+		}
+		f.links[i] = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
+		if (f.links[i]) {
+			if (!strcmp(probes[i].symbol, "SSL_do_handshake"))
+				have_handshake = true;
 			continue;
+		}
 		ret = -errno;
 		if (!probes[i].required && ret == -ENOENT) {
 			ret = 0;
@@ -218,19 +323,17 @@ int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t in
 			    ret == -EPERM ? " (run as root or with CAP_BPF and CAP_PERFMON)" : "");
 		goto fail;
 	}
-	if (c->n_files == c->cap_files) {
-		size_t cap = c->cap_files ? c->cap_files * 2 : 8;
-		struct probed_file *nf = realloc(c->files, cap * sizeof(*nf));
-
-		if (!nf) {
-			ret = -ENOMEM;
-			snprintf(why, why_len, "out of memory");
-			goto fail;
-		}
-		c->files = nf;
-		c->cap_files = cap;
+	ret = add_file(c, &f);
+	if (ret) {
+		snprintf(why, why_len, "out of memory");
+		goto fail;
 	}
-	c->files[c->n_files++] = f;
+	capture_note_library(c, dev, ino);
+	snprintf(why, why_len, "%s",
+		 sites.read_internal && sites.write_internal
+		     ? "at ssl_read_internal and ssl_write_internal"
+		 : sites.read_internal || sites.write_internal ? "partly at the internal functions"
+							       : "at the exported functions");
 	return 0;
 fail:
 	for (size_t i = 0; i < N_PROBES; i++)

@@ -37,6 +37,12 @@ void capture_close(struct capture *c); /* accepts NULL */
 int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t ino, char *why,
 			size_t why_len);
 bool capture_file_attached(const struct capture *c, dev_t dev, ino_t ino);
+/* Records that (dev, ino) names the probed file (dev0, ino0) too (another mount of it), so
+ * that it is not probed twice. */
+int capture_alias_file(struct capture *c, dev_t dev0, ino_t ino0, dev_t dev, ino_t ino);
+/* Tells the BPF side a libssl file is known (probed or rejected), so mapping it again is not
+ * reported as a SSLC_EVENT_LIBRARY. */
+void capture_note_library(struct capture *c, dev_t dev, ino_t ino);
 size_t capture_files_attached(const struct capture *c);
 
 /* Replaces the set of local addresses mirrored when any_addr is false. */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_GAPS_LISTED 1000
+#define MAX_GAPS_LISTED 100000
 
 struct gap {
 	uint64_t at; /* stream offset: captured + lost bytes before it */

@@ -1,16 +1,13 @@
 /* sslcollector: the one program. Parses the command line and runs the agent (capture and
  * mirror this host's TLS) or, with -C, the collector (receive agents' tunnels). */
 #include "agent.h"
+#include "collector.h"
 #include "log.h"
 #include "options.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#ifdef SSLC_HAVE_COLLECTOR
-#include "collector.h"
-#endif
 
 int main(int argc, char **argv)
 {
@@ -41,14 +38,8 @@ int main(int argc, char **argv)
 		  opts.use_syslog);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (opts.collector) {
-#ifdef SSLC_HAVE_COLLECTOR
+	if (opts.collector)
 		return collector_run(&opts);
-#else
-		log_error("this build has no collector");
-		return EXIT_RUNTIME;
-#endif
-	}
 	if (opts.list)
 		return agent_list(&opts);
 	return agent_run(&opts);

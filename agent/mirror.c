@@ -6,6 +6,8 @@
 #include "u64map.h"
 
 #include "sslcollector/forge.h"
+#include "sslcollector/tunnel.h"
+#include "tunnel_metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,9 +36,11 @@ struct mirror {
 	size_t n_outs;
 	struct u64map flows;  /* conn_id -> flow */
 	struct u64map by_key; /* connection key -> flow, to spot both ends of one connection */
+	struct tunnel_client *tunnel;
+	uint64_t tunnel_gen; /* the tunnel session the open flows were started in */
 	const struct local_addrs *addrs;
 	uint64_t idle_ns;
-	uint64_t opened, duplicates, reopened_idle, emit_errors;
+	uint64_t opened, duplicates, reopened_idle, restarted, emit_errors;
 	uint64_t last_error_log_ns;
 };
 
@@ -49,7 +53,43 @@ static int emit(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns)
 	for (size_t i = 0; i < m->n_outs; i++)
 		if (output_write(m->outs[i], frame, len, ts_ns) < 0)
 			m->emit_errors++;
+	/* the tunnel counts its own drops (queue full, disconnected) */
+	if (m->tunnel)
+		tunnel_client_send(m->tunnel, frame, len, ts_ns);
 	return 0;
+}
+
+/* Ends every open synthetic connection; the next event of each starts a new one. */
+static void close_open_flows(struct mirror *m, uint64_t wall)
+{
+	for (size_t i = 0; i < m->flows.cap; i++) {
+		struct flow *f;
+
+		if (!u64map_live(&m->flows, i))
+			continue;
+		f = m->flows.vals[i];
+		if (!f->ff)
+			continue;
+		forge_flow_close(f->ff, f->local_is_client, false, wall);
+		forge_flow_free(f->ff);
+		f->ff = NULL;
+		m->restarted++;
+	}
+}
+
+/* A new tunnel session knows nothing of the connections in flight: restart them all, each
+ * with a handshake, so the IDS never has to pick up a stream in the middle. */
+static void check_tunnel_session(struct mirror *m, uint64_t wall)
+{
+	uint64_t gen;
+
+	if (!m->tunnel)
+		return;
+	gen = tunnel_client_generation(m->tunnel);
+	if (gen == m->tunnel_gen)
+		return;
+	m->tunnel_gen = gen;
+	close_open_flows(m, wall);
 }
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
@@ -204,6 +244,7 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 	bool from_client;
 	int ret = 0;
 
+	check_tunnel_session(m, wall);
 	if (!f) {
 		if (e->type == SSLC_EVENT_CLOSE &&
 		    !(e->gap[SSLC_DIR_SEND] || e->gap[SSLC_DIR_RECV]))
@@ -252,6 +293,7 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 
 void mirror_tick(struct mirror *m, uint64_t wall)
 {
+	check_tunnel_session(m, wall);
 	/* idle connections: close them; new data reopens them with a fresh handshake */
 	for (size_t i = 0; i < m->flows.cap; i++) {
 		struct flow *f;
@@ -281,6 +323,12 @@ void mirror_flush(struct mirror *m)
 void mirror_set_addrs(struct mirror *m, const struct local_addrs *addrs)
 {
 	m->addrs = addrs;
+}
+
+static void tunnel_log(void *ctx, enum tunnel_log_level level, const char *msg)
+{
+	(void)ctx;
+	log_msg((enum log_level)level, "tunnel: %s", msg);
 }
 
 static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_len, int *ret)
@@ -338,9 +386,20 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 		m->n_outs++;
 	}
 	if (o->tunnel) {
-		snprintf(err, err_len, "-t: not available in this build yet");
-		ret = -ENOTSUP;
-		goto fail;
+		struct tunnel_client_config tc = {
+		    .host = o->tunnel_host,
+		    .port = o->tunnel_port,
+		    .tls = {o->ca_path, o->cert_path, o->key_path},
+		    .queue_bytes = o->queue_bytes,
+		    .log = tunnel_log,
+		};
+		char terr[512] = "";
+
+		ret = tunnel_client_start(&tc, &m->tunnel, terr, sizeof(terr));
+		if (ret) {
+			snprintf(err, err_len, "-t %s: %s", o->tunnel_host, terr);
+			goto fail;
+		}
 	}
 	ret = forge_new(&fc, emit, m, &m->forge);
 	if (ret) {
@@ -367,8 +426,18 @@ void mirror_summary(struct mirror *m, char *out, size_t len)
 		output_get_stats(m->outs[i], &os);
 		dropped += os.dropped;
 	}
-	snprintf(out, len, "%zu connections open, %" PRIu64 " frames, %" PRIu64 " dropped",
-		 m->flows.len, fs.frames, dropped);
+	if (m->tunnel) {
+		struct tunnel_client_stats ts;
+
+		tunnel_client_get_stats(m->tunnel, &ts);
+		dropped += ts.dropped_queue_full + ts.dropped_disconnected +
+			   ts.discarded_on_disconnect + ts.dropped_too_large;
+	}
+	snprintf(out, len, "%zu connections open, %" PRIu64 " frames, %" PRIu64 " dropped%s",
+		 m->flows.len, fs.frames, dropped,
+		 !m->tunnel			      ? ""
+		 : tunnel_client_connected(m->tunnel) ? ", tunnel up"
+						      : ", tunnel down");
 }
 
 void mirror_metrics(struct mirror *m, struct metrics_buf *mb)
@@ -404,6 +473,15 @@ void mirror_metrics(struct mirror *m, struct metrics_buf *mb)
 		metrics_sample(mb, "sslcollector_agent_output_frames_total", labels, os.frames);
 		metrics_sample(mb, "sslcollector_agent_output_dropped_total", labels, os.dropped);
 	}
+	metrics_family(mb, "sslcollector_agent_flows_restarted_total", "counter",
+		       "Connections restarted with a new handshake after a tunnel reconnect");
+	metrics_sample(mb, "sslcollector_agent_flows_restarted_total", NULL, m->restarted);
+	if (m->tunnel) {
+		struct tunnel_client_stats ts;
+
+		tunnel_client_get_stats(m->tunnel, &ts);
+		tunnel_metrics_format(&ts, tunnel_client_generation(m->tunnel), mb);
+	}
 }
 
 void mirror_close(struct mirror *m)
@@ -431,6 +509,7 @@ void mirror_close(struct mirror *m)
 	u64map_free(&m->by_key);
 	for (size_t i = 0; i < m->n_outs; i++)
 		output_close(m->outs[i]);
+	tunnel_client_stop(m->tunnel, 2000);
 	forge_free(m->forge);
 	free(m);
 }

@@ -13,15 +13,9 @@
 
 #include "sslcollector/event.h"
 #include "capture_maps.h"
+#include "capture_sock.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-#define AF_INET	    2
-#define AF_INET6    10
-#define IPPROTO_TCP 6
-#define SOCK_STREAM 1
-#define S_IFMT	    00170000
-#define S_IFSOCK    0140000
 
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT	2
@@ -81,7 +75,8 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	args.func = func;
 	/* BPF_NOEXIST: a nested call (an _ex function implemented with the other) keeps the
 	 * outer call's arguments; the inner return sees a different func and ignores itself. */
-	bpf_map_update_elem(&active_calls, &id, &args, BPF_NOEXIST);
+	if (bpf_map_update_elem(&active_calls, &id, &args, BPF_NOEXIST))
+		count(SSLC_CNT_NESTED_CALLS, 1);
 	return 0;
 }
 
@@ -109,66 +104,27 @@ int BPF_UPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *read
 	return call_enter((__u64)ssl, (__u64)buf, num, (__u64)readbytes, SSLC_FUNC_READ_EX);
 }
 
+/* The handshake reads and writes the socket too. With read-ahead (nginx sets it) it may
+ * even read the first application data, so that the first SSL_read makes no system call at
+ * all: bind the socket here already. */
+SEC("uprobe")
+int BPF_UPROBE(ssl_handshake_enter, void *ssl)
+{
+	return call_enter((__u64)ssl, 0, 0, 0, SSLC_FUNC_HANDSHAKE);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_handshake_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *c = bpf_map_lookup_elem(&active_calls, &id);
+
+	if (c && c->func == SSLC_FUNC_HANDSHAKE)
+		bpf_map_delete_elem(&active_calls, &id);
+	return 0;
+}
+
 /* ---- the socket: from the syscall the SSL call makes ------------------------------------ */
-
-static __always_inline void read_conn(struct sock *sk, struct sslc_conn *c)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-
-	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	c->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	c->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	if (family == AF_INET) {
-		c->family = AF_INET;
-		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(c->remote_addr, 4, &sk->__sk_common.skc_daddr);
-		return;
-	}
-	bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-	bpf_core_read(c->remote_addr, 16, &sk->__sk_common.skc_v6_daddr);
-	c->family = AF_INET6;
-	/* an IPv4 peer of a dual-stack socket: ::ffff:a.b.c.d on both ends */
-	__u32 *l = (__u32 *)c->local_addr, *r = (__u32 *)c->remote_addr;
-	if (l[0] == 0 && l[1] == 0 && l[2] == bpf_htonl(0xffff) && r[0] == 0 && r[1] == 0 &&
-	    r[2] == bpf_htonl(0xffff)) {
-		c->family = AF_INET;
-		l[0] = l[3];
-		r[0] = r[3];
-		l[1] = l[2] = l[3] = 0;
-		r[1] = r[2] = r[3] = 0;
-	}
-}
-
-/* fd -> struct sock of the current task, or NULL when fd is not a TCP socket. */
-static __always_inline struct sock *fd_to_tcp_sock(int fd)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds, *file = NULL;
-	struct socket *sock;
-	struct sock *sk;
-
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	if (!sock)
-		return NULL;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return NULL;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
-	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
-		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return NULL;
-	return sk;
-}
 
 static __always_inline bool conn_wanted(const struct sslc_conn *c)
 {
@@ -256,8 +212,10 @@ static __always_inline void session_bind(struct session_key *key, int fd)
 	if (s && s->fd == fd && s->state != SESSION_UNBOUND)
 		return; /* the usual case: nothing changed */
 	sk = fd_to_tcp_sock(fd);
-	if (!sk)
+	if (!sk) {
+		count(SSLC_CNT_NOT_TCP, 1);
 		return;
+	}
 	if (s && s->sk == (__u64)sk && s->state != SESSION_UNBOUND) {
 		s->fd = fd; /* same socket under another fd (dup) */
 		return;
@@ -294,6 +252,7 @@ static __always_inline void session_bind(struct session_key *key, int fd)
 #define NR_recvfrom 45
 #define NR_sendmsg  46
 #define NR_recvmsg  47
+#define NR_mmap	    9
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read	    63
 #define NR_write    64
@@ -303,9 +262,47 @@ static __always_inline void session_bind(struct session_key *key, int fd)
 #define NR_recvfrom 207
 #define NR_sendmsg  211
 #define NR_recvmsg  212
+#define NR_mmap	    222
 #else
 #error "syscall numbers for this architecture are missing"
 #endif
+
+#define PROT_EXEC 0x4
+
+/* A process maps a libssl it may be the first to use (a container's copy, a dlopen()ed
+ * wheel): tell the agent at once, so it probes the file before the first SSL call. */
+static __always_inline void check_new_library(struct pt_regs *regs)
+{
+	char name[8] = {};
+	struct lib_key key = {};
+	struct sslc_event *e;
+	struct file *file;
+	__u8 one = 1;
+
+	if (!(PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC))
+		return;
+	file = fd_to_file((int)PT_REGS_PARM5_CORE_SYSCALL(regs));
+	if (!file)
+		return;
+	bpf_probe_read_kernel_str(name, sizeof(name),
+				  BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' ||
+	    name[4] != 's' || name[5] != 'l')
+		return;
+	key.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(file, f_inode, i_ino);
+	if (bpf_map_lookup_elem(&known_libs, &key))
+		return;
+	bpf_map_update_elem(&known_libs, &key, &one, BPF_ANY);
+	e = reserve_small();
+	if (!e)
+		return; /* the periodic rescan finds it */
+	fill_header(e, SSLC_EVENT_LIBRARY, 0, &(struct sslc_conn){});
+	e->off = key.dev;
+	e->len = key.ino;
+	bpf_ringbuf_submit(e, 0);
+	count(SSLC_CNT_NEW_LIBRARIES, 1);
+}
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
@@ -313,6 +310,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	struct call_args *c;
 	__u64 id;
 
+	if (nr == NR_mmap) {
+		check_new_library(regs);
+		return 0;
+	}
 	switch (nr) {
 	case NR_read:
 	case NR_write:
@@ -631,23 +632,5 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 	/* the SSL object may outlive its socket: further calls must re-bind */
 	s->state = SESSION_UNBOUND;
 	s->fd = -1;
-	return 0;
-}
-
-/* A new program image: the agent looks for TLS libraries it has not probed yet. */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	struct sslc_event *e;
-
-	(void)old_pid;
-	(void)bprm;
-	e = reserve_small();
-	if (!e)
-		return 0;
-	fill_header(e, SSLC_EVENT_EXEC, 0, &(struct sslc_conn){});
-	e->pid = BPF_CORE_READ(p, tgid);
-	bpf_ringbuf_submit(e, 0);
-	count(SSLC_CNT_EXECS, 1);
 	return 0;
 }

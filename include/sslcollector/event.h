@@ -10,10 +10,11 @@
 #endif
 
 enum sslc_event_type {
-	SSLC_EVENT_DATA = 1,  /* a chunk of plaintext of one SSL read/write call */
-	SSLC_EVENT_GAP = 2,   /* plaintext that was not captured; len is exact */
-	SSLC_EVENT_CLOSE = 3, /* the TLS session or its TCP socket ended */
-	SSLC_EVENT_EXEC = 4,  /* a process called exec(): look for new TLS libraries */
+	SSLC_EVENT_DATA = 1,	/* a chunk of plaintext of one SSL read/write call */
+	SSLC_EVENT_GAP = 2,	/* plaintext that was not captured; len is exact */
+	SSLC_EVENT_CLOSE = 3,	/* the TLS session or its TCP socket ended */
+	SSLC_EVENT_LIBRARY = 4, /* a process mapped a libssl file not seen before (pid, off:
+				 * device in the kernel's encoding, len: inode) */
 };
 
 enum sslc_dir {
@@ -35,6 +36,7 @@ enum sslc_func {
 	SSLC_FUNC_WRITE_EX = 4,
 	SSLC_FUNC_SHUTDOWN = 5,
 	SSLC_FUNC_FREE = 6,
+	SSLC_FUNC_HANDSHAKE = 7, /* SSL_do_handshake, SSL_accept, SSL_connect: binds the socket */
 };
 
 /* flags */
@@ -102,7 +104,9 @@ enum sslc_counter {
 	SSLC_CNT_NOSOCK_BYTES,	  /* bytes of SSL calls whose socket was never seen */
 	SSLC_CNT_SESSIONS,	  /* mirrored sessions created */
 	SSLC_CNT_CLOSE_DEFERRED,  /* CLOSE events parked in the `orphans` map (ring full) */
-	SSLC_CNT_EXECS,		  /* exec notifications delivered */
+	SSLC_CNT_NEW_LIBRARIES,	  /* notifications of libssl files not probed yet */
+	SSLC_CNT_NESTED_CALLS, /* SSL calls entered while another was in progress on the thread */
+	SSLC_CNT_NOT_TCP,      /* first syscall of an SSL call was not on a TCP socket */
 	SSLC_CNT__MAX,
 };
 

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "libfind.h"
+#include "probesite.h"
 #include "roles.h"
 
 static char root[] = "/tmp/sslc-fakeproc-XXXXXX";
@@ -226,6 +228,74 @@ static void test_listen_ports(void **state)
 	assert_true(listen_ports_load(&lp, dir) < 0);
 }
 
+/* OpenSSL 3.0's SSL_read_ex at 0x1000: sub $0x8,%rsp; call ssl_read_internal (0x800) */
+static const uint8_t read_ex[] = {0x48, 0x83, 0xec, 0x08, 0xe8, 0xf7, 0xf7,
+				  0xff, 0xff, 0x31, 0xd2, 0x85, 0xc0};
+
+static void test_probesite_decoding(void **state)
+{
+	(void)state;
+	/* the forwarder's call target, with and without endbr64, imm8 and imm32 frames */
+	assert_int_equal(probesite_forward_target(read_ex, sizeof(read_ex), 0x1000), 0x800);
+	const uint8_t cet[] = {0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x81, 0xec, 0x00,
+			       0x01, 0x00, 0x00, 0xe8, 0x10, 0x00, 0x00, 0x00};
+	assert_int_equal(probesite_forward_target(cet, sizeof(cet), 0x1000), 0x1000 + 16 + 0x10);
+	const uint8_t direct_call[] = {0xe8, 0x00, 0x01, 0x00, 0x00};
+	assert_int_equal(probesite_forward_target(direct_call, 5, 0x2000), 0x2105);
+	/* not a forwarder: a push first, a call too short, nothing */
+	const uint8_t push_first[] = {0x55, 0xe8, 0, 0, 0, 0};
+	assert_int_equal(probesite_forward_target(push_first, sizeof(push_first), 0), -1);
+	assert_int_equal(probesite_forward_target(read_ex, 7, 0x1000), -1);
+	assert_int_equal(probesite_forward_target(read_ex, 0, 0x1000), -1);
+
+	/* a call somewhere in SSL_read to the same target; not to another */
+	const uint8_t plain[] = {0x48, 0x83, 0xec, 0x18, 0x48, 0x89, 0xe1,
+				 0xe8, 0xf4, 0xf7, 0xff, 0xff, 0x85, 0xc0};
+	assert_true(probesite_calls(plain, sizeof(plain), 0x1000, 0x800));
+	assert_false(probesite_calls(plain, sizeof(plain), 0x1000, 0x900));
+	assert_false(probesite_calls(plain, 11, 0x1000, 0x800)); /* the call cut off */
+
+	/* entries the kernel emulates: push (with and without REX), call, jmp; after endbr64 */
+	const uint8_t push_r14[] = {0x41, 0x56}, push_rbx[] = {0x53},
+		      sub_rsp[] = {0x48, 0x83, 0xec, 0x18};
+	const uint8_t cet_push[] = {0xf3, 0x0f, 0x1e, 0xfa, 0x55},
+		      cet_sub[] = {0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x83, 0xec, 0x18};
+	assert_int_equal(probesite_cheap_entry(push_r14, 2), 0);
+	assert_int_equal(probesite_cheap_entry(push_rbx, 1), 0);
+	assert_int_equal(probesite_cheap_entry(direct_call, 5), 0);
+	assert_int_equal(probesite_cheap_entry(cet_push, 5), 4);
+	assert_int_equal(probesite_cheap_entry(sub_rsp, 4), -1);
+	assert_int_equal(probesite_cheap_entry(cet_sub, 8), -1);
+	assert_int_equal(probesite_cheap_entry(push_r14, 1), -1); /* REX alone */
+}
+
+static void test_probesite_files(void **state)
+{
+	struct probe_sites s;
+	char why[256], path[PATH_MAX];
+
+	(void)state;
+	/* not ELF; missing */
+	snprintf(path, sizeof(path), "%s/notelf", root);
+	write_file("notelf", "hello\n");
+	assert_int_equal(probesite_find(path, &s, why, sizeof(why)), -ENOEXEC);
+	assert_int_equal(probesite_find("/nonexistent/libssl.so.3", &s, why, sizeof(why)), -ENOENT);
+	/* an ELF file without OpenSSL: found, nothing to redirect */
+	assert_int_equal(probesite_find("/bin/sh", &s, why, sizeof(why)), 0);
+	assert_int_equal(s.read_internal, 0);
+	assert_int_equal(s.write_internal, 0);
+#if defined(__x86_64__)
+	/* Debian 12's OpenSSL 3.0: both internal functions found, distinct */
+	const char *libssl = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
+	if (access(libssl, R_OK) == 0) {
+		assert_int_equal(probesite_find(libssl, &s, why, sizeof(why)), 0);
+		assert_true(s.read_internal != 0);
+		assert_true(s.write_internal != 0);
+		assert_true(s.read_internal != s.write_internal);
+	}
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +306,8 @@ int main(void)
 	    cmocka_unit_test(test_callback_stops_scan),
 	    cmocka_unit_test(test_check_elf),
 	    cmocka_unit_test(test_listen_ports),
+	    cmocka_unit_test(test_probesite_decoding),
+	    cmocka_unit_test(test_probesite_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,248 @@
+/* TLS library discovery: /proc scans, rescans of processes that map a new libssl, --lib. */
+#include "discovery.h"
+#include "libfind.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_PENDING_SCANS 1024
+#define FULL_RESCAN_NS	  (15 * 1000000000ULL)
+
+/* A process that mapped a libssl we do not know: the mapping shows in /proc a moment later. */
+struct pending_scan {
+	pid_t pid;
+	int tries;
+	uint64_t due_ns;
+};
+
+struct rejected_file {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct discovery {
+	struct capture *cap;
+	struct pending_scan pending[MAX_PENDING_SCANS];
+	size_t n_pending;
+	struct rejected_file *rejected;
+	size_t n_rejected;
+	uint64_t last_full_scan_ns;
+};
+
+int discovery_new(struct capture *cap, struct discovery **out)
+{
+	struct discovery *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->cap = cap;
+	*out = d;
+	return 0;
+}
+
+void discovery_free(struct discovery *d)
+{
+	if (!d)
+		return;
+	free(d->rejected);
+	free(d);
+}
+
+static bool is_rejected(const struct discovery *d, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < d->n_rejected; i++)
+		if (d->rejected[i].dev == dev && d->rejected[i].ino == ino)
+			return true;
+	return false;
+}
+
+static void remember_rejected(struct discovery *d, dev_t dev, ino_t ino)
+{
+	struct rejected_file *r = realloc(d->rejected, (d->n_rejected + 1) * sizeof(*r));
+
+	if (!r)
+		return;
+	r[d->n_rejected].dev = dev;
+	r[d->n_rejected].ino = ino;
+	d->rejected = r;
+	d->n_rejected++;
+}
+
+static bool is_sslcollector(const struct tls_mapping *m)
+{
+	return !strcmp(m->comm, "sslcollector");
+}
+
+static int on_mapping(void *ctx, const struct tls_mapping *m)
+{
+	struct discovery *d = ctx;
+	char why[256] = "";
+	struct stat st;
+	dev_t dev = m->dev;
+	ino_t ino = m->ino;
+	int ret;
+
+	if (is_sslcollector(m) && m->pid != getpid())
+		capture_ignore_pid(d->cap, (uint32_t)m->pid);
+	if (capture_file_attached(d->cap, m->dev, m->ino) || is_rejected(d, m->dev, m->ino))
+		return 0;
+	/* the same file reached through another mount shows another device in maps; the
+	 * kernel probes the real inode, so compare what stat() says too */
+	if (stat(m->open_path, &st) == 0) {
+		if (capture_file_attached(d->cap, st.st_dev, st.st_ino) ||
+		    is_rejected(d, st.st_dev, st.st_ino))
+			return 0;
+		dev = st.st_dev;
+		ino = st.st_ino;
+	}
+	ret = capture_attach_file(d->cap, m->open_path, m->dev, m->ino, why, sizeof(why));
+	if (ret == 0) {
+		if (dev != m->dev || ino != m->ino)
+			capture_alias_file(d->cap, m->dev, m->ino, dev, ino);
+		log_info("probing %s (in use by %s[%d]; reads and writes %s)", m->path, m->comm,
+			 (int)m->pid, why);
+		return 0;
+	}
+	if (ret == 1)
+		return 0;
+	remember_rejected(d, m->dev, m->ino);
+	capture_note_library(d->cap, m->dev, m->ino);
+	if (ret == -ENOENT)
+		log_debug("not probing %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
+			  why);
+	else
+		log_warn("cannot probe %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
+			 why);
+	return 0;
+}
+
+/* Other sslcollector processes (a collector, another agent) are never mirrored: mark them
+ * before any probe is attached, or their first calls would race the scan. */
+void discovery_ignore_other_instances(struct discovery *d)
+{
+	struct dirent *ent;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return;
+	while ((ent = readdir(dir))) {
+		char path[64], comm[32] = "";
+		FILE *f;
+
+		if (ent->d_name[0] < '1' || ent->d_name[0] > '9' || atoi(ent->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/comm", ent->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "sslcollector\n"))
+			capture_ignore_pid(d->cap, (uint32_t)atoi(ent->d_name));
+		fclose(f);
+	}
+	closedir(dir);
+}
+
+void discovery_scan_all(struct discovery *d, uint64_t now_ns)
+{
+	int ret = libfind_scan_all("/proc", on_mapping, d);
+
+	if (ret < 0)
+		log_warn("cannot scan /proc for TLS libraries: %s", strerror(-ret));
+	d->last_full_scan_ns = now_ns;
+}
+
+static void schedule_scan(struct discovery *d, pid_t pid, int tries, uint64_t due_ns)
+{
+	for (size_t i = 0; i < d->n_pending; i++)
+		if (d->pending[i].pid == pid && d->pending[i].tries == tries)
+			return;
+	if (d->n_pending == MAX_PENDING_SCANS)
+		return; /* the periodic full scan catches up */
+	d->pending[d->n_pending++] = (struct pending_scan){pid, tries, due_ns};
+}
+
+/* A new libssl is reported as the process enters mmap(): the mapping shows in /proc a moment
+ * later. Look at once, then again shortly after, until it has been found. */
+static const uint64_t rescan_delays_ns[] = {0, 1000000ULL, 10000000ULL, 100000000ULL,
+					    1000000000ULL};
+
+static void run_pending_scans(struct discovery *d, uint64_t now)
+{
+	size_t i = 0;
+
+	while (i < d->n_pending) {
+		struct pending_scan p = d->pending[i];
+
+		if (p.due_ns > now) {
+			i++;
+			continue;
+		}
+		d->pending[i] = d->pending[--d->n_pending];
+		size_t before = capture_files_attached(d->cap) + d->n_rejected;
+		if (libfind_scan_pid("/proc", p.pid, on_mapping, d) == -ENOENT)
+			continue; /* gone */
+		if (capture_files_attached(d->cap) + d->n_rejected != before)
+			continue; /* found what it mapped */
+		if ((size_t)p.tries + 1 < sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
+			schedule_scan(d, p.pid, p.tries + 1, now + rescan_delays_ns[p.tries + 1]);
+	}
+}
+
+/* Milliseconds until the next pending scan is due, or -1 when none is. */
+int discovery_timeout_ms(const struct discovery *d, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (size_t i = 0; i < d->n_pending; i++)
+		if (d->pending[i].due_ns < next)
+			next = d->pending[i].due_ns;
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
+int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *o)
+{
+	for (size_t i = 0; i < o->n_libs; i++) {
+		const char *path = o->libs[i];
+		char why[256] = "";
+		struct stat st;
+		int ret;
+
+		if (stat(path, &st) < 0) {
+			log_error("--lib %s: %s", path, strerror(errno));
+			return EXIT_USAGE;
+		}
+		ret = libfind_check_elf(path, why, sizeof(why));
+		if (ret == 0)
+			ret = capture_attach_file(d->cap, path, st.st_dev, st.st_ino, why,
+						  sizeof(why));
+		if (ret < 0) {
+			log_error("--lib %s: %s", path, why);
+			return ret == -ENOENT || ret == -ENOEXEC ? EXIT_USAGE : EXIT_RUNTIME;
+		}
+		log_info("probing %s (--lib; reads and writes %s)", path, why);
+	}
+	return 0;
+}
+
+void discovery_library_mapped(struct discovery *d, pid_t pid, uint64_t now_ns)
+{
+	schedule_scan(d, pid, 0, now_ns);
+	run_pending_scans(d, now_ns);
+}
+
+void discovery_run(struct discovery *d, uint64_t now_ns)
+{
+	if (d->n_pending)
+		run_pending_scans(d, now_ns);
+	if (now_ns - d->last_full_scan_ns >= FULL_RESCAN_NS)
+		discovery_scan_all(d, now_ns);
+}

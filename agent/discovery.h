@@ -1,0 +1,31 @@
+/* Which TLS libraries to probe: every libssl mapped by a running process (found in /proc),
+ * new ones as processes map them (reported by the BPF side), the --lib files, and other
+ * sslcollector instances to leave alone. */
+#ifndef SSLC_DISCOVERY_H
+#define SSLC_DISCOVERY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "capture.h"
+#include "options.h"
+
+struct discovery;
+
+int discovery_new(struct capture *cap, struct discovery **out);
+void discovery_free(struct discovery *d); /* accepts NULL */
+
+/* Marks other sslcollector processes as never mirrored; call before probing anything. */
+void discovery_ignore_other_instances(struct discovery *d);
+/* Probes the --lib files. 0, or the exit status to stop with (the error is logged). */
+int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *o);
+/* Scans every process now. */
+void discovery_scan_all(struct discovery *d, uint64_t now_ns);
+/* A process mapped a libssl not probed yet: look at it now and shortly after. */
+void discovery_library_mapped(struct discovery *d, pid_t pid, uint64_t now_ns);
+/* Due rescans, and a full scan every so often. */
+void discovery_run(struct discovery *d, uint64_t now_ns);
+/* Milliseconds until discovery_run() has work, or -1 (epoll_wait's timeout). */
+int discovery_timeout_ms(const struct discovery *d, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,187 @@
+/* Finds OpenSSL's internal read/write functions for cheap probes; see probesite.h. */
+#include "probesite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CODE_LEN 64 /* bytes of each function looked at */
+
+static const uint8_t endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
+
+static int32_t rel32(const uint8_t *p)
+{
+	uint32_t v =
+	    (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+
+	return (int32_t)v;
+}
+
+int64_t probesite_forward_target(const uint8_t *code, size_t len, uint64_t addr)
+{
+	size_t i = 0;
+
+	if (len >= sizeof(endbr64) && !memcmp(code, endbr64, sizeof(endbr64)))
+		i += sizeof(endbr64);
+	if (i + 4 <= len && code[i] == 0x48 && code[i + 1] == 0x83 && code[i + 2] == 0xec)
+		i += 4; /* sub $imm8,%rsp */
+	else if (i + 7 <= len && code[i] == 0x48 && code[i + 1] == 0x81 && code[i + 2] == 0xec)
+		i += 7; /* sub $imm32,%rsp */
+	if (i + 5 > len || code[i] != 0xe8)
+		return -1;
+	return (int64_t)(addr + i + 5 + (uint64_t)(int64_t)rel32(code + i + 1));
+}
+
+bool probesite_calls(const uint8_t *code, size_t len, uint64_t addr, uint64_t target)
+{
+	for (size_t i = 0; i + 5 <= len; i++)
+		if (code[i] == 0xe8 &&
+		    addr + i + 5 + (uint64_t)(int64_t)rel32(code + i + 1) == target)
+			return true;
+	return false;
+}
+
+/* push r64, call rel32, jmp rel32/rel8: emulated by the kernel's x86 uprobes */
+static bool emulated(const uint8_t *code, size_t len)
+{
+	if (len >= 1 && code[0] >= 0x50 && code[0] <= 0x57)
+		return true;
+	if (len >= 2 && code[0] == 0x41 && code[1] >= 0x50 && code[1] <= 0x57)
+		return true;
+	return len >= 1 && (code[0] == 0xe8 || code[0] == 0xe9 || code[0] == 0xeb);
+}
+
+int probesite_cheap_entry(const uint8_t *code, size_t len)
+{
+	if (emulated(code, len))
+		return 0;
+	if (len > sizeof(endbr64) && !memcmp(code, endbr64, sizeof(endbr64)) &&
+	    emulated(code + sizeof(endbr64), len - sizeof(endbr64)))
+		return (int)sizeof(endbr64);
+	return -1;
+}
+
+struct elf_file {
+	int fd;
+	Elf *elf;
+};
+
+/* The virtual address of a defined function symbol, 0 if none. */
+static uint64_t symbol_addr(Elf *elf, const char *want)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (name && !strcmp(name, want))
+				return sym.st_value;
+		}
+	}
+	return 0;
+}
+
+/* The file offset of an address in an executable PT_LOAD segment; 0 if none. */
+static uint64_t file_offset(Elf *elf, uint64_t addr)
+{
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (addr >= ph.p_vaddr && addr - ph.p_vaddr < ph.p_filesz)
+			return addr - ph.p_vaddr + ph.p_offset;
+	}
+	return 0;
+}
+
+/* CODE_LEN bytes (fewer at the end of the file) at addr; the count read, 0 if none. */
+static size_t read_code(const struct elf_file *f, uint64_t addr, uint8_t *buf)
+{
+	uint64_t off = addr ? file_offset(f->elf, addr) : 0;
+	ssize_t n;
+
+	if (!off)
+		return 0;
+	n = pread(f->fd, buf, CODE_LEN, (off_t)off);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The file offset of the internal function that both plain and _ex forward to; 0 if the
+ * layout is not the one we know. */
+static uint64_t find_internal(const struct elf_file *f, const char *plain, const char *ex)
+{
+	uint64_t a_plain = symbol_addr(f->elf, plain), a_ex = symbol_addr(f->elf, ex);
+	uint8_t code_plain[CODE_LEN], code_ex[CODE_LEN], code_int[CODE_LEN];
+	size_t n_plain = read_code(f, a_plain, code_plain), n_ex = read_code(f, a_ex, code_ex);
+	int64_t target;
+	size_t n_int;
+	int skip;
+
+	if (!n_plain || !n_ex)
+		return 0;
+	target = probesite_forward_target(code_ex, n_ex, a_ex);
+	if (target <= 0 || !probesite_calls(code_plain, n_plain, a_plain, (uint64_t)target))
+		return 0;
+	n_int = read_code(f, (uint64_t)target, code_int);
+	skip = n_int ? probesite_cheap_entry(code_int, n_int) : -1;
+	if (skip < 0)
+		return 0;
+	return file_offset(f->elf, (uint64_t)target) + (uint64_t)skip;
+}
+
+int probesite_find(const char *path, struct probe_sites *out, char *why, size_t why_len)
+{
+	struct elf_file f = {.fd = -1};
+	GElf_Ehdr eh;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		snprintf(why, why_len, "libelf: %s", elf_errmsg(-1));
+		return -EINVAL;
+	}
+	f.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0) {
+		ret = -errno;
+		snprintf(why, why_len, "cannot open: %s", strerror(errno));
+		return ret;
+	}
+	f.elf = elf_begin(f.fd, ELF_C_READ, NULL);
+	if (!f.elf || elf_kind(f.elf) != ELF_K_ELF || !gelf_getehdr(f.elf, &eh)) {
+		snprintf(why, why_len, "not an ELF file");
+		ret = -ENOEXEC;
+		goto out;
+	}
+	if (eh.e_machine == EM_X86_64) {
+		out->read_internal = find_internal(&f, "SSL_read", "SSL_read_ex");
+		out->write_internal = find_internal(&f, "SSL_write", "SSL_write_ex");
+	}
+out:
+	if (f.elf)
+		elf_end(f.elf);
+	close(f.fd);
+	return ret;
+}

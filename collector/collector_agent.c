@@ -1,0 +1,349 @@
+/* One agent connection in the collector's event loop: accept, non-blocking TLS handshake
+ * under a deadline, then read, validate and inject its PCAP-over-IP records. A bad record
+ * drops that agent (logged with its certificate subject and address), never the others. */
+#include "collector_impl.h"
+#include "log.h"
+#include "vlan.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void addr_text(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t out_len)
+{
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV)) {
+		snprintf(out, out_len, "(unknown address)");
+		return;
+	}
+	/* an IPv4 peer on the dual-stack socket: show it as IPv4 */
+	if (ss->ss_family == AF_INET6 && !strncmp(host, "::ffff:", 7) && strchr(host + 7, '.'))
+		snprintf(out, out_len, "%s:%s", host + 7, port);
+	else
+		snprintf(out, out_len, ss->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+static void set_events(struct collector *c, struct agent *a, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = a};
+
+	if (a->epoll_events == events)
+		return;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, a->src.fd, &ev) == 0)
+		a->epoll_events = events;
+}
+
+static void mark_ready(struct collector *c, struct agent *a)
+{
+	if (a->ready)
+		return;
+	a->ready = true;
+	a->ready_next = c->ready;
+	c->ready = a;
+}
+
+void agent_close(struct collector *c, struct agent *a, enum disconnect_reason why)
+{
+	if (a->state == AGENT_DEAD)
+		return;
+	if (a->state == AGENT_HANDSHAKE) {
+		c->n_handshaking--;
+	} else {
+		c->n_established--;
+		c->st.disconnections[why]++;
+		if (a->subj)
+			a->subj->connected--;
+	}
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, a->src.fd, NULL);
+	a->state = AGENT_DEAD;
+	a->dead_next = c->dead;
+	c->dead = a;
+}
+
+/* Frees the agents closed during this loop turn (events of the same turn may name them). */
+void agent_reap(struct collector *c)
+{
+	struct agent *a, *next, **pp;
+
+	/* the ready list must not keep dead agents */
+	for (pp = &c->ready; *pp;) {
+		if ((*pp)->state == AGENT_DEAD)
+			*pp = (*pp)->ready_next;
+		else
+			pp = &(*pp)->ready_next;
+	}
+	for (a = c->dead; a; a = next) {
+		next = a->dead_next;
+		if (a->prev)
+			a->prev->next = a->next;
+		else
+			c->agents = a->next;
+		if (a->next)
+			a->next->prev = a->prev;
+		tunnel_conn_free(a->conn); /* closes the socket */
+		free(a->frame_buf);
+		free(a);
+	}
+	c->dead = NULL;
+}
+
+void agent_close_all(struct collector *c)
+{
+	for (struct agent *a = c->agents; a; a = a->next)
+		agent_close(c, a, DISC_SHUTDOWN);
+	agent_reap(c);
+}
+
+/* Closes a connection that is not (yet) an agent because a limit is reached. */
+static void refuse(struct collector *c, struct agent *a, enum refuse_reason why, const char *detail)
+{
+	c->st.refused[why]++;
+	if (collector_log_allowed(c))
+		log_warn("connection from %s%s%s: refused: %s", a->addr,
+			 why == REFUSE_HANDSHAKES_FULL ? "" : " ",
+			 why == REFUSE_HANDSHAKES_FULL ? "" : tunnel_conn_subject(a->conn), detail);
+	agent_close(c, a, DISC_SHUTDOWN);
+}
+
+void agent_accept(struct collector *c, struct source *listener)
+{
+	for (int i = 0; i < 64; i++) { /* bounded: the other agents must be served too */
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		struct epoll_event ev;
+		struct agent *a;
+		int fd;
+
+		fd = accept4(listener->fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
+			    collector_log_allowed(c))
+				log_warn("accepting an agent: %s", strerror(errno));
+			return;
+		}
+		c->st.accepted++;
+		a = calloc(1, sizeof(*a));
+		if (!a) {
+			close(fd);
+			continue;
+		}
+		a->src.kind = SRC_AGENT;
+		a->src.fd = fd;
+		addr_text(&ss, len, a->addr, sizeof(a->addr));
+		if (tunnel_conn_new(c->srv, fd, &a->conn)) { /* closes fd */
+			free(a);
+			continue;
+		}
+		a->state = AGENT_HANDSHAKE;
+		c->n_handshaking++;
+		a->deadline_ms = collector_now_ms() + c->opts->handshake_timeout_s * 1000ULL;
+		a->next = c->agents;
+		if (c->agents)
+			c->agents->prev = a;
+		c->agents = a;
+		if (c->n_handshaking > c->opts->max_agents) {
+			refuse(c, a, REFUSE_HANDSHAKES_FULL,
+			       "too many TLS handshakes in progress (--max-agents)");
+			continue;
+		}
+		ev.events = EPOLLIN;
+		ev.data.ptr = a;
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn("agent %s: epoll: %s", a->addr, strerror(errno));
+			agent_close(c, a, DISC_CONN_ERROR);
+			continue;
+		}
+		a->epoll_events = EPOLLIN;
+		log_debug("agent %s: connection accepted", a->addr);
+		agent_on_event(c, a, EPOLLIN); /* the ClientHello may be there already */
+	}
+}
+
+static void handshake_failed(struct collector *c, struct agent *a, enum tunnel_hs_failure why,
+			     const char *detail)
+{
+	c->st.hs_failures[why]++;
+	if (why == TUNNEL_HS_CERT_VERIFY)
+		c->st.cert_verify_failures++;
+	if (collector_log_allowed(c))
+		log_warn("connection from %s: TLS handshake failed (%s): %s", a->addr,
+			 tunnel_hs_failure_name(why), detail);
+	agent_close(c, a, DISC_CONN_ERROR);
+}
+
+static void established(struct collector *c, struct agent *a)
+{
+	const char *subject = tunnel_conn_subject(a->conn);
+	struct subject_stats *subj;
+	char cipher[80];
+	int err;
+
+	c->st.handshakes++;
+	if (c->n_established >= c->opts->max_agents) {
+		refuse(c, a, REFUSE_MAX_AGENTS, "--max-agents agents already connected");
+		return;
+	}
+	subj = subjects_get(&c->subjects, subject, &err);
+	if (!subj) {
+		refuse(c, a, err == -ENOSPC ? REFUSE_VLAN_EXHAUSTED : REFUSE_MAX_AGENTS,
+		       err == -ENOSPC ? "no VLAN id left for a new agent (--vlan-per-agent gives "
+					"at most 4094)"
+				      : "out of memory");
+		return;
+	}
+	a->frame_buf = malloc(c->frame_buf_size);
+	if (!a->frame_buf ||
+	    pcap_stream_decoder_init(&a->dec, &c->limits, a->frame_buf, c->frame_buf_size)) {
+		log_error("agent %s %s: out of memory", subject, a->addr);
+		agent_close(c, a, DISC_CONN_ERROR);
+		return;
+	}
+	c->n_handshaking--;
+	c->n_established++;
+	a->state = AGENT_ESTABLISHED;
+	a->subj = subj;
+	subj->connected++;
+	subj->connections++;
+	if (subj->vlan)
+		log_info("agent %s %s connected (%s), VLAN %d", subject, a->addr,
+			 tunnel_conn_cipher(a->conn, cipher, sizeof(cipher)), subj->vlan);
+	else
+		log_info("agent %s %s connected (%s)", subject, a->addr,
+			 tunnel_conn_cipher(a->conn, cipher, sizeof(cipher)));
+}
+
+static void handshake_step(struct collector *c, struct agent *a)
+{
+	int r = tunnel_conn_handshake(a->conn);
+
+	if (r == 1) {
+		set_events(c, a, EPOLLIN);
+	} else if (r == 2) {
+		set_events(c, a, EPOLLOUT);
+	} else if (r < 0) {
+		handshake_failed(c, a, tunnel_conn_failure(a->conn), tunnel_conn_error(a->conn));
+	} else {
+		set_events(c, a, EPOLLIN);
+		established(c, a);
+	}
+}
+
+static void malformed(struct collector *c, struct agent *a, int result)
+{
+	char why[400];
+
+	c->st.malformed[-result < MALFORMED_REASONS ? -result : 0]++;
+	a->subj->malformed++;
+	log_warn("agent %s %s: dropped, malformed stream (%s): %s", a->subj->subject, a->addr,
+		 pcap_stream_error_name(result),
+		 pcap_stream_describe(&a->dec, result, why, sizeof(why)));
+	agent_close(c, a, DISC_MALFORMED);
+}
+
+static void inject(struct collector *c, struct agent *a, const struct pcap_stream_frame *f)
+{
+	const uint8_t *frame = f->data;
+	size_t len = f->len;
+
+	a->subj->records++;
+	a->subj->bytes += len;
+	c->st.records++;
+	c->st.bytes += len;
+	if (a->subj->vlan) {
+		len = vlan_tag_frame(frame, len, (uint16_t)a->subj->vlan, c->tagbuf);
+		frame = c->tagbuf;
+	}
+	/* refusals are counted by the outputs (frames_dropped_total) */
+	if (c->out_iface)
+		output_write(c->out_iface, frame, len, f->ts_ns);
+	if (c->out_pcap)
+		output_write(c->out_pcap, frame, len, f->ts_ns);
+}
+
+/* Reads and injects until TLS has nothing more or the budget is spent. */
+static void read_records(struct collector *c, struct agent *a)
+{
+	size_t budget = READ_BUDGET;
+
+	while (a->state == AGENT_ESTABLISHED) {
+		ssize_t n = tunnel_conn_read(a->conn, c->rbuf, READ_BUF_BYTES);
+
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			int r = pcap_stream_finish(&a->dec);
+
+			if (n == 0 && r < 0) {
+				malformed(c, a, r);
+			} else if (n == 0) {
+				log_info("agent %s %s disconnected: %s", a->subj->subject, a->addr,
+					 tunnel_conn_error(a->conn));
+				agent_close(c, a, DISC_PEER_CLOSED);
+			} else {
+				log_warn("agent %s %s disconnected: %s", a->subj->subject, a->addr,
+					 tunnel_conn_error(a->conn));
+				agent_close(c, a, DISC_CONN_ERROR);
+			}
+			return;
+		}
+		const uint8_t *p = c->rbuf;
+		size_t left = (size_t)n;
+		struct pcap_stream_frame f;
+		int r;
+
+		while ((r = pcap_stream_next(&a->dec, &p, &left, &f)) == PCAP_STREAM_FRAME)
+			inject(c, a, &f);
+		if (r < 0) {
+			malformed(c, a, r);
+			return;
+		}
+		if ((size_t)n >= budget) {
+			mark_ready(c, a);
+			return;
+		}
+		budget -= (size_t)n;
+	}
+}
+
+void agent_on_event(struct collector *c, struct agent *a, uint32_t events)
+{
+	(void)events;
+	if (a->state == AGENT_HANDSHAKE)
+		handshake_step(c, a);
+	if (a->state == AGENT_ESTABLISHED)
+		read_records(c, a);
+}
+
+void agent_service_ready(struct collector *c)
+{
+	struct agent *list = c->ready;
+
+	c->ready = NULL;
+	while (list) {
+		struct agent *a = list;
+
+		list = a->ready_next;
+		a->ready = false;
+		if (a->state == AGENT_ESTABLISHED)
+			read_records(c, a);
+	}
+}
+
+void agent_check_deadlines(struct collector *c, uint64_t now_ms)
+{
+	for (struct agent *a = c->agents; a; a = a->next) {
+		if (a->state != AGENT_HANDSHAKE || now_ms < a->deadline_ms)
+			continue;
+		handshake_failed(c, a, TUNNEL_HS_TIMEOUT,
+				 "no complete handshake within --handshake-timeout");
+	}
+}

@@ -1,0 +1,104 @@
+/* Internal to collector/: the state of the event loop and of each agent connection. */
+#ifndef SSLC_COLLECTOR_IMPL_H
+#define SSLC_COLLECTOR_IMPL_H
+
+#include "collector_stats.h"
+#include "options.h"
+#include "output.h"
+#include "subjects.h"
+
+#include <sslcollector/pcap_stream.h>
+#include <sslcollector/tunnel.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define READ_BUF_BYTES (256u << 10) /* one shared buffer for decrypted input */
+#define READ_BUDGET    (1u << 20)   /* bytes per agent per loop turn, for fairness */
+#define MAX_LISTENERS  2
+
+/* What an epoll event points at. */
+enum source_kind {
+	SRC_LISTENER = 1,
+	SRC_SIGNAL,
+	SRC_TIMER,
+	SRC_AGENT,
+};
+
+struct source {
+	enum source_kind kind;
+	int fd;
+};
+
+enum agent_state {
+	AGENT_HANDSHAKE = 0,
+	AGENT_ESTABLISHED,
+	AGENT_DEAD, /* closed during this loop turn; freed at its end */
+};
+
+struct agent {
+	struct source src; /* first: epoll's data.ptr */
+	struct tunnel_conn *conn;
+	enum agent_state state;
+	uint32_t epoll_events;
+	uint64_t deadline_ms; /* handshake deadline */
+	char addr[64];	      /* "[2001:db8::1]:40312" */
+	struct subject_stats *subj;
+	struct pcap_stream_decoder dec;
+	uint8_t *frame_buf;
+	bool ready;		   /* on the ready list: TLS holds data or its budget ran out */
+	struct agent *prev, *next; /* all agents */
+	struct agent *ready_next;  /* the ready list */
+	struct agent *dead_next;   /* freed at the end of the loop turn */
+};
+
+struct collector {
+	const struct sslc_options *opts;
+	struct tunnel_server *srv;
+	int epfd;
+	struct source listeners[MAX_LISTENERS];
+	int n_listeners;
+	struct source sig, timer;
+	struct output *out_iface, *out_pcap;
+	unsigned mtu;
+	struct pcap_stream_limits limits;
+	size_t frame_buf_size;
+
+	struct agent *agents;
+	struct agent *ready;
+	struct agent *dead;
+	unsigned n_handshaking, n_established;
+	struct subjects subjects;
+
+	uint8_t *rbuf;
+	uint8_t tagbuf[TUNNEL_MAX_FRAME + 4];
+	struct collector_stats st;
+	struct collector_summary_prev summary_prev;
+	uint64_t next_stats_ms, next_summary_ms, last_summary_ms;
+	uint64_t log_window_ms; /* rate limit of per-connection warnings */
+	unsigned log_in_window, log_suppressed;
+	bool stop;
+};
+
+uint64_t collector_now_ms(void);
+/* Per-connection warnings, at most LOG_BURST per second (the rest are counted). */
+bool collector_log_allowed(struct collector *c);
+
+/* collector_agent.c */
+void agent_accept(struct collector *c, struct source *listener);
+void agent_on_event(struct collector *c, struct agent *a, uint32_t events);
+void agent_service_ready(struct collector *c);
+void agent_check_deadlines(struct collector *c, uint64_t now_ms);
+void agent_close(struct collector *c, struct agent *a, enum disconnect_reason why);
+void agent_reap(struct collector *c);
+void agent_close_all(struct collector *c);
+
+/* collector_listen.c: the listening sockets of -l (default every address, IPv6 dual-stack
+ * with a fallback to IPv4). 0 or a negative errno with err filled. */
+int collector_listen(struct collector *c, char *err, size_t err_len);
+
+/* collector_privs.c: becomes user (after the sockets and outputs are open), keeping no
+ * capability. 0 or a negative errno with err filled. Not root: nothing to do. */
+int collector_drop_privileges(const char *user, char *err, size_t err_len);
+
+#endif

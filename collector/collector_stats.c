@@ -1,0 +1,179 @@
+/* The collector's health metrics in Prometheus text format and its periodic log summary
+ * (names documented in docs/metrics.md). */
+#include "collector_stats.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#define P "sslcollector_collector_"
+
+const char *refuse_reason_name(enum refuse_reason r)
+{
+	static const char *const names[REFUSE_N] = {"handshakes_full", "max_agents",
+						    "vlan_exhausted"};
+
+	return r < REFUSE_N ? names[r] : "unknown";
+}
+
+const char *disconnect_reason_name(enum disconnect_reason r)
+{
+	static const char *const names[DISC_N] = {"peer_closed", "malformed", "connection_error",
+						  "shutdown"};
+
+	return r < DISC_N ? names[r] : "unknown";
+}
+
+static void labelled(struct metrics_buf *m, const char *name, const char *key, const char *value,
+		     uint64_t v)
+{
+	char esc[320], labels[400];
+
+	metrics_escape(value, esc, sizeof(esc));
+	snprintf(labels, sizeof(labels), "%s=\"%s\"", key, esc);
+	metrics_sample(m, name, labels, v);
+}
+
+static void format_handshakes(const struct collector_stats *st, struct metrics_buf *m)
+{
+	metrics_family(m, P "connections_accepted_total", "counter",
+		       "TCP connections accepted from would-be agents (connection attempts)");
+	metrics_sample(m, P "connections_accepted_total", NULL, st->accepted);
+	metrics_family(m, P "connections_refused_total", "counter",
+		       "Connections closed at once because a limit was reached");
+	for (int r = 0; r < REFUSE_N; r++)
+		labelled(m, P "connections_refused_total", "reason", refuse_reason_name(r),
+			 st->refused[r]);
+	metrics_family(m, P "handshakes_completed_total", "counter",
+		       "TLS handshakes completed with a valid agent certificate");
+	metrics_sample(m, P "handshakes_completed_total", NULL, st->handshakes);
+	metrics_family(m, P "handshake_failures_total", "counter",
+		       "TLS handshakes that failed, by reason");
+	for (int f = TUNNEL_HS_PROTOCOL; f <= TUNNEL_HS_TIMEOUT; f++)
+		labelled(m, P "handshake_failures_total", "reason", tunnel_hs_failure_name(f),
+			 st->hs_failures[f]);
+	metrics_family(m, P "certificate_verify_failures_total", "counter",
+		       "Client certificates presented but refused (other CA, expired, wrong use)");
+	metrics_sample(m, P "certificate_verify_failures_total", NULL, st->cert_verify_failures);
+	metrics_family(m, P "disconnections_total", "counter",
+		       "Authenticated agent sessions that ended, by reason");
+	for (int r = 0; r < DISC_N; r++)
+		labelled(m, P "disconnections_total", "reason", disconnect_reason_name(r),
+			 st->disconnections[r]);
+	metrics_family(m, P "agents_connected", "gauge", "Authenticated agent sessions up now");
+	metrics_sample(m, P "agents_connected", NULL, st->agents_connected);
+	metrics_family(m, P "handshakes_in_progress", "gauge",
+		       "Connections still in their TLS handshake");
+	metrics_sample(m, P "handshakes_in_progress", NULL, st->handshakes_in_progress);
+}
+
+static void format_traffic(const struct collector_stats *st, struct metrics_buf *m)
+{
+	metrics_family(m, P "records_received_total", "counter",
+		       "Valid PCAP-over-IP records (frames) received from agents");
+	metrics_sample(m, P "records_received_total", NULL, st->records);
+	metrics_family(m, P "bytes_received_total", "counter", "Bytes of those frames");
+	metrics_sample(m, P "bytes_received_total", NULL, st->bytes);
+	metrics_family(m, P "malformed_total", "counter",
+		       "Agent streams dropped for an invalid header or record, by the first error");
+	for (int e = 1; e <= -PCAP_STREAM_ERR_TRUNCATED; e++)
+		labelled(m, P "malformed_total", "reason", pcap_stream_error_name(-e),
+			 st->malformed[e]);
+
+	metrics_family(m, P "frames_injected_total", "counter",
+		       "Frames sent on -o or written to -w, by output");
+	for (size_t i = 0; i < st->n_outputs; i++) {
+		struct output_stats os;
+
+		output_get_stats(st->outputs[i], &os);
+		labelled(m, P "frames_injected_total", "output", output_name(st->outputs[i]),
+			 os.frames);
+	}
+	metrics_family(m, P "bytes_injected_total", "counter", "Bytes of those frames");
+	for (size_t i = 0; i < st->n_outputs; i++) {
+		struct output_stats os;
+
+		output_get_stats(st->outputs[i], &os);
+		labelled(m, P "bytes_injected_total", "output", output_name(st->outputs[i]),
+			 os.bytes);
+	}
+	metrics_family(m, P "frames_dropped_total", "counter",
+		       "Valid frames that an output refused (interface down, device queue full, "
+		       "write error), by output and reason");
+	for (size_t i = 0; i < st->n_outputs; i++) {
+		struct output_stats os;
+		char esc[320], labels[400];
+
+		output_get_stats(st->outputs[i], &os);
+		metrics_escape(output_name(st->outputs[i]), esc, sizeof(esc));
+		snprintf(labels, sizeof(labels), "output=\"%s\",reason=\"output_refused\"", esc);
+		metrics_sample(m, P "frames_dropped_total", labels, os.dropped);
+	}
+}
+
+static void format_agents(const struct collector_stats *st, struct metrics_buf *m)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+	    {P "agent_connected", "gauge", "Sessions up now, per certificate subject"},
+	    {P "agent_connections_total", "counter", "Authenticated sessions, per subject"},
+	    {P "agent_records_received_total", "counter", "Valid records, per subject"},
+	    {P "agent_bytes_received_total", "counter", "Bytes of valid frames, per subject"},
+	    {P "agent_malformed_total", "counter", "Sessions dropped as malformed, per subject"},
+	    {P "agent_vlan", "gauge", "VLAN id given to the subject's frames (0: none)"},
+	};
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		metrics_family(m, fam[f].name, fam[f].type, fam[f].help);
+		for (size_t i = 0; i < st->n_subjects; i++) {
+			const struct subject_stats *s = st->subjects[i];
+			const uint64_t v[] = {s->connected, s->connections, s->records,
+					      s->bytes,	    s->malformed,   (uint64_t)s->vlan};
+
+			metrics_sample(m, fam[f].name, s->label, v[f]);
+		}
+	}
+}
+
+void collector_stats_format(const struct collector_stats *st, struct metrics_buf *m)
+{
+	format_handshakes(st, m);
+	format_traffic(st, m);
+	format_agents(st, m);
+}
+
+void collector_stats_summary(const struct collector_stats *st, struct collector_summary_prev *prev,
+			     unsigned period_s, char *out, size_t out_len)
+{
+	struct collector_summary_prev now = {
+	    .accepted = st->accepted, .records = st->records, .bytes = st->bytes};
+	uint64_t injected = 0, dropped = 0;
+
+	for (int f = TUNNEL_HS_PROTOCOL; f <= TUNNEL_HS_TIMEOUT; f++)
+		now.hs_failed += st->hs_failures[f];
+	for (int e = 0; e < MALFORMED_REASONS; e++)
+		now.malformed += st->malformed[e];
+	for (int r = 0; r < DISC_N; r++)
+		now.disconnections += st->disconnections[r];
+	for (size_t i = 0; i < st->n_outputs; i++) {
+		struct output_stats os;
+
+		output_get_stats(st->outputs[i], &os);
+		/* each frame goes to every output: count the busiest */
+		injected = os.frames > injected ? os.frames : injected;
+		dropped += os.dropped;
+	}
+	now.injected = injected;
+	now.dropped = dropped;
+	snprintf(out, out_len,
+		 "%" PRIu64 " agents connected, %" PRIu64 " handshaking; last %u s: %" PRIu64
+		 " connections, %" PRIu64 " failed handshakes, %" PRIu64 " disconnections (%" PRIu64
+		 " malformed), %" PRIu64 " frames (%.1f MB) received, %" PRIu64
+		 " injected, %" PRIu64 " dropped",
+		 st->agents_connected, st->handshakes_in_progress, period_s,
+		 now.accepted - prev->accepted, now.hs_failed - prev->hs_failed,
+		 now.disconnections - prev->disconnections, now.malformed - prev->malformed,
+		 now.records - prev->records, (double)(now.bytes - prev->bytes) / 1e6,
+		 now.injected - prev->injected, now.dropped - prev->dropped);
+	*prev = now;
+}

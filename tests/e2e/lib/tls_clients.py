@@ -1,0 +1,191 @@
+"""TLS peers for the capture tests, writing ground truth in workload.py's format (connections
+with client/server address, the exact bytes each way in files; no requests, no rules).
+
+  tls_clients.py fetch --out GT [--count N] [--cafile CA] HOST PORT PATH
+      N connections at once, each: handshake, "GET PATH" with Connection: close, read to EOF.
+  tls_clients.py late --out GT --ready FILE --go FILE [--cafile CA] HOST PORT PATH
+      connect and finish the handshake, create FILE ready, wait for FILE go, then request.
+  tls_clients.py bigwrite-server --cert PEM --key KEY [--size BYTES] ADDR PORT
+      for each connection: read a request, answer with the header in one write and a body of
+      BYTES in ONE SSL_write_ex call (Python's sendall on a blocking socket), then close.
+
+Run with Debian's /usr/bin/python3.
+"""
+import argparse
+import hashlib
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+
+
+def body_bytes(size):
+    """Deterministic, non-repeating-looking content (so misplaced bytes are noticed)."""
+    out = bytearray()
+    i = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"sslc-bigwrite-%d" % i).digest()
+        i += 1
+    return bytes(out[:size])
+
+
+def context(cafile):
+    if cafile:
+        return ssl.create_default_context(cafile=cafile)
+    return ssl._create_unverified_context()  # noqa: SLF001 — the tests' own CA is optional
+
+
+def addr(sockaddr):
+    return [sockaddr[0], sockaddr[1]]
+
+
+class Truth:
+    def __init__(self, out):
+        self.out = out
+        self.dir = out + ".d"
+        os.makedirs(self.dir, exist_ok=True)
+        self.connections = []
+        self.lock = threading.Lock()
+        self.errors = []
+
+    def add(self, label, local, peer, sent, received):
+        with self.lock:
+            cid = "c%d" % len(self.connections)
+            conn = {"id": cid, "tool": "python", "label": label, "client": addr(local),
+                    "server": addr(peer), "requests": []}
+            self.connections.append(conn)
+        for direction, data in (("sent", sent), ("received", received)):
+            name = "%s.%s" % (cid, "c2s" if direction == "sent" else "s2c")
+            with open(os.path.join(self.dir, name), "wb") as f:
+                f.write(data)
+            conn[direction + "_file"] = os.path.join(os.path.basename(self.dir), name)
+            conn[direction + "_len"] = len(data)
+
+    def fail(self, msg):
+        with self.lock:
+            self.errors.append(msg)
+        print("tls_clients: " + msg, file=sys.stderr)
+
+    def write(self):
+        with open(self.out, "w") as f:
+            json.dump({"connections": self.connections, "requests": [], "rules": [],
+                       "errors": self.errors}, f, indent=1)
+        return 1 if self.errors else 0
+
+
+def request(host, path):
+    return ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sslc-tls-clients\r\n"
+            "Connection: close\r\n\r\n" % (path, host)).encode()
+
+
+def read_all(tls):
+    data = bytearray()
+    while True:
+        chunk = tls.recv(1 << 16)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+def one_fetch(truth, ctx, host, port, path, label, ready=None, go=None):
+    try:
+        with socket.create_connection((host, port), timeout=60) as raw:
+            with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                if ready:
+                    open(ready, "w").close()
+                    deadline = time.time() + 120
+                    while not os.path.exists(go):
+                        if time.time() > deadline:
+                            raise TimeoutError("no go file %s" % go)
+                        time.sleep(0.02)
+                req = request(host if ":" not in host else "[%s]" % host, path)
+                tls.sendall(req)
+                data = read_all(tls)
+                truth.add(label, tls.getsockname(), tls.getpeername(), req, data)
+                if not data.startswith(b"HTTP/1.1 200 "):
+                    truth.fail("%s %s: unexpected answer %r" % (label, path, data[:60]))
+    except Exception as e:  # noqa: BLE001 — reported in the ground truth, the test fails
+        truth.fail("%s %s:%s%s: %r" % (label, host, port, path, e))
+
+
+def cmd_fetch(a):
+    truth = Truth(a.out)
+    ctx = context(a.cafile)
+    threads = [threading.Thread(target=one_fetch,
+                                args=(truth, ctx, a.host, a.port, a.path, "fetch-%d" % i))
+               for i in range(a.count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return truth.write()
+
+
+def cmd_late(a):
+    truth = Truth(a.out)
+    one_fetch(truth, context(a.cafile), a.host, a.port, a.path, "late", a.ready, a.go)
+    return truth.write()
+
+
+def cmd_bigwrite_server(a):
+    body = body_bytes(a.size)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    family = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as srv:
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((a.addr, a.port))
+        srv.listen(16)
+        while True:
+            conn, _ = srv.accept()
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    req = b""
+                    while b"\r\n\r\n" not in req:
+                        chunk = tls.recv(4096)
+                        if not chunk:
+                            break
+                        req += chunk
+                    head = ("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                            "Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+                    tls.sendall(head.encode())
+                    tls.sendall(body)  # one SSL_write_ex of the whole body
+            except (OSError, ssl.SSLError) as e:
+                print("bigwrite-server: %r" % e, file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fetch")
+    f.add_argument("--out", required=True)
+    f.add_argument("--count", type=int, default=1)
+    f.add_argument("--cafile")
+    f.add_argument("host")
+    f.add_argument("port", type=int)
+    f.add_argument("path")
+    late = sub.add_parser("late")
+    late.add_argument("--out", required=True)
+    late.add_argument("--ready", required=True)
+    late.add_argument("--go", required=True)
+    late.add_argument("--cafile")
+    late.add_argument("host")
+    late.add_argument("port", type=int)
+    late.add_argument("path")
+    b = sub.add_parser("bigwrite-server")
+    b.add_argument("--cert", required=True)
+    b.add_argument("--key", required=True)
+    b.add_argument("--size", type=int, default=4 << 20)
+    b.add_argument("addr")
+    b.add_argument("port", type=int)
+    a = ap.parse_args()
+    return {"fetch": cmd_fetch, "late": cmd_late,
+            "bigwrite-server": cmd_bigwrite_server}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

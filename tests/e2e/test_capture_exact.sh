@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Issue 3: the capture alone (no forging), checked byte for byte. The agent runs in the server
+# namespace with --dump-dir (each connection's plaintext, one file per direction) and --print:
+#
+#   ns client                              ns server
+#  +-------------------------+   veth   +------------------------------------------------+
+#  | c-ID 10.77.0.1, fd77::1 |==========| s-ID 10.77.0.2, fd77::2                        |
+#  | workload.py (curl,      |          | nginx :443 TLS (SSL_read/SSL_write)            |
+#  |   Python http.client)   |          | tls_clients.py bigwrite-server :8443 (Python:  |
+#  | tls_clients.py late     |          |   SSL_read_ex/SSL_write_ex, one 4 MiB write)   |
+#  | tls_clients.py fetch    |          | sslcollector -I s-ID --dump-dir D --print -v   |
+#  +-------------------------+          +------------------------------------------------+
+#
+# Asserts, each against what the clients themselves sent and received:
+#  * every connection of the workload (curl and Python, IPv4 and IPv6, GETs, a 300 KiB POST, a
+#    5 MiB download, 404s, keep-alive, 20 parallel connections) is captured once, from the
+#    server's side (role server, local = the server address:443, remote = the client's
+#    address:port), both directions byte-identical, nothing lost;
+#  * a connection opened (TCP and TLS handshake done) before sslcollector started is captured
+#    with its right addresses and bytes;
+#  * one 4 MiB SSL_write_ex is delivered whole, in chunks covering every byte once.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/e2e.sh
+source "$here/lib/e2e.sh"
+
+e2e_setup
+e2e_nginx_start 443:tls
+bigsize=$((4 << 20))
+e2e_bg bigwrite server "$E2E_TMP/bigwrite.log" "$E2E_PY" "$E2E_LIB/tls_clients.py" \
+	bigwrite-server --cert "$E2E_PKI_DIR/server.pem" --key "$E2E_PKI_DIR/server.key" \
+	--size "$bigsize" "$E2E_SERVER4" 8443
+e2e_wait_listen server 8443
+
+# A client that connects before the agent exists, and speaks only after it has started.
+ready=$E2E_TMP/late.ready go=$E2E_TMP/late.go
+e2e_bg late client "$E2E_TMP/late.log" "$E2E_PY" "$E2E_LIB/tls_clients.py" late \
+	--out "$E2E_TMP/late-gt.json" --ready "$ready" --go "$go" --cafile "$E2E_PKI_DIR/ca.pem" \
+	"$E2E_SERVER4" 443 /index.html
+e2e_wait_until 30 "the early client's handshake" test -e "$ready"
+
+dump=$E2E_TMP/dump
+e2e_bg agent server "$E2E_TMP/agent.log" "$SSLC_BIN" -I "$E2E_IF_SERVER" --dump-dir "$dump" \
+	--print -v
+e2e_wait_file_match "$E2E_TMP/agent.log" "mirroring TLS on"
+
+touch "$go"
+e2e_wait_until 30 "the early client to finish" test -s "$E2E_TMP/late-gt.json"
+
+gt=$E2E_TMP/workload-gt.json
+e2e_workload "$gt" "https://$E2E_SERVER4/" "https://[$E2E_SERVER6]/"
+
+e2e_in client "$E2E_PY" "$E2E_LIB/tls_clients.py" fetch --out "$E2E_TMP/big-gt.json" \
+	--cafile "$E2E_PKI_DIR/ca.pem" "$E2E_SERVER4" 8443 /big ||
+	e2e_fail "the 4 MiB fetch failed"
+
+e2e_stop agent TERM 30 || e2e_fail "sslcollector did not exit cleanly (status $?)"
+
+e2e_check "the workload's connections are captured byte for byte from the server side" \
+	e2e_py dumptool check "$dump" "$gt"
+e2e_check "the connection opened before sslcollector started is captured exactly" \
+	e2e_py dumptool check "$dump" "$E2E_TMP/late-gt.json"
+e2e_check "the 4 MiB response is captured exactly" \
+	e2e_py dumptool check "$dump" "$E2E_TMP/big-gt.json"
+e2e_check "the single 4 MiB SSL_write is delivered whole, chunk after chunk" \
+	e2e_py dumptool bigcall "$E2E_TMP/agent.log" "$bigsize"
+e2e_check "the agent reports nothing lost" \
+	grep -q "0 B lost" "$E2E_TMP/agent.log"
+e2e_checks_done
