@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Where the agent's overhead goes: the topology of bench/app_overhead.sh, one wrk run without
+# capture and one with sslcollector -I vs -o vo, each with CPU time per process (from
+# /proc/PID/stat), softirq time (/proc/stat), and for the agent run also
+#   * BPF program time per program (kernel.bpf_stats_enabled: run_cnt, run_time_ns), and
+#   * a system-wide call-graph profile (perf record -a -g, cpu-clock) summarised by command,
+#     DSO and symbol, and the kernel paths the capture adds (traps, uprobe handling, BPF
+#     programs, ring buffer wake-ups, AF_PACKET sends), then
+#   * bench/uprobe_floor.py: the cost of one bare uprobe hit on this machine.
+# Prints a text report; the perf data stays in -k DIR when given.
+#
+#   bench/profile.sh [-b BUILD_DIR] [-s SIZE] [-d SECONDS] [-k KEEP_DIR]   (root; default 64k, 8 s)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+build=$BENCH_TOP/build-rel
+size=64k
+secs=8
+keep=
+while getopts "b:s:d:k:h" o; do
+	case $o in
+	b) build=$OPTARG ;;
+	s) size=$OPTARG ;;
+	d) secs=$OPTARG ;;
+	k) keep=$OPTARG ;;
+	*) sed -n '2,11p' "$0"; exit 2 ;;
+	esac
+done
+[[ $build == /* ]] || build=$PWD/$build
+bench_need_root
+bench_need_build "$build"
+bench_need_tools nginx wrk perf bpftool awk
+bin=$build/agent/sslcollector
+hz=$(getconf CLK_TCK)
+
+stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled)
+restore() {
+	echo "$stats_was" >/proc/sys/kernel/bpf_stats_enabled
+	bench_cleanup
+}
+bench_setup_netns
+trap restore EXIT
+bench_start_nginx 1024
+worker=$(pgrep -P "$(cat "$BENCH_TMP/nginx.pid")" | head -1)
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+softirq_ticks() { awk '$1 == "cpu" { print $8 }' /proc/stat; }
+all_ticks() { awk '$1 == "cpu" { s = 0; for (i = 2; i <= NF; i++) s += $i; print s }' /proc/stat; }
+idle_ticks() { awk '$1 == "cpu" { print $5 + $6 }' /proc/stat; }
+
+# run_wrk LABEL [AGENT_PID]: one wrk run; prints requests/s and CPU seconds per process.
+run_wrk() {
+	local label=$1 apid=${2:-} w0 a0=0 s0 t0 i0 w1 a1=0 s1 t1 i1 out
+	w0=$(cpu_ticks "$worker")
+	[[ -z $apid ]] || a0=$(cpu_ticks "$apid")
+	s0=$(softirq_ticks) t0=$(all_ticks) i0=$(idle_ticks)
+	out=$(ip netns exec "$BNS_C" bash -c "time -p wrk -t1 -c16 -d${secs}s https://$BADDR_S/$size" 2>&1)
+	w1=$(cpu_ticks "$worker")
+	[[ -z $apid ]] || a1=$(cpu_ticks "$apid")
+	s1=$(softirq_ticks) t1=$(all_ticks) i1=$(idle_ticks)
+	awk -v l="$label" -v hz="$hz" -v w=$((w1 - w0)) -v a=$((a1 - a0)) -v s=$((s1 - s0)) \
+		-v t=$((t1 - t0)) -v i=$((i1 - i0)) -v secs="$secs" '
+		/^Requests\/sec/ { rps = $2 }
+		/^Transfer\/sec/ { tps = $2 }
+		/^user/ { wu = $2 } /^sys/ { ws = $2 }
+		END {
+			printf "%-10s %10.0f req/s %10s/s | CPU seconds: nginx worker %.2f, wrk %.2f, agent %.2f, softirq %.2f, busy %.2f of %.2f\n",
+				l, rps, tps, w / hz, wu + ws, a / hz, s / hz, (t - i) / hz, t / hz
+		}' <<<"$out"
+}
+
+echo "profile: nginx (1 worker) + wrk -t1 -c16 -d${secs}s, body $size, $(nproc) CPUs"
+run_wrk "warm-up" >/dev/null
+run_wrk "no agent"
+
+ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/agent.prom" \
+	--stats-interval 3600 2>"$BENCH_TMP/agent.log" &
+apid=$!
+BENCH_PIDS+=("$apid")
+bench_wait_log "$BENCH_TMP/agent.log" "mirroring TLS on" 20 "$apid" ||
+	bench_die "the agent did not start: $(tail -2 "$BENCH_TMP/agent.log")"
+run_wrk "agent -o" "$apid"
+
+# BPF program time: enable the kernel's per-program statistics for one more run
+prog_ids() { bpftool prog show -j | /usr/bin/python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    print(p["id"], p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))'; }
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
+prog_ids >"$BENCH_TMP/progs0"
+run_wrk "agent+stats" "$apid"
+prog_ids >"$BENCH_TMP/progs1"
+echo 0 >/proc/sys/kernel/bpf_stats_enabled
+echo
+echo "BPF programs during that run (kernel.bpf_stats_enabled; time inside the programs only):"
+awk -v secs="$secs" 'NR == FNR { c[$1] = $3; t[$1] = $4; next }
+	($3 - c[$1]) > 0 { n = $3 - c[$1]; ns = $4 - t[$1]; tot += ns
+		printf "  %-22s %10d runs %8.0f ns/run %7.3f CPU s\n", $2, n, ns / n, ns / 1e9 }
+	END { printf "  %-22s %40.3f CPU s in %d s\n", "total", tot / 1e9, secs }' \
+	"$BENCH_TMP/progs0" "$BENCH_TMP/progs1"
+
+# the call-graph profile of the whole system during a run with the agent
+pdir=${keep:-$BENCH_TMP}
+mkdir -p "$pdir"
+perf record -a -g -F 999 -o "$pdir/perf.data" -- sleep "$((secs + 1))" 2>"$BENCH_TMP/perf.err" &
+perf_pid=$!
+sleep 0.5
+run_wrk "agent+perf" "$apid"
+wait "$perf_pid" || bench_die "perf record failed: $(tail -2 "$BENCH_TMP/perf.err")"
+kill -INT "$apid"
+wait "$apid" 2>/dev/null || true
+echo
+echo "agent counters: $(grep -E '^(sslcollector_agent_(captured_bytes|captured_records|frames_forged|ring_full)_total|sslcollector_agent_output_frames_total)' "$BENCH_TMP/agent.prom" | tr '\n' ' ')"
+echo
+echo "perf: share of all samples by command (both CPUs, ${secs} s):"
+perf report -i "$pdir/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+	grep -E '^ +[0-9]' | head -8 || true
+echo
+echo "perf: inclusive share of all samples of the kernel paths the capture adds:"
+perf report -i "$pdir/perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+	awk '
+	BEGIN {
+		n = split("asm_exc_debug:#DB trap, single-step of the probed instruction (uprobe entry)|" \
+			"asm_exc_int3:int3 trap (uprobe entry)|" \
+			"uprobe_notify_resume:uprobe handling on return to user space|" \
+			"uprobe_dispatcher:BPF programs of the entry uprobes|" \
+			"__x64_sys_uretprobe:uretprobe trampoline (syscall) incl. its BPF programs|" \
+			"uretprobe_dispatcher:BPF programs of the uretprobes|" \
+			"bpf_probe_read_user:copying plaintext into the ring buffer|" \
+			"bpf_ringbuf_submit:ring buffer submit incl. wake-up|" \
+			"native_apic_msr_write:wake-up self-IPI (APIC MSR write; irq_work)|" \
+			"__bpf_trace_sys_enter:raw tracepoint sys_enter (every syscall)|" \
+			"__sys_sendmmsg:the agent'"'"'s sendmmsg (AF_PACKET, veth, peer stack)", e, "|")
+		for (i = 1; i <= n; i++) { split(e[i], kv, ":"); want[kv[1]] = kv[2]; order[i] = kv[1] }
+	}
+	$3 == "[k]" && ($4 in want) { got[$4] = $1 }
+	END { for (i = 1; i <= n; i++) printf "  %8s  %-22s %s\n", (order[i] in got) ? got[order[i]] : "0%", order[i], want[order[i]] }'
+echo
+echo "perf: top symbols (self time, all commands):"
+perf report -i "$pdir/perf.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null |
+	grep -E '^ +[0-9]' | head -25 || true
+for c in sslcollector nginx wrk; do
+	echo
+	echo "perf: $c's own time by symbol (share of all samples):"
+	perf report -i "$pdir/perf.data" --no-children --comms "$c" --sort dso,sym --stdio -g none \
+		2>/dev/null | grep -E '^ +[0-9]' | head -15 || true
+done
+echo
+"$BENCH_PY" "$here/uprobe_floor.py" -n 20000

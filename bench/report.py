@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""bench/report.py: Markdown tables from bench/app_overhead.sh's per-run results (TSV).
+
+    bench/report.py RESULTS.tsv [--secs SECONDS]
+
+Throughput: for each body size and configuration, the median over the rounds of requests/s
+and MB/s (10^6 bytes of HTTP response per second, as wrk counts them), and the median over the
+rounds of the ratio to the no-capture run *of the same round*, with its range; pass/fail against
+issue 6's targets. Loss: per run of the agent, the application's plaintext bytes (nginx's access
+log: $request_length + $bytes_sent) against the agent's captured + gap bytes."""
+import csv
+import statistics
+import sys
+
+SIZES = ["1k", "64k", "1m"]
+CONFIGS = [
+    ("none", "no capture (reference)"),
+    ("agent-o", "sslcollector -I vs -o vo"),
+    ("agent-t", "sslcollector -I vs -t 127.0.0.1 + -C -o vo"),
+    ("bpftrace", "bench/ssl_capture.bt (bpftrace)"),
+    ("probes-only", "bench/ssl_probes_only.bt (empty probes: the floor)"),
+]
+TARGET = {"1k": 0.90, "64k": 0.95, "1m": 0.95}
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def load(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def throughput(rows):
+    out = []
+    by = {}
+    for r in rows:
+        by.setdefault((r["size"], r["config"]), {})[r["round"]] = r
+    sizes = [s for s in SIZES if any(k[0] == s for k in by)] + sorted(
+        {k[0] for k in by} - set(SIZES))
+    out.append("| body | capture | runs | requests/s (median) | MB/s (median) | ratio to no capture, "
+               "median (min–max) | target | verdict |")
+    out.append("| --- | --- | ---: | ---: | ---: | --- | --- | --- |")
+    verdicts = []
+    for size in sizes:
+        base = by.get((size, "none"), {})
+        ratios_by_cfg = {}
+        for cfg, label in CONFIGS:
+            runs = by.get((size, cfg))
+            if not runs:
+                continue
+            ok = [r for r in runs.values() if r["status"] == "ok"]
+            if not ok:
+                states = sorted({r["status"] + (": " + r["note"] if r["note"] else "")
+                                 for r in runs.values()})
+                out.append(f"| {size} | {label} | 0 | – | – | {'; '.join(states)} | | |")
+                continue
+            rps = [num(r["requests"]) / num(r["seconds"]) for r in ok]
+            mbs = [num(r["resp_bytes"]) / num(r["seconds"]) / 1e6 for r in ok]
+            ratios = []
+            for rnd, r in runs.items():
+                b = base.get(rnd)
+                if r["status"] == "ok" and b and b["status"] == "ok":
+                    ratios.append((num(r["requests"]) / num(r["seconds"])) /
+                                  (num(b["requests"]) / num(b["seconds"])))
+            ratios_by_cfg[cfg] = dict(
+                (rnd, (num(r["requests"]) / num(r["seconds"])) /
+                 (num(base[rnd]["requests"]) / num(base[rnd]["seconds"])))
+                for rnd, r in runs.items()
+                if r["status"] == "ok" and rnd in base and base[rnd]["status"] == "ok")
+            if cfg == "none":
+                rtxt = "1 (reference)"
+            elif ratios:
+                rtxt = f"{statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
+            else:
+                rtxt = "–"
+            target = verdict = ""
+            if cfg == "agent-o" and ratios:
+                t = TARGET.get(size)
+                med = statistics.median(ratios)
+                target = f"≥ {t:.2f}, > bpftrace" if t else "> bpftrace"
+                ok_ratio = t is None or med >= t
+                verdicts.append((size, med, t, ok_ratio))
+                verdict = "PASS" if ok_ratio else "FAIL"
+            out.append(f"| {size} | {label} | {len(ok)} | {fmt(statistics.median(rps))} | "
+                       f"{fmt(statistics.median(mbs), 1)} | {rtxt} | {target} | {verdict} |")
+        # the "better than bpftrace in the same run" part of the agent's verdict
+        a, b = ratios_by_cfg.get("agent-o"), ratios_by_cfg.get("bpftrace")
+        if a and b:
+            common = sorted(set(a) & set(b))
+            wins = sum(1 for rnd in common if a[rnd] > b[rnd])
+            better = statistics.median([a[r] for r in common]) > statistics.median(
+                [b[r] for r in common]) if common else False
+            out.append(f"| {size} | agent -o vs bpftrace | {len(common)} | | | agent better in "
+                       f"{wins} of {len(common)} rounds | > bpftrace | "
+                       f"{'PASS' if better else 'FAIL'} |")
+    return out
+
+
+def loss(rows):
+    out = []
+    out.append("| body | round | capture | app bytes (req + resp) | captured | gap bytes "
+               "(ring full / max call / unreadable) | unattributed | app − captured − gaps | "
+               "frames out / dropped / at sink | collector injected / dropped |")
+    out.append("| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | --- | --- |")
+    summary = {}
+    for r in rows:
+        if not r["config"].startswith("agent-"):
+            continue
+        if r["status"] != "ok":
+            out.append(f"| {r['size']} | {r['round']} | {r['config']} | {r['status']} | | | | | "
+                       f"| {r['note']} |")
+            continue
+        app = int(num(r["app_req_bytes"]) + num(r["app_resp_bytes"]))
+        cap = int(num(r["captured"]))
+        gaps = [int(num(r[k])) for k in ("lost_ring_full", "lost_max_call", "lost_unreadable")]
+        unattr = int(num(r["unattributed"]))
+        diff = app - cap - sum(gaps)
+        coll = "–" if r["collector_injected"] in ("-", "") else \
+            f"{int(num(r['collector_injected'])):,} / {int(num(r['collector_dropped'])):,}"
+        out.append(
+            f"| {r['size']} | {r['round']} | {r['config']} | {app:,} | {cap:,} | {sum(gaps):,} "
+            f"({gaps[0]:,} / {gaps[1]:,} / {gaps[2]:,}) | {unattr:,} | {diff:,} | "
+            f"{int(num(r['frames_out'])):,} / {int(num(r['frames_dropped'])):,} / "
+            f"{int(num(r['sink_rx'])):,} | {coll} |")
+        s = summary.setdefault((r["size"], r["config"]), [0, 0, 0, 0, 0])
+        s[0] += 1
+        s[1] += sum(gaps)
+        s[2] += 1 if diff == 0 else 0
+        s[3] += unattr
+        s[4] += 1 if diff == unattr else 0
+    return out, summary
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    rows = load(sys.argv[1])
+    print("### Throughput (benchmark 1)\n")
+    print("\n".join(throughput(rows)))
+    lines, summary = loss(rows)
+    print("\n### Loss under load (benchmark 2)\n")
+    print("Per run of the agent. *app bytes*: nginx's access log, `$request_length + "
+          "$bytes_sent` of the requests logged during the run (plaintext HTTP bytes, what the "
+          "capture counts; TLS records, handshakes and alerts are not in it). *gap bytes*: "
+          "`sslcollector_agent_lost_bytes_total` (reported to the IDS as gaps). *unattributed*: "
+          "`sslcollector_agent_unattributed_bytes_total`, bytes of SSL calls whose socket the "
+          "capture never saw: neither mirrored nor reported as a gap. *app − captured − gaps* "
+          "is 0 when every byte is accounted for as captured or as a gap.\n")
+    print("\n".join(lines))
+    print()
+    for (size, cfg), (n, gaps, exact, unattr, with_unattr) in sorted(
+            summary.items(), key=lambda kv: (SIZES.index(kv[0][0]) if kv[0][0] in SIZES else 9,
+                                             kv[0][1])):
+        print(f"- {size} {cfg}: {n} runs; gap bytes {gaps:,} in total; captured + gaps == "
+              f"application bytes in {exact} of {n} runs; unattributed bytes {unattr:,} in "
+              f"total; captured + gaps + unattributed == application bytes in {with_unattr} "
+              f"of {n} runs")
+    s = summary.get(("64k", "agent-o"))
+    if s:
+        verdict = "PASS" if s[1] == 0 and s[2] == s[0] else "FAIL"
+        print(f"\nTarget (64 KiB bodies, -o): zero gap bytes, and every application byte "
+              f"captured or counted as a gap, in every run: **{verdict}** (gap bytes {s[1]:,}; "
+              f"captured + gaps == application bytes in {s[2]} of {s[0]} runs; "
+              f"{s[3]:,} bytes unattributed, i.e. missing from the mirror without a gap).")
+
+
+if __name__ == "__main__":
+    main()
