@@ -2,6 +2,7 @@
 checks, and a cross-check against nginx's access log (the server's view of the same bytes).
 
     /usr/bin/python3 groundtruth.py accesslog GT.json ACCESS.log
+    /usr/bin/python3 groundtruth.py merge OUT.json GT.json...   # several workloads as one
 """
 import ipaddress
 import json
@@ -100,7 +101,33 @@ def check_accesslog(gt, log_path):
     return errors
 
 
+def merge(out, paths):
+    """One ground truth from several workloads (e.g. one per host): connection ids get the
+    index of their file as a prefix, byte files are referred to by absolute path."""
+    merged = {"connections": [], "requests": [], "rules": None}
+    for i, path in enumerate(paths):
+        gt = GroundTruth(path)
+        if merged["rules"] is None:
+            merged["rules"] = gt.rules
+        elif gt.rules != merged["rules"]:
+            raise SystemExit("groundtruth merge: %s has other rules than %s" % (path, paths[0]))
+        extra = {k: v for k, v in gt.data.items() if k not in merged}
+        merged.update(extra)
+        for c in gt.connections:
+            c = dict(c, id="%d:%s" % (i, c["id"]))
+            for k in ("sent_file", "received_file"):
+                c[k] = os.path.join(gt.base, c[k])
+            merged["connections"].append(c)
+        for r in gt.requests:
+            merged["requests"].append(dict(r, conn="%d:%s" % (i, r["conn"])))
+    with open(out, "w") as f:
+        json.dump(merged, f, indent=1)
+
+
 def main(argv):
+    if len(argv) >= 4 and argv[1] == "merge":
+        merge(argv[2], argv[3:])
+        return 0
     if len(argv) == 4 and argv[1] == "accesslog":
         gt = GroundTruth(argv[2])
         errors = check_accesslog(gt, argv[3])

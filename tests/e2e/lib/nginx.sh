@@ -10,6 +10,7 @@ E2E_NGINX_DIR=     # nginx.conf, html/, access.log (JSON lines), error.log
 E2E_NGINX_LISTEN=  # what e2e_nginx_start was given, e.g. "80:plain 443:tls"
 
 # e2e_pki DIR: a CA and a server certificate whose SAN has the server's IPv4 and IPv6 addresses.
+# E2E_PKI_EXTRA_SAN: more subjectAltName entries (e.g. "IP:10.78.0.2" for a second host).
 e2e_pki() {
 	local d=$1
 	mkdir -p "$d"
@@ -24,7 +25,7 @@ e2e_pki() {
 			printf '%s\n' "basicConstraints=CA:FALSE" \
 				"keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
 				"subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" \
-				"subjectAltName=DNS:server.e2e.test,IP:$E2E_SERVER4,IP:$E2E_SERVER6" >server.ext &&
+				"subjectAltName=DNS:server.e2e.test,IP:$E2E_SERVER4,IP:$E2E_SERVER6${E2E_PKI_EXTRA_SAN:+,$E2E_PKI_EXTRA_SAN}" >server.ext &&
 			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
 				-days 2 -extfile server.ext -out server.pem
 	) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; e2e_fail "cannot make the test certificates"; }

@@ -26,6 +26,7 @@ E2E_EVE=
 E2E_SURICATA_RX0=0 # m1's rx_packets when this Suricata started
 E2E_MIRROR_TXDROP0=0 # m0's tx_dropped then
 E2E_DRAIN_SID=9000999 # the drain marker's rule (evetool.py knows it too)
+E2E_MIRROR_NS=${E2E_MIRROR_NS:-server} # the namespace holding E2E_IF_MIRROR (drain marker, tx drops)
 E2E_DRAIN_N=0
 
 e2e_suricata_conf() {
@@ -167,7 +168,7 @@ e2e_suricata_start() {
 	e2e_in ids suricata -T -c "$d/suricata.yaml" -l "$d" >"$d/test-config.log" 2>&1 ||
 		{ tail -n 20 "$d/test-config.log" >&2; e2e_fail "Suricata rejected $d/suricata.yaml"; }
 	E2E_SURICATA_RX0=$(e2e_if_counter ids "$E2E_IF_IDS" rx packets)
-	E2E_MIRROR_TXDROP0=$(e2e_if_counter server "$E2E_IF_MIRROR" tx dropped)
+	E2E_MIRROR_TXDROP0=$(e2e_if_counter "$E2E_MIRROR_NS" "$E2E_IF_MIRROR" tx dropped)
 	e2e_register_log "suricata.log ($name)" "$d/suricata.log"
 	local -a set=()
 	for kv in ${SSLC_E2E_SURICATA_SET:-}; do set+=(--set "$kv"); done
@@ -191,7 +192,7 @@ _e2e_suricata_started() {
 e2e_suricata_drain() {
 	local timeout=${1:-30}
 	E2E_DRAIN_N=$((E2E_DRAIN_N + 1))
-	e2e_in server "$E2E_PY" "$E2E_LIB/pcaptool.py" marker "$E2E_IF_MIRROR" "$E2E_DRAIN_N" ||
+	e2e_in "$E2E_MIRROR_NS" "$E2E_PY" "$E2E_LIB/pcaptool.py" marker "$E2E_IF_MIRROR" "$E2E_DRAIN_N" ||
 		e2e_fail "cannot send the drain marker into $E2E_IF_MIRROR"
 	e2e_wait_until "$timeout" "Suricata to reach drain marker $E2E_DRAIN_N" \
 		grep -q "\"src_port\":$((40000 + E2E_DRAIN_N)),.*\"signature_id\":$E2E_DRAIN_SID" "$E2E_EVE"
@@ -212,7 +213,7 @@ e2e_suricata_stop() {
 	((drops == 0)) || e2e_fail "Suricata's capture dropped $drops frames (ring overflow): the" \
 		"IDS, not the mirror, lost data"
 	((decoded == want)) || e2e_fail "Suricata decoded $decoded frames, $E2E_IF_IDS received $want"
-	lost=$(($(e2e_if_counter server "$E2E_IF_MIRROR" tx dropped) - E2E_MIRROR_TXDROP0))
+	lost=$(($(e2e_if_counter "$E2E_MIRROR_NS" "$E2E_IF_MIRROR" tx dropped) - E2E_MIRROR_TXDROP0))
 	((lost == 0)) || e2e_fail "$lost frames sent into $E2E_IF_MIRROR never reached" \
 		"$E2E_IF_IDS (veth tx_dropped: the receive backlog overflowed)"
 	e2e_log "Suricata stopped: decoded all $decoded frames $E2E_IF_IDS received, none dropped"

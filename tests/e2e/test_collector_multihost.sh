@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Issue 5: the mirrors of two hosts through TLS tunnels into one collector, into Suricata; the
+# collector stopped for 5 s during traffic and started again.
+#
+#  ns client  ═veth═ ns server (host A)                       ns coll
+#  10.77.0.1         10.77.0.2, fd77::2                         ka 10.79.1.2 ┐
+#  fd77::1           nginx :443, sslcollector -I s-ID ═════════════════════╡ sslcollector -C
+#                      -t 10.79.1.2 (ta 10.79.1.1)                         │   -o m0-ID ═veth═ ns ids
+#  ns clientb ═veth═ ns hostb (host B)                                     │   (m1-ID: Suricata 7)
+#  10.78.0.1         10.78.0.2, nginx :443, sslcollector -I sb-ID ══════════╛
+#                      -t 10.79.2.2 (tb 10.79.2.1)           kb 10.79.2.2
+#
+# Tunnel certificates from scripts/make-certs.sh (CA, collector with both addresses, agents
+# CN=host-a and CN=host-b). Asserts:
+#  * phase 1 (both hosts' workloads: curl and Python, GET/POST/404/keep-alive/20 parallel,
+#    5 MiB download; host A over IPv4 and IPv6): Suricata logs every request with its URL,
+#    status and size on its host's real addresses, and the rules alert exactly where the
+#    ground truth says, on each host's own connections;
+#  * outage: the collector stops (SIGTERM) while both hosts serve downloads for 5 s, then
+#    starts again: both agents reconnect on their own, the frames forged meanwhile are counted
+#    as dropped in each agent's metrics (sslcollector_tunnel_frames_dropped_total), never
+#    silently;
+#  * phase 3 (the workloads again, after the reconnection): fully inspected like phase 1;
+#  * no capture drops, gaps or bad checksums at Suricata; agents and collector exit 0.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/e2e.sh
+source "$here/lib/e2e.sh"
+top=$(cd "$here/../.." && pwd)
+
+B_CLIENT4=10.78.0.1 B_SERVER4=10.78.0.2
+A_TUN=10.79.1.1 A_COLL=10.79.1.2 B_TUN=10.79.2.1 B_COLL=10.79.2.2
+export E2E_PKI_EXTRA_SAN="IP:$B_SERVER4"
+e2e_setup
+if_cb=cb-$E2E_ID if_sb=sb-$E2E_ID if_ta=ta-$E2E_ID if_ka=ka-$E2E_ID if_tb=tb-$E2E_ID
+if_kb=kb-$E2E_ID
+
+# --- topology: host B, the collector's namespace, the collector's -o link --------------------
+e2e_netns_add clientb
+e2e_netns_add hostb
+e2e_netns_add coll
+e2e_veth clientb "$if_cb" hostb "$if_sb"
+e2e_addr clientb "$if_cb" "$B_CLIENT4/24"
+e2e_addr hostb "$if_sb" "$B_SERVER4/24"
+e2e_veth server "$if_ta" coll "$if_ka"
+e2e_addr server "$if_ta" "$A_TUN/24"
+e2e_addr coll "$if_ka" "$A_COLL/24"
+e2e_veth hostb "$if_tb" coll "$if_kb"
+e2e_addr hostb "$if_tb" "$B_TUN/24"
+e2e_addr coll "$if_kb" "$B_COLL/24"
+# the mirror link's server end becomes the collector's output
+ip -n "$(e2e_ns server)" link set "$E2E_IF_MIRROR" netns "$(e2e_ns coll)"
+e2e_no_ipv6 coll "$E2E_IF_MIRROR" # a device moved to another namespace gets IPv6 again
+ip -n "$(e2e_ns coll)" link set "$E2E_IF_MIRROR" up
+E2E_MIRROR_NS=coll
+
+# --- tunnel certificates -------------------------------------------------------------------
+tpki=$E2E_TMP/tunnel-pki
+"$top/scripts/make-certs.sh" -d "$tpki" -c "$A_COLL" -c "$B_COLL" -a host-a -a host-b \
+	>"$E2E_TMP/make-certs.log" 2>&1 || e2e_fail "scripts/make-certs.sh failed: $(tail -1 "$E2E_TMP/make-certs.log")"
+stats=$E2E_TMP/stats
+mkdir -m 1777 "$stats" # the collector writes its metrics as user nobody
+
+# --- servers: nginx on both hosts (host B: a copy of host A's configuration) ----------------
+e2e_nginx_start 443:tls
+nb=$E2E_TMP/nginx-b
+mkdir -p "$nb/tmp"
+ln -s "$E2E_NGINX_DIR/html" "$nb/html"
+sed "s#$E2E_NGINX_DIR#$nb#g" "$E2E_NGINX_DIR/nginx.conf" >"$nb/nginx.conf"
+e2e_register_log "nginx B error.log" "$nb/error.log"
+e2e_bg nginxb hostb "$nb/stdout.log" nginx -p "$nb" -e "$nb/error.log" -c "$nb/nginx.conf" \
+	-g "daemon off;"
+e2e_wait_listen hostb 443 10
+
+# --- collector, Suricata, agents -----------------------------------------------------------
+collector_start() { # $1: a name for its log and metrics
+	e2e_bg collector coll "$E2E_TMP/collector-$1.log" "$SSLC_BIN" -C -o "$E2E_IF_MIRROR" \
+		--ca "$tpki/ca.crt" --cert "$tpki/collector.crt" --key "$tpki/collector.key" \
+		--stats-file "$stats/collector-$1.prom" --stats-interval 1
+	e2e_wait_file_match "$E2E_TMP/collector-$1.log" "listening on" 15
+}
+metric() { # FILE NAME: the sum of a metric's samples (0 if absent)
+	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }' "$1" \
+		2>/dev/null || echo 0
+}
+queues_empty() {
+	[[ $(metric "$stats/agent-a.prom" sslcollector_tunnel_queue_bytes) == 0 &&
+		$(metric "$stats/agent-b.prom" sslcollector_tunnel_queue_bytes) == 0 ]]
+}
+agents_connected() { # $1: collector name
+	[[ $(metric "$stats/collector-$1.prom" sslcollector_collector_agents_connected) == 2 ]]
+}
+
+collector_start 1
+e2e_suricata_start multihost
+for h in a b; do
+	if [[ $h == a ]]; then ns=server iface=$E2E_IF_SERVER coll=$A_COLL; else
+		ns=hostb iface=$if_sb coll=$B_COLL; fi
+	e2e_bg "agent$h" "$ns" "$E2E_TMP/agent-$h.log" "$SSLC_BIN" -I "$iface" -t "$coll" \
+		--ca "$tpki/agents/host-$h/ca.crt" --cert "$tpki/agents/host-$h/agent.crt" \
+		--key "$tpki/agents/host-$h/agent.key" --stats-file "$stats/agent-$h.prom" \
+		--stats-interval 1
+	e2e_wait_file_match "$E2E_TMP/agent-$h.log" "mirroring TLS on" 30
+done
+e2e_wait_until 30 "both agents connected to the collector" agents_connected 1
+
+# --- phase 1 ---------------------------------------------------------------------------------
+workloads() { # $1: phase name; both hosts at once, ground truths gt-$1-{a,b}.json
+	local pa pb
+	e2e_in client "$E2E_PY" "$E2E_LIB/workload.py" --out "$E2E_TMP/gt-$1-a.json" \
+		--cafile "$E2E_PKI_DIR/ca.pem" "https://$E2E_SERVER4/" "https://[$E2E_SERVER6]/" \
+		>"$E2E_TMP/workload-$1-a.log" 2>&1 &
+	pa=$!
+	e2e_in clientb "$E2E_PY" "$E2E_LIB/workload.py" --out "$E2E_TMP/gt-$1-b.json" \
+		--cafile "$E2E_PKI_DIR/ca.pem" "https://$B_SERVER4/" \
+		>"$E2E_TMP/workload-$1-b.log" 2>&1 &
+	pb=$!
+	wait "$pa" || e2e_fail "host A's workload ($1) failed: $(tail -1 "$E2E_TMP/workload-$1-a.log")"
+	wait "$pb" || e2e_fail "host B's workload ($1) failed: $(tail -1 "$E2E_TMP/workload-$1-b.log")"
+	e2e_log "workloads $1: A: $(tail -1 "$E2E_TMP/workload-$1-a.log"); B: $(tail -1 "$E2E_TMP/workload-$1-b.log")"
+}
+workloads before
+# let the agents' queues reach the collector before it goes away
+e2e_wait_until 30 "the agents' tunnel queues to empty (phase 1)" queues_empty
+sleep 1.5
+
+# --- outage: 5 s without a collector, with traffic on both hosts ------------------------------
+e2e_stop collector TERM 15 || e2e_fail "the collector did not exit cleanly (status $?)"
+dropped_before_a=$(metric "$stats/agent-a.prom" sslcollector_tunnel_frames_dropped_total)
+dropped_before_b=$(metric "$stats/agent-b.prom" sslcollector_tunnel_frames_dropped_total)
+outage_end=$((SECONDS + 5))
+while ((SECONDS < outage_end)); do
+	e2e_in client curl -sS --cacert "$E2E_PKI_DIR/ca.pem" -o /dev/null "https://$E2E_SERVER4/big.bin" ||
+		e2e_fail "a download from host A failed during the outage"
+	e2e_in clientb curl -sS --cacert "$E2E_PKI_DIR/ca.pem" -o /dev/null "https://$B_SERVER4/big.bin" ||
+		e2e_fail "a download from host B failed during the outage"
+done
+sleep 1.5 # one stats interval: the agents' metrics include the outage
+dropped_a=$(metric "$stats/agent-a.prom" sslcollector_tunnel_frames_dropped_total)
+dropped_b=$(metric "$stats/agent-b.prom" sslcollector_tunnel_frames_dropped_total)
+conns_before_a=$(metric "$stats/agent-a.prom" sslcollector_tunnel_connections_total)
+conns_before_b=$(metric "$stats/agent-b.prom" sslcollector_tunnel_connections_total)
+collector_start 2
+restarted=$SECONDS
+e2e_wait_until 45 "both agents to reconnect to the restarted collector" agents_connected 2
+e2e_log "both agents reconnected $((SECONDS - restarted)) s after the restart"
+
+# --- phase 3: after the reconnection ---------------------------------------------------------
+workloads after
+e2e_wait_until 30 "the agents' tunnel queues to empty (phase 3)" queues_empty
+for h in a b; do
+	e2e_stop "agent$h" TERM 30 || e2e_fail "agent $h did not exit cleanly (status $?)"
+done
+e2e_suricata_drain
+e2e_suricata_stop
+e2e_stop collector TERM 15 || e2e_fail "the collector did not exit cleanly (status $?)"
+
+# --- assertions ------------------------------------------------------------------------------
+gt=$E2E_TMP/gt-all.json
+e2e_py groundtruth merge "$gt" "$E2E_TMP"/gt-{before,after}-{a,b}.json
+e2e_check "Suricata logs every request of both hosts, before and after the outage, with its URL, status and size, and the alerts on each host's connections" \
+	e2e_py evetool check "$E2E_EVE" "$gt"
+alerts_on() { # SERVER_IP: alerts on connections to that server
+	jq -s --arg ip "$1" --argjson drain "$E2E_DRAIN_SID" '[.[] | select(.event_type == "alert" and (.dest_ip == $ip or .src_ip == $ip)
+		and (.alert.signature_id != $drain))] | length' "$E2E_EVE"
+}
+e2e_check "rules alert on host A's connections ($(alerts_on "$E2E_SERVER4") alerts)" \
+	test "$(alerts_on "$E2E_SERVER4")" -gt 0
+e2e_check "rules alert on host B's connections ($(alerts_on "$B_SERVER4") alerts)" \
+	test "$(alerts_on "$B_SERVER4")" -gt 0
+e2e_check "host A's agent counted the frames of the outage as dropped ($dropped_before_a -> $dropped_a)" \
+	test "$dropped_a" -gt "$dropped_before_a"
+e2e_check "host B's agent counted the frames of the outage as dropped ($dropped_before_b -> $dropped_b)" \
+	test "$dropped_b" -gt "$dropped_before_b"
+e2e_check "host A's agent reconnected by itself (sessions $conns_before_a -> $(metric "$stats/agent-a.prom" sslcollector_tunnel_connections_total))" \
+	test "$(metric "$stats/agent-a.prom" sslcollector_tunnel_connections_total)" -gt "$conns_before_a"
+e2e_check "host B's agent reconnected by itself (sessions $conns_before_b -> $(metric "$stats/agent-b.prom" sslcollector_tunnel_connections_total))" \
+	test "$(metric "$stats/agent-b.prom" sslcollector_tunnel_connections_total)" -gt "$conns_before_b"
+e2e_check "the collector received both agents, by certificate subject" \
+	grep -q 'agent="CN=host-b' "$stats/collector-2.prom"
+e2e_checks_done
