@@ -49,15 +49,7 @@ def file_offset(lib, symbol):
                          check=True).stdout
     vaddr = next(int(line.split()[0], 16) for line in out.splitlines()
                  if line.split()[-1].split("@")[0] == symbol)
-    segs = subprocess.run(["readelf", "-lW", lib], capture_output=True, text=True,
-                          check=True).stdout
-    for line in segs.splitlines():
-        f = line.split()
-        if f and f[0] == "LOAD":
-            off, va, memsz = int(f[1], 16), int(f[2], 16), int(f[5], 16)
-            if va <= vaddr < va + memsz:
-                return vaddr - va + off, vaddr
-    raise SystemExit(f"uprobe_floor.py: no LOAD segment holds {symbol}")
+    return vaddr_to_offset(lib, vaddr), vaddr
 
 
 def vaddr_to_offset(lib, vaddr):
