@@ -96,6 +96,7 @@ static const struct output_ops pcap_ops = {
 int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len)
 {
 	struct pcap_output *p;
+	struct stat st;
 	int fd, ret;
 
 	*out = NULL;
@@ -109,8 +110,9 @@ int output_pcap_open(const char *path, struct output **out, char *err, size_t er
 		free(p);
 		return ret;
 	}
-	/* an existing file keeps its mode through O_TRUNC: make it private too */
-	if (fchmod(fd, 0600) < 0) {
+	/* an existing file keeps its mode through O_TRUNC: make it private too (only a regular
+	 * file: a FIFO or a device such as /dev/null is not ours to change) */
+	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && fchmod(fd, 0600) < 0)) {
 		ret = -errno;
 		snprintf(err, err_len, "-w %s: cannot make it private (chmod 0600): %s", path,
 			 strerror(errno));

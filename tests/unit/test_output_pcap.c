@@ -1,0 +1,112 @@
+/* output_pcap_open: the pcap file is private (0600) even when it existed with another mode, a
+ * FIFO or a device given as -w keeps its own mode (it is not ours to change), and what is written
+ * is a pcap with the frame in it. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "output.h"
+
+static char dir[] = "/tmp/sslc-output-pcap-XXXXXX";
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void test_regular_file_made_private(void **state)
+{
+	char path[256], err[256] = "";
+	uint8_t frame[60] = {0}, buf[256];
+	struct output *o;
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/old.pcap", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	assert_int_equal(output_pcap_open(path, &o, err, sizeof(err)), 0);
+	assert_int_equal(mode_of(path), 0600);
+	frame[12] = 0x08; /* an IPv4 EtherType, the rest zeros: the sink does not parse */
+	assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+	output_close(o);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(n, 24 + 16 + (ssize_t)sizeof(frame)); /* header, record, frame */
+	assert_int_equal(buf[0], 0xd4); /* little-endian microsecond magic a1b2c3d4 */
+	assert_int_equal(buf[3], 0xa1);
+}
+
+static void test_fifo_keeps_its_mode(void **state)
+{
+	char path[256], err[256] = "";
+	struct output *o;
+	int rd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(chmod(path, 0644), 0);
+	rd =
+	    open(path, O_RDONLY | O_NONBLOCK); /* a reader, so opening for writing does not block */
+	assert_true(rd >= 0);
+	assert_int_equal(output_pcap_open(path, &o, err, sizeof(err)), 0);
+	assert_int_equal(mode_of(path), 0644);
+	output_close(o);
+	close(rd);
+}
+
+static void test_missing_directory_is_an_error(void **state)
+{
+	char path[256], err[256] = "";
+	struct output *o = (struct output *)1;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/no/such/dir.pcap", dir);
+	assert_true(output_pcap_open(path, &o, err, sizeof(err)) < 0);
+	assert_null(o);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "No such file"));
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_regular_file_made_private),
+	    cmocka_unit_test(test_fifo_keeps_its_mode),
+	    cmocka_unit_test(test_missing_directory_is_an_error),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
