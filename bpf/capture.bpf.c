@@ -78,6 +78,8 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	s = bpf_map_lookup_elem(&sessions, &key);
 	if (s && s->state == SESSION_IGNORED)
 		return 0; /* a socket we know we do not mirror: cheapest possible exit */
+	if (s)
+		s->call_id = id; /* see enum call_state */
 	args.ssl = ssl;
 	args.buf = buf;
 	args.num = num;
@@ -245,6 +247,7 @@ static __always_inline void session_bind(struct session_key *key, int fd)
 		return;
 	}
 	n.state = SESSION_MIRRORED;
+	n.call_id = bpf_get_current_pid_tgid(); /* the call whose syscall this is */
 	n.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
 	bpf_map_update_elem(&sessions, key, &n, BPF_ANY);
 	struct sock_owner owner = {.key = *key, .conn_id = n.conn_id};
@@ -482,49 +485,34 @@ static __always_inline bool flush_pending_gap(struct session *s, __u8 dir)
 	return true;
 }
 
-static __always_inline int call_exit(long ret, __u8 func)
+/* The TCP connection under a session is gone: its mirror ends; further calls on the SSL
+ * object must bind again. */
+static __always_inline void session_socket_gone(struct session *s, __u8 flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct call_args *c = bpf_map_lookup_elem(&active_calls, &id);
-	struct loop_ctx lc = {};
+	session_close(s, flags, SSLC_FUNC_NONE);
+	s->state = SESSION_UNBOUND;
+	s->fd = -1;
+}
+
+/* Mirrors the n bytes a call transferred (or reports them as a gap). */
+static __always_inline void call_data(struct loop_ctx *lc, __u64 n, __u8 func)
+{
 	struct session *s;
-	__u64 n = 0;
 	__u8 dir;
 
-	if (!c)
-		return 0;
-	if (c->func != func)
-		return 0; /* a nested call: the outer one reports */
-	lc.key.tgid = id >> 32;
-	lc.key.ssl = c->ssl;
-	lc.c.buf = c->buf;
-	if (func == SSLC_FUNC_READ_EX || func == SSLC_FUNC_WRITE_EX) {
-		size_t done = 0;
-
-		if (ret == 1 && !bpf_probe_read_user(&done, sizeof(done), (void *)c->ex_out))
-			n = done;
-	} else if (ret > 0) {
-		n = (__u64)ret;
-	}
-	bpf_map_delete_elem(&active_calls, &id);
-	if (!n)
-		return 0; /* failed or would block: nothing transferred */
-	if (n > c->num && c->num)
-		n = c->num; /* never trust more than the buffer holds */
-
-	s = bpf_map_lookup_elem(&sessions, &lc.key);
+	s = bpf_map_lookup_elem(&sessions, &lc->key);
 	if (!s || s->state == SESSION_UNBOUND) {
 		count(SSLC_CNT_NOSOCK_BYTES, n);
-		return 0;
+		return;
 	}
 	if (s->state != SESSION_MIRRORED)
-		return 0;
+		return;
 	if (s->closed) {
 		/* data after SSL_shutdown/close: the same SSL object lives on; mirror it as a
 		 * new connection */
 		s->closed = 0;
 		s->conn_id = __sync_fetch_and_add(&next_conn_id, 1);
-		struct sock_owner owner = {.key = lc.key, .conn_id = s->conn_id};
+		struct sock_owner owner = {.key = lc->key, .conn_id = s->conn_id};
 		bpf_map_update_elem(&socks, &s->sk, &owner, BPF_ANY);
 		count(SSLC_CNT_SESSIONS, 1);
 	}
@@ -533,24 +521,65 @@ static __always_inline int call_exit(long ret, __u8 func)
 	count(SSLC_CNT_CALLS, 1);
 	if (!flush_pending_gap(s, dir)) {
 		report_gap(s, dir, n, SSLC_F_GAP_RING_FULL, func);
-		return 0;
+		return;
 	}
-	lc.c.len = n > cfg_max_call ? cfg_max_call : n;
-	lc.c.total = n;
-	lc.c.conn_id = s->conn_id;
-	lc.c.ts_ns = bpf_ktime_get_ns();
-	lc.c.dir = dir;
-	lc.c.func = func;
-	bpf_loop((lc.c.len + SSLC_CHUNK_MAX - 1) / SSLC_CHUNK_MAX, emit_chunk, &lc, 0);
+	lc->c.len = n > cfg_max_call ? cfg_max_call : n;
+	lc->c.total = n;
+	lc->c.conn_id = s->conn_id;
+	lc->c.ts_ns = bpf_ktime_get_ns();
+	lc->c.dir = dir;
+	lc->c.func = func;
+	bpf_loop((lc->c.len + SSLC_CHUNK_MAX - 1) / SSLC_CHUNK_MAX, emit_chunk, lc, 0);
 	/* the session may have been evicted meanwhile; look it up again */
-	s = bpf_map_lookup_elem(&sessions, &lc.key);
+	s = bpf_map_lookup_elem(&sessions, &lc->key);
 	if (!s)
+		return;
+	if (lc->c.stopped && lc->c.stop_off < lc->c.len)
+		report_gap(s, dir, lc->c.len - lc->c.stop_off,
+			   lc->c.fault ? SSLC_F_GAP_FAULT : SSLC_F_GAP_RING_FULL, func);
+	if (n > lc->c.len)
+		report_gap(s, dir, n - lc->c.len, SSLC_F_GAP_CAP, func);
+}
+
+static __always_inline int call_exit(long ret, __u8 func)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *c = bpf_map_lookup_elem(&active_calls, &id);
+	struct loop_ctx lc = {};
+	struct session *s;
+	__u32 state;
+	__u64 n = 0, num;
+
+	if (!c)
 		return 0;
-	if (lc.c.stopped && lc.c.stop_off < lc.c.len)
-		report_gap(s, dir, lc.c.len - lc.c.stop_off,
-			   lc.c.fault ? SSLC_F_GAP_FAULT : SSLC_F_GAP_RING_FULL, func);
-	if (n > lc.c.len)
-		report_gap(s, dir, n - lc.c.len, SSLC_F_GAP_CAP, func);
+	if (c->func != func)
+		return 0; /* a nested call: the outer one reports */
+	lc.key.tgid = id >> 32;
+	lc.key.ssl = c->ssl;
+	lc.c.buf = c->buf;
+	num = c->num;
+	if (func == SSLC_FUNC_READ_EX || func == SSLC_FUNC_WRITE_EX) {
+		size_t done = 0;
+
+		if (ret == 1 && !bpf_probe_read_user(&done, sizeof(done), (void *)c->ex_out))
+			n = done;
+	} else if (ret > 0) {
+		n = (__u64)ret;
+	}
+	state = __sync_lock_test_and_set(&c->state, CALL_DONE);
+	bpf_map_delete_elem(&active_calls, &id);
+	if (n > num && num)
+		n = num; /* never trust more than the buffer holds */
+	if (n)
+		call_data(&lc, n, func); /* else it failed or would block: nothing transferred */
+	if (state == CALL_CLOSE_DEFERRED) {
+		/* the connection ended while the call ran: now, behind the call's bytes */
+		s = bpf_map_lookup_elem(&sessions, &lc.key);
+		if (s) {
+			session_socket_gone(s, s->close_flags);
+			count(SSLC_CNT_CLOSE_AFTER_CALL, 1);
+		}
+	}
 	return 0;
 }
 
@@ -638,9 +667,18 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 	bool reset = oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
 		     oldstate == TCP_FIN_WAIT1 || oldstate == TCP_SYN_SENT ||
 		     oldstate == TCP_SYN_RECV;
-	session_close(s, SSLC_F_CLOSE_SOCKET | (reset ? SSLC_F_CLOSE_RESET : 0), SSLC_FUNC_NONE);
+	__u8 flags = SSLC_F_CLOSE_SOCKET | (reset ? SSLC_F_CLOSE_RESET : 0);
+	/* A read/write call on it may have moved bytes through the socket and not returned yet
+	 * (the reset raced its return probe): leave the end to that return (enum call_state). */
+	__u64 call_id = s->call_id;
+	struct call_args *c = call_id ? bpf_map_lookup_elem(&active_calls, &call_id) : NULL;
+	if (c && c->ssl == key.ssl && c->func != SSLC_FUNC_HANDSHAKE) {
+		s->close_flags = flags;
+		if (__sync_val_compare_and_swap(&c->state, CALL_ACTIVE, CALL_CLOSE_DEFERRED) ==
+		    CALL_ACTIVE)
+			return 0;
+	}
 	/* the SSL object may outlive its socket: further calls must re-bind */
-	s->state = SESSION_UNBOUND;
-	s->fd = -1;
+	session_socket_gone(s, flags);
 	return 0;
 }

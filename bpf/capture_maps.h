@@ -12,7 +12,20 @@ struct call_args {
 	__u64 ex_out; /* _ex functions: where the byte count is stored */
 	__u8 func;    /* enum sslc_func */
 	__u8 fd_seen; /* the call's first syscall has named the socket */
-	__u8 pad[6];
+	__u8 pad[2];
+	__u32 state; /* enum call_state; changed atomically (the socket may close meanwhile) */
+};
+
+/* The TCP connection may end (a reset from the peer) after the call has moved its bytes
+ * through the socket but before it returns. The end of the mirrored connection then waits
+ * for the call's return, so those bytes are mirrored before it: inet_sock_set_state moves an
+ * ACTIVE call to CLOSE_DEFERRED (compare-and-swap), the return moves it to DONE (exchange)
+ * and closes the session when it finds CLOSE_DEFERRED; whoever loses the race to the other
+ * does the close. */
+enum call_state {
+	CALL_ACTIVE = 0,
+	CALL_CLOSE_DEFERRED = 1,
+	CALL_DONE = 2,
 };
 
 /* A TLS session: an SSL object of a process. */
@@ -33,10 +46,12 @@ struct session {
 	__u64 sk;     /* struct sock * */
 	__u64 gap[2]; /* bytes lost per direction, not yet reported */
 	struct sslc_conn conn;
+	__u64 call_id; /* pid_tgid of the thread last in a read/write call on it */
 	__s32 fd;
 	__u8 state; /* enum session_state */
 	__u8 closed;
-	__u8 pad[2];
+	__u8 close_flags; /* of a close deferred until the call in flight returns */
+	__u8 pad;
 };
 
 struct sock_owner {

@@ -37,7 +37,7 @@ function(bpf_skeleton name src)
 	set(skel ${BPF_GEN_DIR}/${name}.skel.h)
 	add_custom_command(
 		OUTPUT ${obj}
-		COMMAND ${BPF_CLANG} -target bpf -g -O2 -Wall -Werror
+		COMMAND ${BPF_CLANG} -target bpf -mcpu=v3 -g -O2 -Wall -Werror
 			-D__TARGET_ARCH_${BPF_TARGET_ARCH}
 			-I${BPF_GEN_DIR} -I${CMAKE_SOURCE_DIR}/include -I${CMAKE_SOURCE_DIR}/bpf
 			-MD -MF ${obj}.d

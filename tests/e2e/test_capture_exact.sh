@@ -8,7 +8,9 @@
 #  | workload.py (curl,      |          | nginx :443 TLS (SSL_read/SSL_write)            |
 #  |   Python http.client)   |          | tls_clients.py bigwrite-server :8443 (Python:  |
 #  | tls_clients.py late     |          |   SSL_read_ex/SSL_write_ex, one 4 MiB write)   |
-#  | tls_clients.py fetch    |          | sslcollector -I s-ID --dump-dir D --print -v   |
+#  | tls_clients.py fetch    |          | tls_clients.py reset-server :8444 (answers a   |
+#  | tls_clients.py closer   |          |   client that has closed: reset in the write)  |
+#  |                         |          | sslcollector -I s-ID --dump-dir D --print -v   |
 #  +-------------------------+          +------------------------------------------------+
 #
 # Asserts, each against what the clients themselves sent and received:
@@ -18,7 +20,9 @@
 #    address:port), both directions byte-identical, nothing lost;
 #  * a connection opened (TCP and TLS handshake done) before sslcollector started is captured
 #    with its right addresses and bytes;
-#  * one 4 MiB SSL_write_ex is delivered whole, in chunks covering every byte once.
+#  * one 4 MiB SSL_write_ex is delivered whole, in chunks covering every byte once;
+#  * an answer whose write() brings back a reset (the TCP connection closes before the
+#    SSL_write_ex returns) is still captured, ahead of the connection's end.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +36,11 @@ e2e_bg bigwrite server "$E2E_TMP/bigwrite.log" "$E2E_PY" "$E2E_LIB/tls_clients.p
 	bigwrite-server --cert "$E2E_PKI_DIR/server.pem" --key "$E2E_PKI_DIR/server.key" \
 	--size "$bigsize" "$E2E_SERVER4" 8443
 e2e_wait_listen server 8443
+resets=3
+e2e_bg resetsrv server "$E2E_TMP/reset-server.log" "$E2E_PY" "$E2E_LIB/tls_clients.py" \
+	reset-server --cert "$E2E_PKI_DIR/server.pem" --key "$E2E_PKI_DIR/server.key" \
+	--out "$E2E_TMP/reset-gt.json" --count "$resets" "$E2E_SERVER4" 8444
+e2e_wait_listen server 8444
 
 # A client that connects before the agent exists, and speaks only after it has started.
 ready=$E2E_TMP/late.ready go=$E2E_TMP/late.go
@@ -54,6 +63,10 @@ e2e_workload "$gt" "https://$E2E_SERVER4/" "https://[$E2E_SERVER6]/"
 e2e_in client "$E2E_PY" "$E2E_LIB/tls_clients.py" fetch --out "$E2E_TMP/big-gt.json" \
 	--cafile "$E2E_PKI_DIR/ca.pem" "$E2E_SERVER4" 8443 /big ||
 	e2e_fail "the 4 MiB fetch failed"
+e2e_in client "$E2E_PY" "$E2E_LIB/tls_clients.py" closer --count "$resets" \
+	--cafile "$E2E_PKI_DIR/ca.pem" "$E2E_SERVER4" 8444 /gone ||
+	e2e_fail "the closing client failed"
+e2e_wait_until 30 "the reset server's ground truth" test -s "$E2E_TMP/reset-gt.json"
 
 e2e_stop agent TERM 30 || e2e_fail "sslcollector did not exit cleanly (status $?)"
 
@@ -65,6 +78,10 @@ e2e_check "the 4 MiB response is captured exactly" \
 	e2e_py dumptool check "$dump" "$E2E_TMP/big-gt.json"
 e2e_check "the single 4 MiB SSL_write is delivered whole, chunk after chunk" \
 	e2e_py dumptool bigcall "$E2E_TMP/agent.log" "$bigsize"
+e2e_check "answers whose write() met a reset are captured (the close waits for the call)" \
+	e2e_py dumptool check "$dump" "$E2E_TMP/reset-gt.json"
+e2e_check "... and the agent held those connections' ends for the calls in flight" \
+	grep -Eq "closes held for a call ([1-9]|[0-9]{2,})" "$E2E_TMP/agent.log"
 e2e_check "the agent reports nothing lost" \
 	grep -q "0 B lost" "$E2E_TMP/agent.log"
 e2e_checks_done

@@ -8,6 +8,15 @@ with client/server address, the exact bytes each way in files; no requests, no r
   tls_clients.py bigwrite-server --cert PEM --key KEY [--size BYTES] ADDR PORT
       for each connection: read a request, answer with the header in one write and a body of
       BYTES in ONE SSL_write_ex call (Python's sendall on a blocking socket), then close.
+  tls_clients.py closer [--count N] [--cafile CA] HOST PORT PATH
+      N connections one after the other, each: handshake, "GET PATH", close at once without
+      reading (a FIN; nothing unread, as the server below sends no session tickets).
+  tls_clients.py reset-server --cert PEM --key KEY --out GT [--count N] ADDR PORT
+      for each of N connections: read a request, wait until the client has closed, answer in
+      one SSL_write_ex. The client's kernel answers that data with a reset, which reaches this
+      socket *inside* the write() system call (veth and loopback deliver at once): the TCP
+      connection is closed before SSL_write_ex returns. Writes the server's view as ground
+      truth (request received, answer sent) and exits.
 
 Run with Debian's /usr/bin/python3.
 """
@@ -157,6 +166,53 @@ def cmd_bigwrite_server(a):
                 print("bigwrite-server: %r" % e, file=sys.stderr)
 
 
+def cmd_closer(a):
+    ctx = context(a.cafile)
+    for _ in range(a.count):
+        with socket.create_connection((a.host, a.port), timeout=60) as raw:
+            with ctx.wrap_socket(raw, server_hostname=a.host) as tls:
+                tls.sendall(request(a.host, a.path))
+        time.sleep(1.5)  # the server's answer meets this closed socket; then the next one
+    return 0
+
+
+def cmd_reset_server(a):
+    truth = Truth(a.out)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    ctx.num_tickets = 0  # nothing for the client to leave unread (that would be a reset)
+    family = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as srv:
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((a.addr, a.port))
+        srv.listen(16)
+        for i in range(a.count):
+            conn, peer = srv.accept()
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    local = tls.getsockname()
+                    req = b""
+                    while b"\r\n\r\n" not in req:
+                        chunk = tls.recv(4096)
+                        if not chunk:
+                            break
+                        req += chunk
+                    time.sleep(0.5)  # the client's FIN arrives
+                    body = body_bytes(1000 + i)
+                    answer = ("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                              % len(body)).encode() + body
+                    tls.sendall(answer)  # succeeds: the reset comes in during the write()
+                    truth.add("reset-%d" % i, peer, local, req, answer)
+                    try:
+                        tls.sendall(b"x")  # the connection is gone now
+                        truth.fail("reset-%d: a second write succeeded: no reset" % i)
+                    except OSError:
+                        pass
+            except (OSError, ssl.SSLError) as e:
+                truth.fail("reset-%d: %r" % (i, e))
+    return truth.write()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -182,9 +238,22 @@ def main():
     b.add_argument("--size", type=int, default=4 << 20)
     b.add_argument("addr")
     b.add_argument("port", type=int)
+    c = sub.add_parser("closer")
+    c.add_argument("--count", type=int, default=1)
+    c.add_argument("--cafile")
+    c.add_argument("host")
+    c.add_argument("port", type=int)
+    c.add_argument("path")
+    r = sub.add_parser("reset-server")
+    r.add_argument("--cert", required=True)
+    r.add_argument("--key", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--count", type=int, default=1)
+    r.add_argument("addr")
+    r.add_argument("port", type=int)
     a = ap.parse_args()
-    return {"fetch": cmd_fetch, "late": cmd_late,
-            "bigwrite-server": cmd_bigwrite_server}[a.cmd](a)
+    return {"fetch": cmd_fetch, "late": cmd_late, "bigwrite-server": cmd_bigwrite_server,
+            "closer": cmd_closer, "reset-server": cmd_reset_server}[a.cmd](a)
 
 
 if __name__ == "__main__":
