@@ -5,7 +5,11 @@
 #   agent-o   sslcollector -I vs$$ -o vo$$          (frames into a veth whose peer is a sink)
 #   agent-t   sslcollector -I vs$$ -t 127.0.0.1:P   + sslcollector -C -o vo$$ (when built)
 #   bpftrace  bench/ssl_capture.bt                  (same probes written in bpftrace)
-#   probes-only  bench/ssl_probes_only.bt           (the same probes doing nothing: the floor)
+#   probes-only  bench/ssl_probes_only.bt           (the same probes doing nothing)
+# and, to tell where the agent's cost goes (not in the default set, -c to add them):
+#   agent-w   sslcollector -I vs$$ -w /dev/null     (capture + forge, no network output)
+#   floor     bench/probe_floor.py                  (counting uprobes at the agent's own probe
+#                                                    sites: what no capture there can undercut)
 # Each run starts its capture, runs wrk for -d seconds, stops the capture and reads its
 # counters: captured + gap bytes against the plaintext bytes in nginx's access log.
 #
@@ -41,7 +45,7 @@ while getopts "b:r:d:s:o:c:h" o; do
 	s) sizes=$OPTARG ;;
 	o) out=$OPTARG ;;
 	c) read -r -a configs <<<"$OPTARG" ;;
-	*) sed -n '2,17p' "$0"; exit 2 ;;
+	*) sed -n '2,/^set -e/{/^set -e/d;p}' "$0"; exit 2 ;;
 	esac
 done
 [[ $build == /* ]] || build=$PWD/$build
@@ -95,6 +99,20 @@ start_capture() {
 		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/$tag.prom" \
 			--stats-interval 3600 2>"$BENCH_TMP/$tag.log" &
 		cap_pid=$!
+		;;
+	agent-w)
+		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -w /dev/null --stats-file "$BENCH_TMP/$tag.prom" \
+			--stats-interval 3600 2>"$BENCH_TMP/$tag.log" &
+		cap_pid=$!
+		;;
+	floor)
+		"$BENCH_PY" "$here/probe_floor.py" >"$BENCH_TMP/$tag.log" 2>&1 &
+		cap_pid=$!
+		if ! bench_wait_log "$BENCH_TMP/$tag.log" READY 20 "$cap_pid"; then
+			cap_fail="probe_floor.py: $(tail -1 "$BENCH_TMP/$tag.log")"
+			return 1
+		fi
+		return 0
 		;;
 	agent-t)
 		[[ $tunnel_state == "not available in this build" || $tunnel_state == failed* ]] && return 2
@@ -198,6 +216,10 @@ stop_capture() {
 		kill -INT "$cap_pid" 2>/dev/null || true
 		wait "$cap_pid" 2>/dev/null || true
 		wait "$bt_reader" 2>/dev/null || true
+		;;
+	floor)
+		kill -INT "$cap_pid" 2>/dev/null || true
+		wait "$cap_pid" 2>/dev/null || true
 		;;
 	esac
 	cap_pid= col_pid=

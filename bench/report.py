@@ -18,7 +18,9 @@ CONFIGS = [
     ("agent-o", "sslcollector -I vs -o vo"),
     ("agent-t", "sslcollector -I vs -t 127.0.0.1 + -C -o vo"),
     ("bpftrace", "bench/ssl_capture.bt (bpftrace)"),
-    ("probes-only", "bench/ssl_probes_only.bt (empty probes: the floor)"),
+    ("probes-only", "bench/ssl_probes_only.bt (bpftrace, empty probes)"),
+    ("agent-w", "sslcollector -I vs -w /dev/null (no network output)"),
+    ("floor", "bench/probe_floor.py (counting probes at the agent's sites: the floor)"),
 ]
 TARGET = {"1k": 0.90, "64k": 0.95, "1m": 0.95}
 

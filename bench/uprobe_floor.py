@@ -86,7 +86,9 @@ def instruction(lib, vaddr):
     return "?"
 
 
-def open_uprobe(path, offset, retprobe):
+def open_uprobe(path, offset, retprobe, pid=0, cpu=-1):
+    """A counting perf uprobe (no BPF program): of this process by default; pid -1 with a cpu
+    counts every process on that CPU."""
     libc = ctypes.CDLL(None, use_errno=True)
     ptype = int(open("/sys/bus/event_source/devices/uprobe/type").read())
     cpath = ctypes.create_string_buffer(path.encode())
@@ -97,7 +99,7 @@ def open_uprobe(path, offset, retprobe):
     attr.config1 = ctypes.cast(cpath, ctypes.c_void_p).value
     attr.config2 = offset
     attr.flags = 0  # enabled at once
-    fd = libc.syscall(298, ctypes.byref(attr), 0, -1, -1, 0)  # perf_event_open, this process
+    fd = libc.syscall(298, ctypes.byref(attr), pid, cpu, -1, 0)  # perf_event_open
     if fd < 0:
         e = ctypes.get_errno()
         raise SystemExit(f"uprobe_floor.py: perf_event_open(uprobe {path}+{offset:#x}): "
