@@ -413,7 +413,7 @@ int agent_run(const struct sslc_options *o)
 	status = EXIT_RUNTIME;
 	if (refresh_addrs(a, true))
 		goto out;
-	if (discovery_new(a->cap, &a->disc)) {
+	if (discovery_new(a->cap, a->netns, &a->disc)) {
 		log_error("out of memory");
 		goto out;
 	}

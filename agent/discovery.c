@@ -34,15 +34,17 @@ struct discovery {
 	struct rejected_file *rejected;
 	size_t n_rejected;
 	uint64_t last_full_scan_ns;
+	uint32_t netns;
 };
 
-int discovery_new(struct capture *cap, struct discovery **out)
+int discovery_new(struct capture *cap, uint32_t netns, struct discovery **out)
 {
 	struct discovery *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		return -ENOMEM;
 	d->cap = cap;
+	d->netns = netns;
 	*out = d;
 	return 0;
 }
@@ -92,6 +94,13 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 	if (is_sslcollector(m) && m->pid != getpid())
 		capture_ignore_pid(d->cap, (uint32_t)m->pid);
 	if (capture_file_attached(d->cap, m->dev, m->ino) || is_rejected(d, m->dev, m->ino))
+		return 0;
+	/* A process of another network namespace is no reason to probe a file (a process of
+	 * ours that maps it is; the BPF side reports those at once, and the periodic full scan
+	 * catches processes that changed namespace after loading the library). The agent's own
+	 * mapping counts: the system libssl is then probed from the start, so that short-lived
+	 * processes (curl) are captured from their first call. */
+	if (d->netns && m->pid != getpid() && (uint32_t)libfind_netns("/proc", m->pid) != d->netns)
 		return 0;
 	/* the same file reached through another mount shows another device in maps; the
 	 * kernel probes the real inode, so compare what stat() says too */

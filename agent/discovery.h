@@ -1,6 +1,9 @@
-/* Which TLS libraries to probe: every libssl mapped by a running process (found in /proc),
- * new ones as processes map them (reported by the BPF side), the --lib files, and other
- * sslcollector instances to leave alone. */
+/* Which TLS libraries to probe: every libssl mapped by a running process of our network
+ * namespace (found in /proc), new ones as such processes map them (reported by the BPF side),
+ * the --lib files, and other sslcollector instances to leave alone. A library only processes
+ * of other network namespaces use is not probed: their connections are never mirrored (-I
+ * names addresses of our namespace), and a probe would cost them a trap per call for nothing
+ * (containers with their own copy of libssl, a load generator in a test namespace). */
 #ifndef SSLC_DISCOVERY_H
 #define SSLC_DISCOVERY_H
 
@@ -12,7 +15,8 @@
 
 struct discovery;
 
-int discovery_new(struct capture *cap, struct discovery **out);
+/* netns: the inode of the network namespace we mirror; 0: every process counts. */
+int discovery_new(struct capture *cap, uint32_t netns, struct discovery **out);
 void discovery_free(struct discovery *d); /* accepts NULL */
 
 /* Marks other sslcollector processes as never mirrored; call before probing anything. */

@@ -18,9 +18,11 @@
 #                              sslcollector -I vs -o vo ═veth═ vm   (nothing listens)
 #
 #   bench/app_overhead.sh [-b BUILD_DIR] [-r ROUNDS] [-d SECONDS] [-s SIZES] [-c CONFIGS]
-#                         [-o RESULTS.tsv]
+#                         [-l private|shared] [-o RESULTS.tsv]
 #     defaults: -b build-rel -r 5 -d 4 -s "1k 64k 1m"
-#               -c "none agent-o agent-t bpftrace probes-only";
+#               -c "none agent-o agent-t bpftrace probes-only" -l private;
+#     -l: wrk's libssl, a private copy that no probe touches (the default: a real server's
+#     clients are elsewhere) or the system's, shared with nginx (see bench_client_lib in lib.sh)
 #     the raw per-run results (TSV) go to -o
 #     (default stdout) and bench/report.py turns them into the tables.
 # Root. Runs nothing pinned: nginx, wrk, the agent and the kernel share the machine's cores.
@@ -37,7 +39,8 @@ out=/dev/stdout
 wrk_threads=1
 wrk_conns=16
 configs=(none agent-o agent-t bpftrace probes-only)
-while getopts "b:r:d:s:o:c:h" o; do
+client_lib=private
+while getopts "b:r:d:s:o:c:l:h" o; do
 	case $o in
 	b) build=$OPTARG ;;
 	r) rounds=$OPTARG ;;
@@ -45,6 +48,7 @@ while getopts "b:r:d:s:o:c:h" o; do
 	s) sizes=$OPTARG ;;
 	o) out=$OPTARG ;;
 	c) read -r -a configs <<<"$OPTARG" ;;
+	l) client_lib=$OPTARG ;;
 	*) sed -n '2,/^set -e/{/^set -e/d;p}' "$0"; exit 2 ;;
 	esac
 done
@@ -55,6 +59,7 @@ bench_need_tools nginx wrk bpftrace openssl curl ip awk
 bin=$build/agent/sslcollector
 
 bench_setup_netns
+bench_client_lib "$client_lib"
 bench_start_nginx 1024
 log() { echo "app_overhead: $*" >&2; }
 
@@ -265,7 +270,7 @@ run_one() {
 	fi
 	note=$cap_note
 	rx0=$(sink_rx)
-	wrkout=$(ip netns exec "$BNS_C" wrk -t"$wrk_threads" -c"$wrk_conns" -d"${secs}s" \
+	wrkout=$(ip netns exec "$BNS_C" "${BENCH_CLIENT_ENV[@]}" wrk -t"$wrk_threads" -c"$wrk_conns" -d"${secs}s" \
 		-s "$BENCH_TMP/summary.lua" "https://$BADDR_S/$size" 2>&1) || true
 	log_settle
 	stop_capture "$config"
@@ -305,10 +310,10 @@ run_one() {
 	log "round $round $size $config: $reqs requests in $(awk -v u="$dur_us" 'BEGIN { printf "%.1f", u / 1e6 }') s${captured:+, captured $captured}"
 }
 
-log "nginx $(bench_nginx_pids | wc -w) processes in $BNS_S; wrk -t$wrk_threads -c$wrk_conns -d${secs}s; $rounds rounds"
+log "nginx $(bench_nginx_pids | wc -w) processes in $BNS_S; wrk -t$wrk_threads -c$wrk_conns -d${secs}s, libssl $client_lib; $rounds rounds"
 for size in $sizes; do
 	# warm-up: page cache, nginx's first allocations, TLS session setup
-	ip netns exec "$BNS_C" wrk -t"$wrk_threads" -c"$wrk_conns" -d1s "https://$BADDR_S/$size" >/dev/null 2>&1 || true
+	ip netns exec "$BNS_C" "${BENCH_CLIENT_ENV[@]}" wrk -t"$wrk_threads" -c"$wrk_conns" -d1s "https://$BADDR_S/$size" >/dev/null 2>&1 || true
 	for round in $(seq "$rounds"); do
 		# a different configuration goes first in each round, so drift on the machine
 		# (other users, thermal) does not always land on the same one

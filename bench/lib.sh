@@ -105,6 +105,26 @@ bench_setup_netns() {
 	bench_die "the veth pairs $BIF_C/$BIF_S, $BIF_O/$BIF_M have no carrier"
 }
 
+# bench_client_lib MODE: how the load generator gets its libssl. "private" (the default of the
+# scripts): a copy of the system libssl.so.3 in $BENCH_TMP, through LD_LIBRARY_PATH, so that
+# probes on the system file (the agent's, bpftrace's) do not fire in the client: on a real
+# server the clients are other machines, and their cost is not the server's. The agent does
+# not probe the copy: only processes of other network namespaces use it. "shared": the client
+# uses the system libssl too and pays every probe hit (what the benchmark measured before
+# 2026-11-23). Sets BENCH_CLIENT_ENV, a prefix for the client's command line.
+BENCH_CLIENT_ENV=()
+bench_client_lib() {
+	case $1 in
+	shared) BENCH_CLIENT_ENV=(env) ;;
+	private)
+		mkdir -p "$BENCH_TMP/client-lib"
+		cp /usr/lib/x86_64-linux-gnu/libssl.so.3 "$BENCH_TMP/client-lib/"
+		BENCH_CLIENT_ENV=(env "LD_LIBRARY_PATH=$BENCH_TMP/client-lib")
+		;;
+	*) bench_die "client libssl: '$1' is neither private nor shared" ;;
+	esac
+}
+
 # bench_start_nginx WORKER_CONNECTIONS: nginx (Debian) in $BNS_S on $BADDR_S:443, TLS 1.3 only,
 # keep-alive, one worker, bodies www/1k, www/64k, www/1m, access log "request_length bytes_sent".
 bench_start_nginx() {

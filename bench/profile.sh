@@ -9,7 +9,8 @@
 #   * bench/uprobe_floor.py: the cost of one bare uprobe hit on this machine.
 # Prints a text report; the perf data stays in -k DIR when given.
 #
-#   bench/profile.sh [-b BUILD_DIR] [-s SIZE] [-d SECONDS] [-k KEEP_DIR]   (root; default 64k, 8 s)
+#   bench/profile.sh [-b BUILD_DIR] [-s SIZE] [-d SECONDS] [-k KEEP_DIR] [-l private|shared]
+#                    (root; default 64k, 8 s, wrk with a private libssl as in app_overhead.sh)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,13 +20,15 @@ build=$BENCH_TOP/build-rel
 size=64k
 secs=8
 keep=
-while getopts "b:s:d:k:h" o; do
+client_lib=private
+while getopts "b:s:d:k:l:h" o; do
 	case $o in
 	b) build=$OPTARG ;;
 	s) size=$OPTARG ;;
 	d) secs=$OPTARG ;;
 	k) keep=$OPTARG ;;
-	*) sed -n '2,11p' "$0"; exit 2 ;;
+	l) client_lib=$OPTARG ;;
+	*) sed -n '2,/^set -e/{/^set -e/d;p}' "$0"; exit 2 ;;
 	esac
 done
 [[ $build == /* ]] || build=$PWD/$build
@@ -42,6 +45,7 @@ restore() {
 }
 bench_setup_netns
 trap restore EXIT
+bench_client_lib "$client_lib"
 bench_start_nginx 1024
 worker=$(pgrep -P "$(cat "$BENCH_TMP/nginx.pid")" | head -1)
 
@@ -56,7 +60,7 @@ run_wrk() {
 	w0=$(cpu_ticks "$worker")
 	[[ -z $apid ]] || a0=$(cpu_ticks "$apid")
 	s0=$(softirq_ticks) t0=$(all_ticks) i0=$(idle_ticks)
-	out=$(ip netns exec "$BNS_C" bash -c "time -p wrk -t1 -c16 -d${secs}s https://$BADDR_S/$size" 2>&1)
+	out=$(ip netns exec "$BNS_C" "${BENCH_CLIENT_ENV[@]}" bash -c "time -p wrk -t1 -c16 -d${secs}s https://$BADDR_S/$size" 2>&1)
 	w1=$(cpu_ticks "$worker")
 	[[ -z $apid ]] || a1=$(cpu_ticks "$apid")
 	s1=$(softirq_ticks) t1=$(all_ticks) i1=$(idle_ticks)
@@ -71,7 +75,7 @@ run_wrk() {
 		}' <<<"$out"
 }
 
-echo "profile: nginx (1 worker) + wrk -t1 -c16 -d${secs}s, body $size, $(nproc) CPUs"
+echo "profile: nginx (1 worker) + wrk -t1 -c16 -d${secs}s (libssl $client_lib), body $size, $(nproc) CPUs"
 run_wrk "warm-up" >/dev/null
 run_wrk "no agent"
 
