@@ -147,6 +147,7 @@ int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ct
 	c->skel->rodata->cfg_wake_bytes = cfg->ring_bytes / 4 < CAPTURE_WAKE_MAX_BYTES
 					      ? cfg->ring_bytes / 4
 					      : CAPTURE_WAKE_MAX_BYTES;
+	c->skel->rodata->cfg_wake_hard_bytes = cfg->ring_bytes / 2;
 	ret = bpf_map__set_max_entries(c->skel->maps.events, (uint32_t)cfg->ring_bytes);
 	if (ret) {
 		snprintf(err, err_len, "--ring-size %llu: %s", (unsigned long long)cfg->ring_bytes,

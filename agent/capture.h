@@ -27,8 +27,9 @@ typedef int (*capture_event_fn)(void *ctx, const struct sslc_event *e, size_t si
 
 /* Loads and verifies the BPF programs and attaches the tracepoints (no library yet).
  * On failure err says what to do (root, BTF, ...). */
-/* The BPF side wakes the agent when this much data waits (or a quarter of the ring if less);
- * the agent must consume the ring every CAPTURE_POLL_MS milliseconds anyway. */
+/* The BPF side wakes the agent when the data waiting crosses this much (or a quarter of the
+ * ring if less), and at every record while half the ring waits; the agent must consume the
+ * ring every CAPTURE_POLL_MS milliseconds anyway. */
 #define CAPTURE_WAKE_MAX_BYTES (256u << 10)
 #define CAPTURE_POLL_MS	       5
 

@@ -34,7 +34,8 @@ const volatile __u8 cfg_any_addr = 1;	      /* mirror every local address (-I an
 const volatile __u8 cfg_pid_filter = 0;	      /* only processes in pid_filter (-p) */
 const volatile __u64 cfg_max_call = 16 << 20; /* bytes captured per call (--max-call-size) */
 const volatile __u32 cfg_self_tgid = 0;	      /* the agent itself: never mirrored */
-const volatile __u64 cfg_wake_bytes = 0;      /* wake the agent from this much data on */
+const volatile __u64 cfg_wake_bytes = 0;      /* wake the agent when this much data waits */
+const volatile __u64 cfg_wake_hard_bytes = 0; /* ... and at every record from this much on */
 
 __u64 next_conn_id = 1;
 
@@ -47,12 +48,24 @@ static __always_inline void count(__u32 idx, __u64 n)
 }
 
 /* Each wake-up of the agent is an irq_work self-interrupt, expensive on virtual machines
- * (an APIC write traps to the hypervisor). So the agent is woken only once cfg_wake_bytes
- * are waiting; it also drains the ring every few milliseconds on its own. */
+ * (an APIC write traps to the hypervisor). So the agent is woken once, by the record that
+ * makes the waiting data cross cfg_wake_bytes (not by every record after it: the agent is
+ * already draining), and by every record once half the ring is waiting, should that one
+ * wake-up have been missed (producers on other CPUs racing it). It also drains the ring every
+ * few milliseconds on its own (CAPTURE_POLL_MS). size: the record's size. */
+static __always_inline __u64 wake_flags_sized(__u64 size)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (avail >= cfg_wake_hard_bytes ||
+	    (avail >= cfg_wake_bytes && avail < cfg_wake_bytes + size + 8))
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline __u64 wake_flags(void)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wake_bytes ? BPF_RB_FORCE_WAKEUP
-									       : BPF_RB_NO_WAKEUP;
+	return wake_flags_sized(sizeof(struct sslc_event));
 }
 
 static __always_inline bool pid_wanted(__u32 tgid)
@@ -294,6 +307,14 @@ static __always_inline void check_new_library(struct pt_regs *regs)
 
 	if (!(PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC))
 		return;
+	/* processes of other network namespaces are not mirrored: their libraries are not probed
+	 * (see agent/discovery.h) */
+	if (cfg_netns) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		if (BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) != cfg_netns)
+			return;
+	}
 	file = fd_to_file((int)PT_REGS_PARM5_CORE_SYSCALL(regs));
 	if (!file)
 		return;
@@ -398,7 +419,7 @@ struct chunk_ctx {
 		e->data_len = (__u32)n;                                                            \
 		e->len = cx->total;                                                                \
 		e->off = off;                                                                      \
-		bpf_ringbuf_submit(e, wake_flags());                                               \
+		bpf_ringbuf_submit(e, wake_flags_sized(sizeof(*e) + (cls)));                       \
 		count(SSLC_CNT_DATA_EVENTS, 1);                                                    \
 		count(SSLC_CNT_DATA_BYTES, n);                                                     \
 		return 0;                                                                          \
