@@ -106,6 +106,14 @@ def throughput(rows):
             out.append(f"| {size} | agent -o vs bpftrace | {len(common)} | | | agent better in "
                        f"{wins} of {len(common)} rounds | > bpftrace | "
                        f"{'PASS' if better else 'FAIL'} |")
+        # the floor against the target: can any capture at these probe sites reach it here?
+        f, t = ratios_by_cfg.get("floor"), TARGET.get(size)
+        if f and t:
+            med = statistics.median(f.values())
+            reach = "above it: reachable in principle" if med >= t else \
+                "below it: out of reach of any capture at these probe sites on this machine"
+            out.append(f"| {size} | the floor vs the target | {len(f)} | | | floor {med:.3f}, "
+                       f"target {t:.2f}: the floor is {reach} | | |")
     return out
 
 

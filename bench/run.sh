@@ -7,7 +7,7 @@
 # As root, from the top of the repository:
 #
 #   bench/run.sh [-b BUILD_DIR] [-r ROUNDS] [-d SECONDS] [-o OUTPUT.md]
-#     defaults: -b build-rel -r 5 -d 4 -o docs/BENCHMARKS.md  (about 10 minutes on 2 cores)
+#     defaults: -b build-rel -r 5 -d 4 -o docs/BENCHMARKS.md  (about 15 minutes on 2 cores)
 #
 # It installs what is missing (scripts/install-deps.sh bench) and builds the release build
 # (RelWithDebInfo, no sanitizers) first.
@@ -50,7 +50,8 @@ dirty=$(git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep
 
 log "1+2/4: application overhead and loss ($rounds rounds of ${secs} s per body size and capture)"
 t0=$(date +%s)
-"$here/app_overhead.sh" -b "$build" -r "$rounds" -d "$secs" -o "$work/app.tsv"
+"$here/app_overhead.sh" -b "$build" -r "$rounds" -d "$secs" \
+	-c "none agent-o agent-w agent-t floor bpftrace probes-only" -o "$work/app.tsv"
 t_app=$(($(date +%s) - t0))
 /usr/bin/python3 "$here/report.py" "$work/app.tsv" >"$work/app.md"
 
@@ -97,7 +98,8 @@ As root, from the top of the repository (about 10 minutes on 2 cores):
 
 \`\`\`sh
 bench/run.sh                # all of it; writes docs/BENCHMARKS.md
-bench/app_overhead.sh -r $rounds -d $secs -o results.tsv && bench/report.py results.tsv
+bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-w agent-t floor bpftrace probes-only" \\
+    -o results.tsv && bench/report.py results.tsv
 bench/scale.sh              # RSS with 10,000 connections / 100 agents
 $build/bench/forge_bench -r 3 -s 0.5
 bench/uprobe_floor.py       # the cost of one uprobe hit on this machine
@@ -110,13 +112,18 @@ nginx 1.22 (Debian, one worker process) serves HTTPS (TLS 1.3 only, keep-alive, 
 1 KiB, 64 KiB and 1 MiB) in its own network namespace; wrk runs in a second namespace over a
 veth pair: \`wrk -t1 -c16 -d${secs}s https://198.18.0.1/SIZE\` (one thread, 16 keep-alive
 connections, the same in every configuration; nothing is pinned to a CPU: nginx, wrk, the
-capture and the kernel share the 2 cores). Captures, one at a time, started before and stopped
-after each wrk run:
+capture and the kernel share the 2 cores). wrk loads a private copy of libssl.so.3
+(\`LD_LIBRARY_PATH\`), so no probe fires in the client: on a real server the clients are other
+machines (\`app_overhead.sh -l shared\` measures the old way, where wrk pays every probe too;
+it makes little difference, because nginx's one worker is the bottleneck). Captures, one at a
+time, started before and stopped after each wrk run:
 
 - **no capture**: the reference of each round.
 - **sslcollector -I vs -o vo**: the agent in nginx's namespace, mirroring the connections of the
   client veth \`vs\` into the veth \`vo\`, whose peer is in a third namespace where nothing listens
   (the frames are delivered and dropped; the peer's rx counter is read).
+- **sslcollector -I vs -w /dev/null**: the same capture and forging with no network output:
+  the difference to \`-o\` is what sending the frames costs.
 - **sslcollector -I vs -t 127.0.0.1 + collector** (\`sslcollector -C -o vo\`, same namespace):
   only when this build has the tunnel and the collector.
 - **bench/ssl_capture.bt**: the reference capture, the same probes written in bpftrace 0.17
@@ -124,15 +131,16 @@ after each wrk run:
   probe copying the transferred bytes to user space with \`printf("%r", buf())\` in 200-byte
   records, bpftrace's maximum, at most 20,000 bytes per call; its output is read and
   discarded). See the top of the script for its limits.
-- **bench/ssl_probes_only.bt**: the same four probes in bpftrace, doing nothing — the floor
-  that any capture built on these uprobes pays on this machine (traps, uprobe handling, return
-  trampoline), with nothing copied. Not a target; it tells the probes' cost from the capture's.
+- **bench/ssl_probes_only.bt**: the same four probes in bpftrace, doing nothing: what
+  bpftrace's probes on the exported functions cost before they copy anything.
+- **bench/probe_floor.py** (*the floor*): uprobe + uretprobe on exactly the two functions the
+  agent probes for reads and writes (\`ssl_read_internal\`, \`ssl_write_internal\`), on every
+  CPU, counting hits in the kernel only (perf's uprobe PMU: no BPF program, no ring buffer, no
+  user space). No capture at these sites can cost less on this machine; the distance from it to
+  the agent is what the agent's own work costs (BPF programs, copies, forging, sending).
 
 $rounds rounds per body size; in each round every configuration runs once, and a different one
-goes first in each round. Uprobes are attached to the library file, so they fire in wrk (same
-libssl.so.3) as well as in nginx, for sslcollector and bpftrace alike: both client and server
-pay for the probes on this one machine, so the ratios are pessimistic for a server whose
-clients are elsewhere.
+goes first in each round.
 
 Targets (issue 6): with \`-o\`, ≥ 0.90 of no capture for 1 KiB bodies, ≥ 0.95 for 64 KiB and
 1 MiB, and better than the bpftrace reference in the same run; zero gap bytes with 64 KiB
