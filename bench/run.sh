@@ -94,7 +94,7 @@ $(bench_machine_md)
 
 ## How to run
 
-As root, from the top of the repository (about 10 minutes on 2 cores):
+As root, from the top of the repository (about 15 minutes on 2 cores):
 
 \`\`\`sh
 bench/run.sh                # all of it; writes docs/BENCHMARKS.md
