@@ -22,7 +22,9 @@
 #    with its right addresses and bytes;
 #  * one 4 MiB SSL_write_ex is delivered whole, in chunks covering every byte once;
 #  * an answer whose write() brings back a reset (the TCP connection closes before the
-#    SSL_write_ex returns) is still captured, ahead of the connection's end.
+#    SSL_write_ex returns) is still captured, ahead of the connection's end;
+#  * a copy of libssl loaded by a process of the server namespace after the agent started is
+#    probed at once; a copy loaded only in the client namespace is not (not ours to mirror).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +56,18 @@ e2e_bg agent server "$E2E_TMP/agent.log" "$SSLC_BIN" -I "$E2E_IF_SERVER" --dump-
 	--print -v
 e2e_wait_file_match "$E2E_TMP/agent.log" "mirroring TLS on"
 
+# Two private copies of libssl, loaded after the agent started: one by a process of our
+# namespace (probed at once), one by a process of the client's (never probed).
+copies=$E2E_TMP/libssl-copies
+mkdir -p "$copies/ours" "$copies/theirs"
+cp /usr/lib/x86_64-linux-gnu/libssl.so.3 "$copies/ours/"
+cp /usr/lib/x86_64-linux-gnu/libssl.so.3 "$copies/theirs/"
+holder='import ssl, sys, time; print("loaded", flush=True); time.sleep(60)'
+e2e_bg theirs client "$E2E_TMP/theirs.log" env "LD_LIBRARY_PATH=$copies/theirs" "$E2E_PY" -c "$holder"
+e2e_bg ours server "$E2E_TMP/ours.log" env "LD_LIBRARY_PATH=$copies/ours" "$E2E_PY" -c "$holder"
+e2e_wait_file_match "$E2E_TMP/theirs.log" "loaded"
+e2e_wait_file_match "$E2E_TMP/ours.log" "loaded"
+
 touch "$go"
 e2e_wait_until 30 "the early client to finish" test -s "$E2E_TMP/late-gt.json"
 
@@ -69,6 +83,8 @@ e2e_in client "$E2E_PY" "$E2E_LIB/tls_clients.py" closer --count "$resets" \
 e2e_wait_until 30 "the reset server's ground truth" test -s "$E2E_TMP/reset-gt.json"
 
 e2e_stop agent TERM 30 || e2e_fail "sslcollector did not exit cleanly (status $?)"
+e2e_stop ours || true
+e2e_stop theirs || true
 
 e2e_check "the workload's connections are captured byte for byte from the server side" \
 	e2e_py dumptool check "$dump" "$gt"
@@ -82,6 +98,10 @@ e2e_check "answers whose write() met a reset are captured (the close waits for t
 	e2e_py dumptool check "$dump" "$E2E_TMP/reset-gt.json"
 e2e_check "... and the agent held those connections' ends for the calls in flight" \
 	grep -Eq "closes held for a call ([1-9]|[0-9]{2,})" "$E2E_TMP/agent.log"
+e2e_check "a libssl copy loaded in the server namespace is probed" \
+	grep -q "probing $copies/ours/libssl.so.3" "$E2E_TMP/agent.log"
+e2e_check "a libssl copy loaded only in the client namespace is not" \
+	bash -c "! grep -q '$copies/theirs' '$E2E_TMP/agent.log'"
 e2e_check "the agent reports nothing lost" \
 	grep -q "0 B lost" "$E2E_TMP/agent.log"
 e2e_checks_done
