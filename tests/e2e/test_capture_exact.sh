@@ -38,7 +38,7 @@ e2e_bg bigwrite server "$E2E_TMP/bigwrite.log" "$E2E_PY" "$E2E_LIB/tls_clients.p
 	bigwrite-server --cert "$E2E_PKI_DIR/server.pem" --key "$E2E_PKI_DIR/server.key" \
 	--size "$bigsize" "$E2E_SERVER4" 8443
 e2e_wait_listen server 8443
-resets=3
+resets=5
 e2e_bg resetsrv server "$E2E_TMP/reset-server.log" "$E2E_PY" "$E2E_LIB/tls_clients.py" \
 	reset-server --cert "$E2E_PKI_DIR/server.pem" --key "$E2E_PKI_DIR/server.key" \
 	--out "$E2E_TMP/reset-gt.json" --count "$resets" "$E2E_SERVER4" 8444
@@ -96,7 +96,10 @@ e2e_check "the single 4 MiB SSL_write is delivered whole, chunk after chunk" \
 	e2e_py dumptool bigcall "$E2E_TMP/agent.log" "$bigsize"
 e2e_check "answers whose write() met a reset are captured (the close waits for the call)" \
 	e2e_py dumptool check "$dump" "$E2E_TMP/reset-gt.json"
-e2e_check "... and the agent held those connections' ends for the calls in flight" \
+# The reset is usually processed inside the server's write() (the race itself); when the
+# machine defers it past the call's return, there is nothing to hold: at least one of the
+# connections must have exercised the held close.
+e2e_check "... and the agent held at least one of those connections' ends for its call" \
 	grep -Eq "closes held for a call ([1-9]|[0-9]{2,})" "$E2E_TMP/agent.log"
 e2e_check "a libssl copy loaded in the server namespace is probed" \
 	grep -q "probing $copies/ours/libssl.so.3" "$E2E_TMP/agent.log"
