@@ -412,7 +412,7 @@ struct chunk_ctx {
 			cx->stop_off = off;                                                        \
 			return 1;                                                                  \
 		}                                                                                  \
-		fill_header(e, SSLC_EVENT_DATA, cx->conn_id, &s->conn);                            \
+		fill_header(e, SSLC_EVENT_DATA, cx->conn_id, &lc->conn);                           \
 		e->ts_ns = cx->ts_ns;                                                              \
 		e->dir = cx->dir;                                                                  \
 		e->func = cx->func;                                                                \
@@ -428,6 +428,7 @@ struct chunk_ctx {
 struct loop_ctx {
 	struct chunk_ctx c;
 	struct session_key key;
+	struct sslc_conn conn; /* the session's, copied once for every chunk */
 };
 
 static long emit_chunk(__u32 index, void *arg)
@@ -435,18 +436,11 @@ static long emit_chunk(__u32 index, void *arg)
 	struct loop_ctx *lc = arg;
 	struct chunk_ctx *cx = &lc->c;
 	__u64 off = (__u64)index * SSLC_CHUNK_MAX;
-	struct session *s;
 	__u64 left;
 	__u32 want;
 
 	if (off >= cx->len)
 		return 1;
-	s = bpf_map_lookup_elem(&sessions, &lc->key);
-	if (!s) {
-		cx->stopped = 1;
-		cx->stop_off = off;
-		return 1;
-	}
 	left = cx->len - off;
 	want = left > SSLC_CHUNK_MAX ? SSLC_CHUNK_MAX : (__u32)left;
 	if (want <= 256)
@@ -550,7 +544,10 @@ static __always_inline void call_data(struct loop_ctx *lc, __u64 n, __u8 func)
 	lc->c.ts_ns = bpf_ktime_get_ns();
 	lc->c.dir = dir;
 	lc->c.func = func;
+	__builtin_memcpy(&lc->conn, &s->conn, sizeof(lc->conn));
 	bpf_loop((lc->c.len + SSLC_CHUNK_MAX - 1) / SSLC_CHUNK_MAX, emit_chunk, lc, 0);
+	if (!(lc->c.stopped && lc->c.stop_off < lc->c.len) && n <= lc->c.len)
+		return; /* all of it delivered: the usual case */
 	/* the session may have been evicted meanwhile; look it up again */
 	s = bpf_map_lookup_elem(&sessions, &lc->key);
 	if (!s)
