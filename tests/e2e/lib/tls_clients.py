@@ -139,25 +139,42 @@ def cmd_late(a):
     return truth.write()
 
 
-def cmd_bigwrite_server(a):
-    body = body_bytes(a.size)
+def server_context(a):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
+    return ctx
+
+
+def listening_socket(a):
+    """A TCP socket listening on a.addr:a.port (IPv6 when the address has a colon)."""
     family = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as srv:
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind((a.addr, a.port))
-        srv.listen(16)
+    srv = socket.socket(family, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((a.addr, a.port))
+    srv.listen(16)
+    return srv
+
+
+def read_request(tls):
+    """The request head (up to the empty line), or what came before the peer closed."""
+    req = b""
+    while b"\r\n\r\n" not in req:
+        chunk = tls.recv(4096)
+        if not chunk:
+            break
+        req += chunk
+    return req
+
+
+def cmd_bigwrite_server(a):
+    body = body_bytes(a.size)
+    ctx = server_context(a)
+    with listening_socket(a) as srv:
         while True:
             conn, _ = srv.accept()
             try:
                 with ctx.wrap_socket(conn, server_side=True) as tls:
-                    req = b""
-                    while b"\r\n\r\n" not in req:
-                        chunk = tls.recv(4096)
-                        if not chunk:
-                            break
-                        req += chunk
+                    read_request(tls)
                     head = ("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                             "Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
                     tls.sendall(head.encode())
@@ -178,25 +195,15 @@ def cmd_closer(a):
 
 def cmd_reset_server(a):
     truth = Truth(a.out)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
+    ctx = server_context(a)
     ctx.num_tickets = 0  # nothing for the client to leave unread (that would be a reset)
-    family = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as srv:
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind((a.addr, a.port))
-        srv.listen(16)
+    with listening_socket(a) as srv:
         for i in range(a.count):
             conn, peer = srv.accept()
             try:
                 with ctx.wrap_socket(conn, server_side=True) as tls:
                     local = tls.getsockname()
-                    req = b""
-                    while b"\r\n\r\n" not in req:
-                        chunk = tls.recv(4096)
-                        if not chunk:
-                            break
-                        req += chunk
+                    req = read_request(tls)
                     time.sleep(0.5)  # the client's FIN arrives
                     body = body_bytes(1000 + i)
                     answer = ("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
@@ -213,44 +220,39 @@ def cmd_reset_server(a):
     return truth.write()
 
 
+def client_parser(sub, name, out=True):
+    p = sub.add_parser(name)
+    if out:
+        p.add_argument("--out", required=True)
+    p.add_argument("--cafile")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("path")
+    return p
+
+
+def server_parser(sub, name):
+    p = sub.add_parser(name)
+    p.add_argument("--cert", required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("addr")
+    p.add_argument("port", type=int)
+    return p
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("fetch")
-    f.add_argument("--out", required=True)
-    f.add_argument("--count", type=int, default=1)
-    f.add_argument("--cafile")
-    f.add_argument("host")
-    f.add_argument("port", type=int)
-    f.add_argument("path")
-    late = sub.add_parser("late")
-    late.add_argument("--out", required=True)
+    client_parser(sub, "fetch").add_argument("--count", type=int, default=1)
+    late = client_parser(sub, "late")
     late.add_argument("--ready", required=True)
     late.add_argument("--go", required=True)
-    late.add_argument("--cafile")
-    late.add_argument("host")
-    late.add_argument("port", type=int)
-    late.add_argument("path")
-    b = sub.add_parser("bigwrite-server")
-    b.add_argument("--cert", required=True)
-    b.add_argument("--key", required=True)
-    b.add_argument("--size", type=int, default=4 << 20)
-    b.add_argument("addr")
-    b.add_argument("port", type=int)
-    c = sub.add_parser("closer")
-    c.add_argument("--count", type=int, default=1)
-    c.add_argument("--cafile")
-    c.add_argument("host")
-    c.add_argument("port", type=int)
-    c.add_argument("path")
-    r = sub.add_parser("reset-server")
-    r.add_argument("--cert", required=True)
-    r.add_argument("--key", required=True)
+    client_parser(sub, "closer", out=False).add_argument("--count", type=int, default=1)
+    server_parser(sub, "bigwrite-server").add_argument("--size", type=int, default=4 << 20)
+    r = server_parser(sub, "reset-server")
     r.add_argument("--out", required=True)
     r.add_argument("--count", type=int, default=1)
-    r.add_argument("addr")
-    r.add_argument("port", type=int)
     a = ap.parse_args()
     return {"fetch": cmd_fetch, "late": cmd_late, "bigwrite-server": cmd_bigwrite_server,
             "closer": cmd_closer, "reset-server": cmd_reset_server}[a.cmd](a)
