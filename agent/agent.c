@@ -226,8 +226,8 @@ static void write_stats(struct agent *a)
 
 	capture_counters(a->cap, cnt);
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-		metrics_family(&mb, counters[i].name, "counter", counters[i].help);
-		metrics_sample(&mb, counters[i].name, NULL, cnt[counters[i].idx]);
+		metrics_single(&mb, counters[i].name, "counter", counters[i].help,
+			       cnt[counters[i].idx]);
 	}
 	metrics_family(&mb, "sslcollector_agent_lost_bytes_total", "counter",
 		       "Plaintext bytes not captured, reported to the IDS as gaps");
@@ -237,8 +237,7 @@ static void write_stats(struct agent *a)
 		       cnt[SSLC_CNT_GAP_CAP_BYTES]);
 	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"unreadable\"",
 		       cnt[SSLC_CNT_GAP_FAULT_BYTES]);
-	metrics_family(&mb, "sslcollector_agent_probed_files", "gauge", "TLS library files probed");
-	metrics_sample(&mb, "sslcollector_agent_probed_files", NULL,
+	metrics_single(&mb, "sslcollector_agent_probed_files", "gauge", "TLS library files probed",
 		       capture_files_attached(a->cap));
 	if (a->mirror)
 		mirror_metrics(a->mirror, &mb);

@@ -61,6 +61,13 @@ void metrics_sample(struct metrics_buf *m, const char *name, const char *labels,
 		append(m, "%s %" PRIu64 "\n", name, value);
 }
 
+void metrics_single(struct metrics_buf *m, const char *name, const char *type, const char *help,
+		    uint64_t value)
+{
+	metrics_family(m, name, type, help);
+	metrics_sample(m, name, NULL, value);
+}
+
 void metrics_escape(const char *value, char *out, size_t out_len)
 {
 	size_t o = 0;

@@ -17,6 +17,9 @@ struct metrics_buf {
 void metrics_family(struct metrics_buf *m, const char *name, const char *type, const char *help);
 /* One sample. labels: NULL or 'key="value",...' already escaped (see metrics_escape). */
 void metrics_sample(struct metrics_buf *m, const char *name, const char *labels, uint64_t value);
+/* A family with one unlabelled sample. */
+void metrics_single(struct metrics_buf *m, const char *name, const char *type, const char *help,
+		    uint64_t value);
 /* Escapes a label value (backslash, double quote, newline) into out. */
 void metrics_escape(const char *value, char *out, size_t out_len);
 /* Replaces path atomically with the buffer's content, mode 0644. 0 or a negative errno. */

@@ -35,44 +35,40 @@ static void labelled(struct metrics_buf *m, const char *name, const char *key, c
 
 static void format_handshakes(const struct collector_stats *st, struct metrics_buf *m)
 {
-	metrics_family(m, P "connections_accepted_total", "counter",
-		       "TCP connections accepted from would-be agents (connection attempts)");
-	metrics_sample(m, P "connections_accepted_total", NULL, st->accepted);
+	metrics_single(m, P "connections_accepted_total", "counter",
+		       "TCP connections accepted from would-be agents (connection attempts)",
+		       st->accepted);
 	metrics_family(m, P "connections_refused_total", "counter",
 		       "Connections closed at once because a limit was reached");
 	for (int r = 0; r < REFUSE_N; r++)
 		labelled(m, P "connections_refused_total", "reason", refuse_reason_name(r),
 			 st->refused[r]);
-	metrics_family(m, P "handshakes_completed_total", "counter",
-		       "TLS handshakes completed with a valid agent certificate");
-	metrics_sample(m, P "handshakes_completed_total", NULL, st->handshakes);
+	metrics_single(m, P "handshakes_completed_total", "counter",
+		       "TLS handshakes completed with a valid agent certificate", st->handshakes);
 	metrics_family(m, P "handshake_failures_total", "counter",
 		       "TLS handshakes that failed, by reason");
 	for (int f = TUNNEL_HS_PROTOCOL; f <= TUNNEL_HS_TIMEOUT; f++)
 		labelled(m, P "handshake_failures_total", "reason", tunnel_hs_failure_name(f),
 			 st->hs_failures[f]);
-	metrics_family(m, P "certificate_verify_failures_total", "counter",
-		       "Client certificates presented but refused (other CA, expired, wrong use)");
-	metrics_sample(m, P "certificate_verify_failures_total", NULL, st->cert_verify_failures);
+	metrics_single(m, P "certificate_verify_failures_total", "counter",
+		       "Client certificates presented but refused (other CA, expired, wrong use)",
+		       st->cert_verify_failures);
 	metrics_family(m, P "disconnections_total", "counter",
 		       "Authenticated agent sessions that ended, by reason");
 	for (int r = 0; r < DISC_N; r++)
 		labelled(m, P "disconnections_total", "reason", disconnect_reason_name(r),
 			 st->disconnections[r]);
-	metrics_family(m, P "agents_connected", "gauge", "Authenticated agent sessions up now");
-	metrics_sample(m, P "agents_connected", NULL, st->agents_connected);
-	metrics_family(m, P "handshakes_in_progress", "gauge",
-		       "Connections still in their TLS handshake");
-	metrics_sample(m, P "handshakes_in_progress", NULL, st->handshakes_in_progress);
+	metrics_single(m, P "agents_connected", "gauge", "Authenticated agent sessions up now",
+		       st->agents_connected);
+	metrics_single(m, P "handshakes_in_progress", "gauge",
+		       "Connections still in their TLS handshake", st->handshakes_in_progress);
 }
 
 static void format_traffic(const struct collector_stats *st, struct metrics_buf *m)
 {
-	metrics_family(m, P "records_received_total", "counter",
-		       "Valid PCAP-over-IP records (frames) received from agents");
-	metrics_sample(m, P "records_received_total", NULL, st->records);
-	metrics_family(m, P "bytes_received_total", "counter", "Bytes of those frames");
-	metrics_sample(m, P "bytes_received_total", NULL, st->bytes);
+	metrics_single(m, P "records_received_total", "counter",
+		       "Valid PCAP-over-IP records (frames) received from agents", st->records);
+	metrics_single(m, P "bytes_received_total", "counter", "Bytes of those frames", st->bytes);
 	metrics_family(m, P "malformed_total", "counter",
 		       "Agent streams dropped for an invalid header or record, by the first error");
 	for (int e = 1; e <= -PCAP_STREAM_ERR_TRUNCATED; e++)

@@ -5,13 +5,6 @@
 
 #define P "sslcollector_tunnel_"
 
-static void one(struct metrics_buf *m, const char *name, const char *type, const char *help,
-		uint64_t v)
-{
-	metrics_family(m, name, type, help);
-	metrics_sample(m, name, NULL, v);
-}
-
 void tunnel_metrics_format(const struct tunnel_client_stats *st, uint64_t generation,
 			   struct metrics_buf *m)
 {
@@ -23,27 +16,29 @@ void tunnel_metrics_format(const struct tunnel_client_stats *st, uint64_t genera
 				  st->discarded_on_disconnect_bytes, 0};
 	char labels[64];
 
-	one(m, P "connect_attempts_total", "counter", "TCP connections tried to the collector",
-	    st->connect_attempts);
-	one(m, P "connections_total", "counter", "TLS sessions established with the collector",
-	    st->connections);
-	one(m, P "handshake_failures_total", "counter",
-	    "Connection attempts that failed (resolution, TCP, TLS handshake, timeout)",
-	    st->handshake_failures);
-	one(m, P "certificate_verify_failures_total", "counter",
-	    "Handshakes where the collector's certificate or name was refused",
-	    st->cert_verify_failures);
-	one(m, P "disconnections_total", "counter", "Established sessions that ended",
-	    st->disconnections);
-	one(m, P "connected", "gauge", "1 while a session with the collector is up", st->connected);
-	one(m, P "generation", "counter",
-	    "Sessions so far; mirrored connections restart when it changes", generation);
-	one(m, P "frames_queued_total", "counter", "Frames accepted into the send queue",
-	    st->frames_queued);
-	one(m, P "bytes_queued_total", "counter", "Bytes of those frames", st->bytes_queued);
-	one(m, P "frames_sent_total", "counter", "Frames written whole to the TLS session",
-	    st->frames_sent);
-	one(m, P "bytes_sent_total", "counter", "Bytes of those frames", st->bytes_sent);
+	metrics_single(m, P "connect_attempts_total", "counter",
+		       "TCP connections tried to the collector", st->connect_attempts);
+	metrics_single(m, P "connections_total", "counter",
+		       "TLS sessions established with the collector", st->connections);
+	metrics_single(m, P "handshake_failures_total", "counter",
+		       "Connection attempts that failed (resolution, TCP, TLS handshake, timeout)",
+		       st->handshake_failures);
+	metrics_single(m, P "certificate_verify_failures_total", "counter",
+		       "Handshakes where the collector's certificate or name was refused",
+		       st->cert_verify_failures);
+	metrics_single(m, P "disconnections_total", "counter", "Established sessions that ended",
+		       st->disconnections);
+	metrics_single(m, P "connected", "gauge", "1 while a session with the collector is up",
+		       st->connected);
+	metrics_single(m, P "generation", "counter",
+		       "Sessions so far; mirrored connections restart when it changes", generation);
+	metrics_single(m, P "frames_queued_total", "counter", "Frames accepted into the send queue",
+		       st->frames_queued);
+	metrics_single(m, P "bytes_queued_total", "counter", "Bytes of those frames",
+		       st->bytes_queued);
+	metrics_single(m, P "frames_sent_total", "counter",
+		       "Frames written whole to the TLS session", st->frames_sent);
+	metrics_single(m, P "bytes_sent_total", "counter", "Bytes of those frames", st->bytes_sent);
 	metrics_family(m, P "frames_dropped_total", "counter",
 		       "Frames not sent, by reason (the IDS sees a gap)");
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
@@ -55,7 +50,8 @@ void tunnel_metrics_format(const struct tunnel_client_stats *st, uint64_t genera
 		snprintf(labels, sizeof(labels), "reason=\"%s\"", reasons[i]);
 		metrics_sample(m, P "bytes_dropped_total", labels, bytes[i]);
 	}
-	one(m, P "queue_bytes", "gauge", "Bytes waiting in the send queue", st->queue_used);
-	one(m, P "queue_capacity_bytes", "gauge", "Size of the send queue (--queue-size)",
-	    st->queue_size);
+	metrics_single(m, P "queue_bytes", "gauge", "Bytes waiting in the send queue",
+		       st->queue_used);
+	metrics_single(m, P "queue_capacity_bytes", "gauge",
+		       "Size of the send queue (--queue-size)", st->queue_size);
 }
