@@ -1,5 +1,6 @@
-/* Frame sinks shared by the agent and the collector: -o IFACE (AF_PACKET, batched sends) and
- * -w FILE (classic pcap, mode 0600, flushed at least every second). */
+/* Frame sinks shared by the agent and the collector: -o IFACE (AF_PACKET, batched sends; runs of
+ * data frames cut by the kernel when the interface has TX offload off) and -w FILE (classic
+ * pcap, mode 0600, flushed at least every second). */
 #ifndef SSLC_OUTPUT_H
 #define SSLC_OUTPUT_H
 
@@ -13,11 +14,18 @@ struct output_stats {
 	uint64_t bytes;	  /* their bytes */
 	uint64_t dropped; /* frames the kernel or the file refused */
 	uint64_t errors;  /* failed send/write calls */
+	uint64_t
+	    cut_frames; /* -o: frames sent in runs that the kernel cut (see output_packet_cuts) */
 };
 
 /* Opens an AF_PACKET socket (protocol 0: it receives nothing) bound to ifname. Frames are
  * queued and sent in batches by output_flush() or when the batch is full. */
 int output_packet_open(const char *ifname, struct output **out, char *err, size_t err_len);
+/* For -o: 1 when consecutive data frames of one TCP direction are sent as one and cut by the
+ * kernel into the same frames (the interface has TX checksum offload and TSO off), 0 when every
+ * frame is sent as it is. Read from the interface at open and then every second. -1 for other
+ * sinks. */
+int output_packet_cuts(const struct output *o);
 /* Creates (or truncates) a pcap file, mode 0600, microsecond timestamps, Ethernet. */
 int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len);
 

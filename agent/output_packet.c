@@ -1,13 +1,29 @@
 /* -o IFACE: frames sent on an AF_PACKET socket bound to the interface. Protocol 0, so the
  * socket receives nothing; no PACKET_QDISC_BYPASS, so a sniffer on the same interface (the IDS)
- * still sees every frame. Frames are copied into a batch and sent with sendmmsg(). */
+ * still sees every frame. Frames are copied into a batch and sent with sendmmsg().
+ *
+ * Runs cut by the kernel: when the interface computes neither checksums nor segmentation in
+ * hardware (TX checksum offload off, which turns TSO off too: `ethtool -K IFACE tx off`), the
+ * consecutive data frames of one TCP direction (same headers, sequence numbers and IPv4 ids
+ * following on, equal payloads but the last, PSH only on the last) are sent as one frame with a
+ * virtio-net header asking for segmentation (PACKET_VNET_HDR, GSO). The kernel cuts it in
+ * software, before any sniffer or the peer sees it, into exactly the frames it was made of:
+ * the same sequence numbers, IPv4 ids, flags and payloads, checksums computed. One send instead
+ * of up to 44 costs several times less CPU. With offload on, the kernel would hand the big frame
+ * on whole (a veth peer sees one 64 KiB frame) or leave its checksums to the hardware, so then
+ * every frame is sent as it is. The interface's settings are read again every second. */
 #include "output.h"
 #include "output_impl.h"
 
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
+#include <linux/virtio_net.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +33,83 @@
 #include <unistd.h>
 
 #define BATCH_FRAMES 64
-#define SLOT_BYTES   (14 + 4 + 65535)
+/* Ethernet, 802.1Q and the largest IPv6 packet without jumbograms */
+#define SLOT_BYTES (14 + 4 + 40 + 65535)
 /* ENOBUFS means the device queue is full for a moment: retry briefly before dropping. */
 #define ENOBUFS_RETRIES 50
+#define RECHECK_NS	1000000000ULL
+
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+/* Ethernet + 802.1Q + IPv6 + TCP without options: the longest header a run can have */
+#define HDR_MAX (14 + 4 + 40 + 20)
+
+/* The data frames gathered in the slot being filled (slot p->n). */
+struct run {
+	bool open;
+	bool v6;
+	uint8_t l3, l4;	   /* offsets of the IP and TCP headers */
+	uint8_t flags;	   /* TCP flags of the last frame */
+	uint16_t gso_size; /* payload of every frame but the last */
+	uint16_t last;	   /* payload of the last frame */
+	uint16_t next_id;  /* IPv4 id the next frame must have */
+	uint32_t next_seq; /* sequence number the next frame must have */
+	uint32_t frames;
+	uint8_t key[HDR_MAX]; /* the first frame's headers without the per-frame fields */
+};
+
+/* A TCP data frame a run can take. */
+struct seg {
+	bool v6;
+	uint8_t l3, l4;
+	uint8_t flags;
+	uint16_t id;
+	uint32_t seq;
+	size_t payload;
+};
 
 struct packet_output {
 	struct output base;
 	int fd;
-	unsigned n;
+	char ifname[IF_NAMESIZE];
+	bool vnet; /* PACKET_VNET_HDR is on: every send starts with a virtio_net_hdr */
+	bool cut;  /* the interface leaves segmentation and checksums to the kernel */
+	uint64_t recheck_ns;
+	unsigned n; /* slots ready to send */
+	struct run run;
 	struct mmsghdr msgs[BATCH_FRAMES];
-	struct iovec iov[BATCH_FRAMES];
-	uint8_t *slots; /* BATCH_FRAMES * SLOT_BYTES */
+	struct iovec iov[BATCH_FRAMES][2];
+	struct virtio_net_hdr vh[BATCH_FRAMES];
+	uint32_t frames[BATCH_FRAMES]; /* frames sent in each slot */
+	uint32_t bytes[BATCH_FRAMES];  /* their bytes, as the frames were given */
+	uint8_t *slots;		       /* BATCH_FRAMES * SLOT_BYTES */
 };
+
+static inline uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Ones' complement sum of big-endian 16-bit words (len even), folded to 16 bits. */
+static uint16_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i < len; i += 2)
+		sum += get16(p + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
 
 int iface_mtu(const char *ifname)
 {
@@ -46,19 +127,176 @@ int iface_mtu(const char *ifname)
 	return err;
 }
 
+static bool ethtool_flag(int fd, const char *ifname, uint32_t cmd, uint32_t *val)
+{
+	struct ethtool_value ev = {.cmd = cmd};
+	struct ifreq ifr = {0};
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (char *)&ev;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		return false;
+	*val = ev.data;
+	return true;
+}
+
+/* True when the kernel segments and checksums what is sent on ifname in software: TX checksum
+ * offload and TCP segmentation offload both off. Unknown (no ethtool support) counts as no. */
+static bool kernel_cuts(int fd, const char *ifname)
+{
+	uint32_t csum, tso;
+
+	return ethtool_flag(fd, ifname, ETHTOOL_GTXCSUM, &csum) && !csum &&
+	       ethtool_flag(fd, ifname, ETHTOOL_GTSO, &tso) && !tso;
+}
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Ethernet [802.1Q] IPv4 (no options, not a fragment) or IPv6 (no extension headers), TCP
+ * without options, flags ACK or ACK|PSH, some payload, lengths exactly the frame's. */
+static bool parse_seg(const uint8_t *f, size_t len, struct seg *s)
+{
+	size_t l3 = 14, l4;
+	uint16_t type;
+	const uint8_t *ip;
+
+	if (len < 14)
+		return false;
+	type = get16(f + 12);
+	if (type == ETHERTYPE_VLAN) {
+		if (len < 18)
+			return false;
+		type = get16(f + 16);
+		l3 = 18;
+	}
+	ip = f + l3;
+	if (type == ETHERTYPE_IP) {
+		l4 = l3 + 20;
+		if (len < l4 + 20 || ip[0] != 0x45 || ip[9] != IPPROTO_TCP ||
+		    (get16(ip + 6) & 0x3fff) || get16(ip + 2) != len - l3)
+			return false;
+		s->v6 = false;
+		s->id = get16(ip + 4);
+	} else if (type == ETHERTYPE_IPV6) {
+		l4 = l3 + 40;
+		if (len < l4 + 20 || ip[0] >> 4 != 6 || ip[6] != IPPROTO_TCP ||
+		    get16(ip + 4) != len - l4)
+			return false;
+		s->v6 = true;
+		s->id = 0;
+	} else {
+		return false;
+	}
+	s->flags = f[l4 + 13];
+	if (f[l4 + 12] != 5 << 4 || (s->flags != TH_ACK && s->flags != (TH_ACK | TH_PSH)) ||
+	    len == l4 + 20)
+		return false;
+	s->l3 = (uint8_t)l3;
+	s->l4 = (uint8_t)l4;
+	s->seq = get32(f + l4 + 4);
+	s->payload = len - l4 - 20;
+	return true;
+}
+
+/* The headers of a frame with the fields that differ from frame to frame of a run cleared. */
+static void run_key(const uint8_t *f, const struct seg *s, uint8_t *key)
+{
+	uint8_t *ip = key + s->l3, *tcp = key + s->l4;
+
+	memcpy(key, f, (size_t)s->l4 + 20);
+	if (s->v6) {
+		memset(ip + 4, 0, 2); /* payload length */
+	} else {
+		memset(ip + 2, 0, 4);  /* total length, id */
+		memset(ip + 10, 0, 2); /* header checksum */
+	}
+	memset(tcp + 4, 0, 4);	/* sequence number */
+	tcp[13] = 0;		/* flags */
+	memset(tcp + 16, 0, 2); /* checksum */
+}
+
+static uint8_t *slot_at(struct packet_output *p, unsigned i)
+{
+	return p->slots + (size_t)i * SLOT_BYTES;
+}
+
+/* Can the open run take frame f (parsed as s) next? */
+static bool run_takes(struct packet_output *p, const uint8_t *f, const struct seg *s)
+{
+	const struct run *r = &p->run;
+	size_t len = p->iov[p->n][1].iov_len;
+	uint8_t key[HDR_MAX];
+
+	if (!r->open || (r->flags & TH_PSH) || r->last != r->gso_size || s->v6 != r->v6 ||
+	    s->l4 != r->l4 || s->seq != r->next_seq || (!s->v6 && s->id != r->next_id) ||
+	    s->payload > r->gso_size || len + s->payload > SLOT_BYTES ||
+	    len + s->payload - r->l3 - (r->v6 ? 40 : 0) > 65535)
+		return false;
+	run_key(f, s, key);
+	return memcmp(key, r->key, (size_t)s->l4 + 20) == 0;
+}
+
+/* Slot p->n is complete: a run of several frames gets its headers and virtio-net header. */
+static void close_slot(struct packet_output *p)
+{
+	struct run *r = &p->run;
+	struct virtio_net_hdr *vh = &p->vh[p->n];
+	uint8_t *f = slot_at(p, p->n), *ip, *tcp;
+	size_t len = p->iov[p->n][1].iov_len;
+	uint16_t tcp_len;
+	uint32_t sum;
+
+	memset(vh, 0, sizeof(*vh));
+	if (r->open && r->frames > 1) {
+		ip = f + r->l3;
+		tcp = f + r->l4;
+		tcp_len = (uint16_t)(len - r->l4);
+		if (r->v6) {
+			put16(ip + 4, tcp_len);
+			sum = sum16(ip + 8, 32, 0);
+		} else {
+			put16(ip + 2, (uint16_t)(len - r->l3));
+			memset(ip + 10, 0, 2);
+			put16(ip + 10, (uint16_t)~sum16(ip, 20, 0));
+			sum = sum16(ip + 12, 8, 0);
+		}
+		tcp[13] = r->flags;
+		/* CHECKSUM_PARTIAL: the pseudo-header's sum, not complemented */
+		put16(tcp + 16, sum16(NULL, 0, sum + IPPROTO_TCP + tcp_len));
+		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh->gso_type = r->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		vh->hdr_len = (uint16_t)(r->l4 + 20);
+		vh->gso_size = r->gso_size;
+		vh->csum_start = r->l4;
+		vh->csum_offset = 16;
+	}
+	r->open = false;
+	p->n++;
+}
+
 static int packet_flush(struct output *base)
 {
 	struct packet_output *p = (struct packet_output *)base;
 	unsigned done = 0, retries = 0;
 	int err = 0;
 
+	if (p->run.open)
+		close_slot(p);
 	while (done < p->n) {
 		int r = sendmmsg(p->fd, p->msgs + done, p->n - done, 0);
 
 		if (r > 0) {
-			for (int i = 0; i < r; i++) {
-				p->base.stats.frames++;
-				p->base.stats.bytes += p->iov[done + (unsigned)i].iov_len;
+			for (unsigned i = done; i < done + (unsigned)r; i++) {
+				p->base.stats.frames += p->frames[i];
+				p->base.stats.bytes += p->bytes[i];
+				if (p->frames[i] > 1)
+					p->base.stats.cut_frames += p->frames[i];
 			}
 			done += (unsigned)r;
 			retries = 0;
@@ -72,34 +310,84 @@ static int packet_flush(struct output *base)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		/* this frame is refused (too big for the MTU, interface down, ...): drop it */
+		/* this send is refused (too big for the MTU, interface down, ...): drop it */
 		err = -errno;
 		p->base.stats.errors++;
-		p->base.stats.dropped++;
+		p->base.stats.dropped += p->frames[done];
 		snprintf(p->base.last_error, sizeof(p->base.last_error), "send on %s: %s",
-			 p->base.name + 3, strerror(errno));
+			 p->ifname, strerror(errno));
 		done++;
 		retries = 0;
 	}
 	p->n = 0;
+	if (p->vnet) {
+		uint64_t now = coarse_ns();
+
+		if (now >= p->recheck_ns) {
+			p->cut = kernel_cuts(p->fd, p->ifname);
+			p->recheck_ns = now + RECHECK_NS;
+		}
+	}
 	return err;
 }
 
 static int packet_write(struct output *base, const uint8_t *frame, size_t len, uint64_t ts_ns)
 {
 	struct packet_output *p = (struct packet_output *)base;
+	struct run *r = &p->run;
+	struct seg s;
 	uint8_t *slot;
+	bool data;
 
 	(void)ts_ns;
 	if (len > SLOT_BYTES || len < 14) {
 		p->base.stats.dropped++;
 		return -EMSGSIZE;
 	}
-	slot = p->slots + (size_t)p->n * SLOT_BYTES;
+	data = p->cut && parse_seg(frame, len, &s);
+	if (data && run_takes(p, frame, &s)) {
+		struct iovec *iov = &p->iov[p->n][1];
+
+		memcpy((uint8_t *)iov->iov_base + iov->iov_len, frame + s.l4 + 20, s.payload);
+		iov->iov_len += s.payload;
+		p->frames[p->n]++;
+		p->bytes[p->n] += (uint32_t)len;
+		r->frames++;
+		r->flags = s.flags;
+		r->last = (uint16_t)s.payload;
+		r->next_seq += (uint32_t)s.payload;
+		r->next_id++;
+		return 0;
+	}
+	if (r->open) {
+		close_slot(p);
+		if (p->n == BATCH_FRAMES) {
+			int err = packet_flush(base);
+
+			if (err)
+				return err;
+		}
+	}
+	slot = slot_at(p, p->n);
 	memcpy(slot, frame, len);
-	p->iov[p->n].iov_base = slot;
-	p->iov[p->n].iov_len = len;
-	if (++p->n == BATCH_FRAMES)
+	p->iov[p->n][1].iov_len = len;
+	p->frames[p->n] = 1;
+	p->bytes[p->n] = (uint32_t)len;
+	if (data && !(s.flags & TH_PSH)) {
+		r->open = true;
+		r->v6 = s.v6;
+		r->l3 = s.l3;
+		r->l4 = s.l4;
+		r->flags = s.flags;
+		r->gso_size = r->last = (uint16_t)s.payload;
+		r->next_seq = s.seq + (uint32_t)s.payload;
+		r->next_id = (uint16_t)(s.id + 1);
+		r->frames = 1;
+		run_key(frame, &s, r->key);
+		return 0;
+	}
+	close_slot(p);
+	if (p->n == BATCH_FRAMES)
 		return packet_flush(base);
 	return 0;
 }
@@ -125,14 +413,13 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
 	struct sockaddr_ll sll = {0};
 	struct packet_output *p;
 	unsigned ifindex;
-	int ret;
+	int ret, one = 1;
 
 	*out = NULL;
-	ifindex = if_nametoindex(ifname);
+	ifindex = strlen(ifname) < IF_NAMESIZE ? if_nametoindex(ifname) : 0;
 	if (!ifindex) {
-		ret = -errno;
 		snprintf(err, err_len, "-o %s: no such interface", ifname);
-		return ret;
+		return -ENODEV;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -142,6 +429,7 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
 		free(p);
 		return -ENOMEM;
 	}
+	snprintf(p->ifname, sizeof(p->ifname), "%s", ifname);
 	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
 		ret = -errno;
@@ -149,6 +437,8 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
 			 strerror(errno), errno == EPERM ? " (needs root or CAP_NET_RAW)" : "");
 		goto fail;
 	}
+	/* without it (very old kernels) every frame is sent as it is */
+	p->vnet = setsockopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == 0;
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = 0;
 	sll.sll_ifindex = (int)ifindex;
@@ -158,9 +448,14 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
 		goto fail;
 	}
 	for (unsigned i = 0; i < BATCH_FRAMES; i++) {
-		p->msgs[i].msg_hdr.msg_iov = &p->iov[i];
-		p->msgs[i].msg_hdr.msg_iovlen = 1;
+		p->iov[i][0].iov_base = &p->vh[i];
+		p->iov[i][0].iov_len = sizeof(p->vh[i]);
+		p->iov[i][1].iov_base = slot_at(p, i);
+		p->msgs[i].msg_hdr.msg_iov = p->vnet ? p->iov[i] : &p->iov[i][1];
+		p->msgs[i].msg_hdr.msg_iovlen = p->vnet ? 2 : 1;
 	}
+	p->cut = p->vnet && kernel_cuts(p->fd, ifname);
+	p->recheck_ns = coarse_ns() + RECHECK_NS;
 	p->base.ops = &packet_ops;
 	snprintf(p->base.name, sizeof(p->base.name), "-o %s", ifname);
 	*out = &p->base;
@@ -171,4 +466,11 @@ fail:
 	free(p->slots);
 	free(p);
 	return ret;
+}
+
+int output_packet_cuts(const struct output *o)
+{
+	if (!o || o->ops != &packet_ops)
+		return -1;
+	return ((const struct packet_output *)o)->cut;
 }

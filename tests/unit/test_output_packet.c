@@ -1,0 +1,361 @@
+/* output_packet (-o) into a real veth, in a network namespace of its own (root): whatever the
+ * sink does with the frames (runs cut by the kernel when the interface has TX offload off, one
+ * by one when it has it on), the far end of the veth receives exactly the frames that were
+ * written, byte for byte and in order: forged IPv4, IPv6 and 802.1Q-tagged connections with
+ * writes from one byte to several runs long, interleaved flows, gaps, and frames a run must not
+ * take (TCP options, IP options, a sequence or id that does not follow, a retransmission).
+ * Not root: exit 77 (skipped), a failure when CI is set. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "forge_check.h"
+#include "output.h"
+
+#define MAX_RX (1 << 14)
+
+struct rx {
+	uint8_t *frame[MAX_RX];
+	size_t len[MAX_RX];
+	size_t n;
+};
+
+static void sh(const char *cmd)
+{
+	int rc = system(cmd);
+
+	if (rc != 0)
+		fail_msg("'%s' failed (%d)", cmd, rc);
+}
+
+/* a veth pkt0 <-> pkt1 in this process's own network namespace; IPv6 off so that nothing but our
+ * frames crosses it */
+static int setup_netns(void **state)
+{
+	(void)state;
+	if (unshare(CLONE_NEWNET) != 0) {
+		fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return -1;
+	}
+	sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1");
+	sh("ip link add name pkt0 type veth peer name pkt1");
+	sh("ip link set pkt0 up && ip link set pkt1 up");
+	return 0;
+}
+
+static int rx_open(void)
+{
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
+	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)), one = 1, buf = 64 << 20;
+
+	assert_true(fd >= 0);
+	sll.sll_ifindex = (int)if_nametoindex("pkt1");
+	assert_int_equal(bind(fd, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	assert_int_equal(setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)), 0);
+	/* SO_RCVBUFFORCE: root may go past rmem_max */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)), 0);
+	return fd;
+}
+
+/* Everything pkt1 receives until it is quiet for wait_ms, with 802.1Q tags the receive path moved
+ * into the metadata put back where they were. */
+static void rx_drain(int fd, struct rx *rx, int wait_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	uint8_t buf[70000];
+
+	while (poll(&pfd, 1, wait_ms) > 0) {
+		union {
+			struct cmsghdr h;
+			uint8_t b[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+		} ctl;
+		struct iovec iov = {buf, sizeof(buf)};
+		struct sockaddr_ll from;
+		struct msghdr m = {.msg_name = &from,
+				   .msg_namelen = sizeof(from),
+				   .msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = &ctl,
+				   .msg_controllen = sizeof(ctl)};
+		ssize_t n = recvmsg(fd, &m, 0);
+		size_t len;
+		uint8_t *f;
+
+		assert_true(n > 0);
+		assert_false(m.msg_flags & MSG_TRUNC);
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		assert_true(rx->n < MAX_RX);
+		len = (size_t)n;
+		f = malloc(len + 4);
+		assert_non_null(f);
+		memcpy(f, buf, len);
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			struct tpacket_auxdata aux;
+
+			if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+				continue;
+			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+			if (!(aux.tp_status & TP_STATUS_VLAN_VALID))
+				continue;
+			uint16_t tpid = aux.tp_status & TP_STATUS_VLAN_TPID_VALID ? aux.tp_vlan_tpid
+										  : ETH_P_8021Q;
+
+			memmove(f + 16, f + 12, len - 12);
+			f[12] = (uint8_t)(tpid >> 8);
+			f[13] = (uint8_t)tpid;
+			f[14] = (uint8_t)(aux.tp_vlan_tci >> 8);
+			f[15] = (uint8_t)aux.tp_vlan_tci;
+			len += 4;
+		}
+		rx->frame[rx->n] = f;
+		rx->len[rx->n++] = len;
+	}
+}
+
+static void rx_free(struct rx *rx)
+{
+	for (size_t i = 0; i < rx->n; i++)
+		free(rx->frame[i]);
+	rx->n = 0;
+}
+
+/* Frames of a few connections, in the order a mirror would emit them. */
+static void forge_workload(struct capture *cap, int family, int vlan)
+{
+	static uint8_t data[300000];
+	struct forge_config fc = {.mtu = 1500, .vlan = vlan};
+	struct forge_tuple t = {.family = family, .client_port = 40000, .server_port = 443};
+	struct forge_flow *f1, *f2;
+	struct forge *fg;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	if (family == AF_INET) {
+		memcpy(t.client_addr, "\x0a\x00\x00\x01", 4);
+		memcpy(t.server_addr, "\x0a\x00\x00\x02", 4);
+	} else {
+		t.client_addr[0] = t.server_addr[0] = 0xfd;
+		t.client_addr[15] = 1;
+		t.server_addr[15] = 2;
+	}
+	memcpy(t.client_mac, "\x02\x00\x00\x00\x00\x01", 6);
+	memcpy(t.server_mac, "\x02\x00\x00\x00\x00\x02", 6);
+	assert_int_equal(forge_new(&fc, capture_emit, cap, &fg), 0);
+	assert_int_equal(forge_flow_open(fg, &t, 1, &f1), 0);
+	t.client_port++;
+	assert_int_equal(forge_flow_open(fg, &t, 1, &f2), 0);
+	const size_t sizes[] = {1, 1459, 1460, 1461, 2920, 4387, 16384, 65536, 70000, 300000};
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		assert_int_equal(forge_flow_data(f1, true, data, sizes[i], 1), 0);
+		assert_int_equal(forge_flow_data(f2, false, data + 3, sizes[i], 1), 0);
+		assert_int_equal(forge_flow_data(f1, false, data + 5, sizes[i], 1), 0);
+	}
+	assert_int_equal(forge_flow_gap(f1, false, 5000, 1), 0);
+	assert_int_equal(forge_flow_data(f1, false, data, 9000, 1), 0);
+	assert_int_equal(forge_flow_close(f1, true, false, 1), 0);
+	assert_int_equal(forge_flow_close(f2, false, true, 1), 0);
+	forge_flow_free(f1);
+	forge_flow_free(f2);
+	forge_free(fg);
+}
+
+/* Copies of frame i of cap, each changed so that it must not join the run before it. */
+static void odd_frames(struct capture *cap, struct capture *out)
+{
+	size_t first = 0;
+
+	/* the first full-size data frame with a full-size data frame after it */
+	while (first + 1 < cap->n && !(cap->v[first].len == 1514 && cap->v[first + 1].len == 1514))
+		first++;
+	assert_true(first + 1 < cap->n);
+	for (int kind = 0; kind < 6; kind++) {
+		for (size_t k = 0; k < 2; k++) {
+			const struct captured *c = &cap->v[first + k];
+			uint8_t f[1600];
+			size_t len = c->len;
+
+			memcpy(f, c->frame, len);
+			if (k == 1) {
+				switch (kind) {
+				case 0: /* sequence number jumps */
+					f[14 + 20 + 7] ^= 0x10;
+					break;
+				case 1: /* IPv4 id jumps */
+					f[14 + 5] ^= 0x10;
+					break;
+				case 2: /* other port */
+					f[14 + 20 + 1] ^= 1;
+					break;
+				case 3: /* TCP options (NOP NOP NOP NOP) in place of 4 bytes of data
+					 */
+					memmove(f + 58, f + 54, len - 58);
+					memset(f + 54, 1, 4);
+					f[14 + 20 + 12] = 6 << 4;
+					break;
+				case 4: /* IPv4 total length shorter than the frame (padding) */
+					f[14 + 3] = (uint8_t)(f[14 + 3] - 2);
+					break;
+				case 5: /* a retransmission of the frame before */
+					memcpy(f, cap->v[first].frame, len);
+					break;
+				}
+			}
+			capture_emit(out, f, len, 1);
+		}
+	}
+}
+
+static void expect_same(const struct capture *sent, const struct rx *rx)
+{
+	assert_int_equal(rx->n, sent->n);
+	for (size_t i = 0; i < sent->n; i++) {
+		if (rx->len[i] != sent->v[i].len ||
+		    memcmp(rx->frame[i], sent->v[i].frame, sent->v[i].len) != 0)
+			fail_msg("frame %zu of %zu differs (%zu bytes sent, %zu received)", i,
+				 sent->n, sent->v[i].len, rx->len[i]);
+	}
+}
+
+/* Sends cap through -o pkt0 (flushing every `every` frames) and checks what pkt1 receives. */
+static void run_case(struct capture *cap, int expect_cuts, size_t every)
+{
+	struct output_stats st;
+	struct output *o;
+	struct rx *rx = calloc(1, sizeof(*rx));
+	char err[256] = "";
+	int fd = rx_open();
+
+	assert_non_null(rx);
+	assert_int_equal(output_packet_open("pkt0", &o, err, sizeof(err)), 0);
+	assert_int_equal(output_packet_cuts(o), expect_cuts);
+	for (size_t i = 0; i < cap->n; i++) {
+		assert_int_equal(output_write(o, cap->v[i].frame, cap->v[i].len, 1), 0);
+		if ((i + 1) % every == 0) {
+			assert_int_equal(output_flush(o), 0);
+			rx_drain(fd, rx, 0); /* keeps the receive buffer from overflowing */
+		}
+	}
+	assert_int_equal(output_flush(o), 0);
+	output_get_stats(o, &st);
+	output_close(o);
+	rx_drain(fd, rx, 200);
+	close(fd);
+	expect_same(cap, rx);
+	assert_int_equal(st.frames, cap->n);
+	assert_int_equal(st.dropped, 0);
+	if (expect_cuts)
+		assert_true(st.cut_frames > cap->n / 2);
+	else
+		assert_int_equal(st.cut_frames, 0);
+	rx_free(rx);
+	free(rx);
+}
+
+static void both_modes(struct capture *cap)
+{
+	sh("ethtool -K pkt0 tx off >/dev/null");
+	run_case(cap, 1, 1000);
+	run_case(cap, 1, 7); /* runs broken by flushes */
+	sh("ethtool -K pkt0 tx on >/dev/null");
+	run_case(cap, 0, 1000);
+}
+
+static void test_ipv4(void **state)
+{
+	struct capture cap;
+
+	(void)state;
+	capture_init(&cap);
+	forge_workload(&cap, AF_INET, 0);
+	both_modes(&cap);
+	capture_free(&cap);
+}
+
+static void test_ipv6(void **state)
+{
+	struct capture cap;
+
+	(void)state;
+	capture_init(&cap);
+	forge_workload(&cap, AF_INET6, 0);
+	both_modes(&cap);
+	capture_free(&cap);
+}
+
+static void test_vlan(void **state)
+{
+	struct capture cap;
+
+	(void)state;
+	capture_init(&cap);
+	forge_workload(&cap, AF_INET, 42);
+	forge_workload(&cap, AF_INET6, 4094);
+	both_modes(&cap);
+	capture_free(&cap);
+}
+
+static void test_frames_a_run_must_not_take(void **state)
+{
+	struct capture cap, odd;
+	struct output_stats st;
+	struct output *o;
+	struct rx *rx = calloc(1, sizeof(*rx));
+	char err[256] = "";
+	int fd;
+
+	(void)state;
+	assert_non_null(rx);
+	capture_init(&cap);
+	capture_init(&odd);
+	forge_workload(&cap, AF_INET, 0);
+	odd_frames(&cap, &odd);
+	sh("ethtool -K pkt0 tx off >/dev/null");
+	fd = rx_open();
+	assert_int_equal(output_packet_open("pkt0", &o, err, sizeof(err)), 0);
+	for (size_t i = 0; i < odd.n; i++)
+		assert_int_equal(output_write(o, odd.v[i].frame, odd.v[i].len, 1), 0);
+	assert_int_equal(output_flush(o), 0);
+	output_get_stats(o, &st);
+	output_close(o);
+	rx_drain(fd, rx, 200);
+	close(fd);
+	expect_same(&odd, rx);
+	assert_int_equal(st.cut_frames, 0);
+	rx_free(rx);
+	free(rx);
+	capture_free(&odd);
+	capture_free(&cap);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ipv4),
+	    cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test(test_vlan),
+	    cmocka_unit_test(test_frames_a_run_must_not_take),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "needs root (a network namespace and a veth)\n");
+		return getenv("CI") ? 1 : 77;
+	}
+	return cmocka_run_group_tests(tests, setup_netns, NULL);
+}
