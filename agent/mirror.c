@@ -377,6 +377,8 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 		ret = output_packet_open(o->out_iface, &m->outs[m->n_outs], err, err_len);
 		if (ret)
 			goto fail;
+		if (output_packet_cuts(m->outs[m->n_outs]) == 0)
+			log_info(OUTPUT_PACKET_ADVICE, o->out_iface, o->out_iface);
 		m->n_outs++;
 	}
 	if (o->pcap_path) {
@@ -472,6 +474,19 @@ void mirror_metrics(struct mirror *m, struct metrics_buf *mb)
 		snprintf(labels, sizeof(labels), "output=\"%s\"", name);
 		metrics_sample(mb, "sslcollector_agent_output_frames_total", labels, os.frames);
 		metrics_sample(mb, "sslcollector_agent_output_dropped_total", labels, os.dropped);
+	}
+	metrics_family(mb, "sslcollector_agent_output_frames_cut_total", "counter",
+		       "Frames of -o sent in runs that the kernel cut (TX offload off)");
+	for (size_t i = 0; i < m->n_outs; i++) {
+		struct output_stats os;
+
+		if (output_packet_cuts(m->outs[i]) < 0)
+			continue;
+		output_get_stats(m->outs[i], &os);
+		metrics_escape(output_name(m->outs[i]), name, sizeof(name));
+		snprintf(labels, sizeof(labels), "output=\"%s\"", name);
+		metrics_sample(mb, "sslcollector_agent_output_frames_cut_total", labels,
+			       os.cut_frames);
 	}
 	metrics_family(mb, "sslcollector_agent_flows_restarted_total", "counter",
 		       "Connections restarted with a new handshake after a tunnel reconnect");

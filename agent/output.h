@@ -26,6 +26,10 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
  * frame is sent as it is. Read from the interface at open and then every second. -1 for other
  * sinks. */
 int output_packet_cuts(const struct output *o);
+/* What the agent and the collector log when output_packet_cuts() is 0 (two %s: the interface). */
+#define OUTPUT_PACKET_ADVICE                                                                       \
+	"-o %s: the interface offloads TX checksums or segmentation, so frames are sent one by "   \
+	"one; 'ethtool -K %s tx off' lets the kernel cut runs of data frames (less CPU)"
 /* Creates (or truncates) a pcap file, mode 0600, microsecond timestamps, Ethernet. */
 int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len);
 

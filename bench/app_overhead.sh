@@ -2,12 +2,15 @@
 # Application overhead and loss under load (issue 6, benchmarks 1 and 2): nginx serving HTTPS
 # (TLS 1.3, keep-alive) to wrk, with bodies of 1 KiB, 64 KiB and 1 MiB, in alternating runs of
 #   none      no capture (the reference of each round)
-#   agent-o   sslcollector -I vs$$ -o vo$$          (frames into a veth whose peer is a sink)
+#   agent-o   sslcollector -I vs$$ -o vo$$          (frames into a veth whose peer is a sink;
+#                                                    TX offload off on vo as the README says:
+#                                                    runs of data frames are cut by the kernel)
 #   agent-t   sslcollector -I vs$$ -t 127.0.0.1:P   + sslcollector -C -o vo$$ (when built)
 #   bpftrace  bench/ssl_capture.bt                  (same probes written in bpftrace)
 #   probes-only  bench/ssl_probes_only.bt           (the same probes doing nothing)
 # and, to tell where the agent's cost goes (not in the default set, -c to add them):
 #   agent-w   sslcollector -I vs$$ -w /dev/null     (capture + forge, no network output)
+#   agent-o1  agent-o with TX offload left on on vo (every frame sent by itself)
 #   floor     bench/probe_floor.py                  (counting uprobes at the agent's own probe
 #                                                    sites: what no capture there can undercut)
 # Each run starts its capture, runs wrk for -d seconds, stops the capture and reads its
@@ -100,7 +103,8 @@ start_capture() {
 	cap_note=
 	case $config in
 	none) return 0 ;;
-	agent-o)
+	agent-o | agent-o1)
+		ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx "$([[ $config == agent-o1 ]] && echo on || echo off)" >/dev/null
 		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/$tag.prom" \
 			--stats-interval 3600 2>"$BENCH_TMP/$tag.log" &
 		cap_pid=$!
@@ -121,6 +125,7 @@ start_capture() {
 		;;
 	agent-t)
 		[[ $tunnel_state == "not available in this build" || $tunnel_state == failed* ]] && return 2
+		ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx off >/dev/null
 		ip netns exec "$BNS_S" "$bin" -C -l "127.0.0.1:$tunnel_port" -o "$BIF_O" \
 			--ca "$BENCH_TMP/pki/ca.crt" --cert "$BENCH_TMP/pki/collector.crt" \
 			--key "$BENCH_TMP/pki/collector.key" \

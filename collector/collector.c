@@ -240,6 +240,8 @@ static int open_outputs(struct collector *c, char *err, size_t err_len)
 		ret = output_packet_open(o->out_iface, &c->out_iface, err, err_len);
 		if (ret)
 			return ret;
+		if (output_packet_cuts(c->out_iface) == 0)
+			log_info(OUTPUT_PACKET_ADVICE, o->out_iface, o->out_iface);
 		c->st.outputs[c->st.n_outputs++] = c->out_iface;
 	}
 	if (o->pcap_path) {

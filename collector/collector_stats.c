@@ -92,6 +92,17 @@ static void format_traffic(const struct collector_stats *st, struct metrics_buf 
 		labelled(m, P "bytes_injected_total", "output", output_name(st->outputs[i]),
 			 os.bytes);
 	}
+	metrics_family(m, P "frames_cut_total", "counter",
+		       "Frames of -o sent in runs that the kernel cut (TX offload off)");
+	for (size_t i = 0; i < st->n_outputs; i++) {
+		struct output_stats os;
+
+		if (output_packet_cuts(st->outputs[i]) < 0)
+			continue;
+		output_get_stats(st->outputs[i], &os);
+		labelled(m, P "frames_cut_total", "output", output_name(st->outputs[i]),
+			 os.cut_frames);
+	}
 	metrics_family(m, P "frames_dropped_total", "counter",
 		       "Valid frames that an output refused (interface down, device queue full, "
 		       "write error), by output and reason");
