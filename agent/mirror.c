@@ -25,6 +25,7 @@ struct flow {
 	struct forge_tuple tuple;
 	bool local_is_client;
 	bool duplicate;	  /* the other end of a connection mirrored already */
+	bool ack_queued;  /* in m->ack_ids: its data waits for forge_flow_ack() */
 	uint64_t key;	  /* connection key in m->by_key (0: not registered) */
 	uint64_t last_ns; /* wall clock of the last event */
 };
@@ -41,6 +42,10 @@ struct mirror {
 	const struct local_addrs *addrs;
 	uint64_t idle_ns;
 	uint64_t opened, duplicates, reopened_idle, restarted, emit_errors;
+	/* flows with data since the last mirror_flush(): their ACKs go out there (forge's
+	 * delay_acks), so a request and its response need no pure ACK between them */
+	uint64_t *ack_ids;
+	size_t n_acks, cap_acks;
 	uint64_t last_error_log_ns;
 };
 
@@ -238,6 +243,27 @@ static int flow_ensure_open(struct mirror *m, struct flow *f, uint64_t wall)
 	return 0;
 }
 
+/* The flow's ACKs are sent at the next mirror_flush(). Without room in the list they are sent
+ * now (as without delay_acks). */
+static void queue_ack(struct mirror *m, struct flow *f)
+{
+	if (f->ack_queued)
+		return;
+	if (m->n_acks == m->cap_acks) {
+		size_t cap = m->cap_acks ? m->cap_acks * 2 : 64;
+		uint64_t *ids = realloc(m->ack_ids, cap * sizeof(*ids));
+
+		if (!ids) {
+			forge_flow_ack(f->ff, f->last_ns);
+			return;
+		}
+		m->ack_ids = ids;
+		m->cap_acks = cap;
+	}
+	m->ack_ids[m->n_acks++] = f->conn_id;
+	f->ack_queued = true;
+}
+
 int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uint64_t wall)
 {
 	struct flow *f = u64map_get(&m->flows, e->conn_id);
@@ -265,6 +291,7 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 		if ((ret = flow_ensure_open(m, f, wall)))
 			return ret;
 		ret = forge_flow_data(f->ff, from_client, e->data, e->data_len, wall);
+		queue_ack(m, f);
 		break;
 	case SSLC_EVENT_GAP:
 		from_client = (e->dir == SSLC_DIR_SEND) == f->local_is_client;
@@ -312,6 +339,16 @@ void mirror_tick(struct mirror *m, uint64_t wall)
 
 void mirror_flush(struct mirror *m)
 {
+	for (size_t i = 0; i < m->n_acks; i++) {
+		struct flow *f = u64map_get(&m->flows, m->ack_ids[i]);
+
+		if (!f) /* closed since: its close acknowledged everything */
+			continue;
+		f->ack_queued = false;
+		if (f->ff && forge_flow_ack(f->ff, f->last_ns) < 0)
+			m->emit_errors++;
+	}
+	m->n_acks = 0;
 	for (size_t i = 0; i < m->n_outs; i++) {
 		int ret = output_flush(m->outs[i]);
 
@@ -360,7 +397,7 @@ static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_l
 
 int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, size_t err_len)
 {
-	struct forge_config fc = {.vlan = o->vlan};
+	struct forge_config fc = {.vlan = o->vlan, .delay_acks = true};
 	struct mirror *m;
 	int ret;
 
@@ -526,5 +563,6 @@ void mirror_close(struct mirror *m)
 		output_close(m->outs[i]);
 	tunnel_client_stop(m->tunnel, 2000);
 	forge_free(m->forge);
+	free(m->ack_ids);
 	free(m);
 }

@@ -23,7 +23,8 @@ void mirror_set_addrs(struct mirror *m, const struct local_addrs *addrs);
 int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uint64_t wall_ns);
 /* Periodic work: idle timeouts, tunnel reconnects, pcap flushing. */
 void mirror_tick(struct mirror *m, uint64_t wall_ns);
-/* Sends what the outputs have batched. */
+/* Forges the ACKs that wait (see forge's delay_acks) and sends what the outputs have batched.
+ * Called after each batch of events. */
 void mirror_flush(struct mirror *m);
 /* Appends the mirror's metrics (flows, frames, drops per output, tunnel). */
 void mirror_metrics(struct mirror *m, struct metrics_buf *mb);

@@ -167,8 +167,9 @@ int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data
 		    uint64_t ts_ns)
 {
 	int from = from_client ? CLIENT : SERVER;
-	struct forge_side *s;
+	struct forge_side *s, *peer;
 	size_t mss, off = 0;
+	bool piggyback;
 	int err;
 
 	if (!fl || (!data && len))
@@ -178,14 +179,28 @@ int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data
 	if (!len)
 		return 0;
 	s = &fl->side[from];
+	peer = &fl->side[!from];
 	mss = forge_mss(fl->f, fl->tuple.family);
-	err = ack_both(fl, ts_ns);
+	if (!fl->f->delay_acks)
+		err = ack_both(fl, ts_ns);
+	else if (peer->unacked > FORGE_ACK_STEP)
+		err = ack_side(fl, !from, ts_ns); /* too far for one ACK: in steps first */
+	else
+		err = 0;
+	/* with delay_acks, the first segment acknowledges all the peer sent */
+	piggyback = !err && peer->unacked;
 	while (!err && off < len) {
 		size_t n = len - off < mss ? len - off : mss;
 		bool last = off + n == len;
 
-		err = send_seg(fl, from, FORGE_TH_ACK | (last ? FORGE_TH_PSH : 0),
-			       fl->side[!from].una, NULL, 0, data + off, n, ts_ns);
+		err =
+		    send_seg(fl, from, FORGE_TH_ACK | (last ? FORGE_TH_PSH : 0),
+			     piggyback ? peer->snd_nxt : peer->una, NULL, 0, data + off, n, ts_ns);
+		if (!err && piggyback) {
+			peer->una = peer->snd_nxt;
+			peer->unacked = 0;
+			piggyback = false;
+		}
 		s->snd_nxt += (uint32_t)n;
 		s->unacked += n;
 		off += n;
@@ -198,7 +213,18 @@ int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data
 		s->unacked += len - off;
 		return err;
 	}
+	if (fl->f->delay_acks && s->unacked < FORGE_ACK_EVERY)
+		return 0;
 	return ack_side(fl, from, ts_ns);
+}
+
+int forge_flow_ack(struct forge_flow *fl, uint64_t ts_ns)
+{
+	if (!fl)
+		return -EINVAL;
+	if (fl->closed)
+		return 0;
+	return ack_both(fl, ts_ns);
 }
 
 int forge_flow_gap(struct forge_flow *fl, bool from_client, uint64_t len, uint64_t ts_ns)

@@ -46,6 +46,7 @@ struct libnet_context; /* libnet_t, from <libnet.h> */
 struct forge {
 	unsigned mtu;
 	int vlan; /* 0: untagged */
+	bool delay_acks;
 	forge_emit_fn emit;
 	void *emit_ctx;
 	struct libnet_context *ln; /* build-only (LIBNET_NONE) context for the templates */

@@ -27,6 +27,12 @@ typedef int (*forge_emit_fn)(void *ctx, const uint8_t *frame, size_t len, uint64
 struct forge_config {
 	unsigned mtu; /* IP MTU of the output; 0 means FORGE_DEFAULT_MTU */
 	int vlan;     /* 802.1Q VLAN id 1..4094, or 0 / negative for untagged frames */
+	/* false: every write is followed by a pure ACK from the other side. true: that ACK waits:
+	 * the other side's next data carries it (as TCP piggybacks ACKs), or forge_flow_ack()
+	 * sends it; the caller calls forge_flow_ack() on every flow with new data before the
+	 * frames leave for good (e.g. at the end of each batch of events). Fewer frames, and the
+	 * writes of one side follow each other without an ACK between them. */
+	bool delay_acks;
 };
 
 /* One TCP connection, named from the client's point of view. Addresses are in network byte
@@ -42,10 +48,10 @@ struct forge_tuple {
 };
 
 struct forge_stats {
-	uint64_t frames;      /* frames emitted */
-	uint64_t bytes;       /* frame bytes emitted */
-	uint64_t payload;     /* TCP payload bytes emitted */
-	uint64_t gap_bytes;   /* sequence space skipped for gaps */
+	uint64_t frames;    /* frames emitted */
+	uint64_t bytes;	    /* frame bytes emitted */
+	uint64_t payload;   /* TCP payload bytes emitted */
+	uint64_t gap_bytes; /* sequence space skipped for gaps */
 	uint64_t flows_opened;
 	uint64_t flows_closed;
 	uint64_t emit_errors; /* emit callback failures */
@@ -68,9 +74,15 @@ int forge_flow_open(struct forge *f, const struct forge_tuple *t, uint64_t ts_ns
 		    struct forge_flow **out);
 
 /* Data sent by one side (from_client: client -> server). Cut into MSS-sized segments, PSH on
- * the last, then a pure ACK from the other side. len 0 emits nothing. */
+ * the last, then a pure ACK from the other side (with delay_acks: the segments acknowledge
+ * everything the other side sent, and the ACK of this data waits; in both modes the other side
+ * acknowledges at least every FORGE_ACK_EVERY bytes). len 0 emits nothing. */
 int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data, size_t len,
 		    uint64_t ts_ns);
+
+/* Pure ACKs for everything either side sent that is not acknowledged yet (delay_acks); emits
+ * nothing when all is acknowledged. */
+int forge_flow_ack(struct forge_flow *fl, uint64_t ts_ns);
 
 /* len bytes from one side were lost: their sequence space is skipped without data and the
  * other side acknowledges past the hole, so the IDS records a gap, not a desynchronised

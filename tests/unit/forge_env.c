@@ -12,11 +12,17 @@
 void env_open(struct env *e, int family, unsigned mtu, int vlan)
 {
 	const struct forge_config cfg = {.mtu = mtu, .vlan = vlan};
+
+	env_open_cfg(e, family, &cfg);
+}
+
+void env_open_cfg(struct env *e, int family, const struct forge_config *cfg)
+{
 	struct pframe syn, synack, ack;
 
 	memset(e, 0, sizeof(*e));
 	capture_init(&e->cap);
-	assert_int_equal(forge_new(&cfg, capture_emit, &e->cap, &e->f), 0);
+	assert_int_equal(forge_new(cfg, capture_emit, &e->cap, &e->f), 0);
 	make_tuple(&e->t, family);
 	assert_int_equal(forge_flow_open(e->f, &e->t, 1000, &e->fl), 0);
 	assert_non_null(e->fl);

@@ -17,6 +17,7 @@ struct env {
 /* forge_new(mtu, vlan) and forge_flow_open(); checks the handshake's basic shape and sets the
  * next sequence numbers from it. The capture then holds the three handshake frames. */
 void env_open(struct env *e, int family, unsigned mtu, int vlan);
+void env_open_cfg(struct env *e, int family, const struct forge_config *cfg);
 void env_free(struct env *e);
 
 /* Checks frames [first, ...) as those of one write of data[0..len) (no intermediate ACK):

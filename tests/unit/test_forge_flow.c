@@ -191,6 +191,70 @@ static void test_both_sides(void **state)
 	env_free(&e);
 }
 
+/* delay_acks: no pure ACK after a write; the other side's data carries it (on its first
+ * segment and all after), forge_flow_ack() sends what waits, and one side writing alone is
+ * still acknowledged at least every FORGE_ACK_EVERY (1 MiB) bytes. */
+static void test_delayed_acks(void **state)
+{
+	const struct forge_config cfg = {.mtu = 1500, .delay_acks = true};
+	uint8_t *data = pattern(3000, 5);
+	struct forge_stats st;
+	struct pframe p;
+	struct env e;
+	size_t pure = 0;
+
+	(void)state;
+	env_open_cfg(&e, AF_INET, &cfg);
+	assert_int_equal(forge_flow_data(e.fl, true, data, 100, 1), 0);
+	assert_int_equal(e.cap.n, 4); /* the request, no ACK */
+	get_frame(&e.cap, 3, &p);
+	assert_int_equal(p.ack, e.server_nxt);
+	assert_int_equal(forge_flow_data(e.fl, false, data, 3000, 2), 0);
+	assert_int_equal(forge_flow_data(e.fl, false, data, 10, 2), 0);
+	assert_int_equal(e.cap.n, 8); /* 3 + 1 segments of the answer, no ACK between */
+	for (size_t i = 4; i < 8; i++) {
+		get_frame(&e.cap, i, &p);
+		assert_direction(&p, &e.t, false);
+		assert_int_equal(p.ack, e.client_nxt + 100); /* the request, piggybacked */
+		assert_int_equal(p.seq, (uint32_t)(e.server_nxt + (i < 7 ? (i - 4) * 1460 : 3000)));
+		assert_int_equal(p.flags, TH_ACK | (i == 6 || i == 7 ? TH_PSH : 0));
+	}
+	assert_int_equal(forge_flow_ack(e.fl, 3), 0);
+	assert_int_equal(e.cap.n, 9);
+	get_frame(&e.cap, 8, &p);
+	assert_direction(&p, &e.t, true);
+	assert_int_equal(p.flags, TH_ACK);
+	assert_int_equal(p.payload_len, 0);
+	assert_int_equal(p.seq, e.client_nxt + 100);
+	assert_int_equal(p.ack, e.server_nxt + 3010);
+	assert_int_equal(forge_flow_ack(e.fl, 3), 0); /* nothing waits: nothing sent */
+	assert_int_equal(e.cap.n, 9);
+	e.client_nxt += 100;
+	e.server_nxt += 3010;
+	/* 1100 writes of 1000 bytes from the client alone: one ACK, once 1 MiB waits */
+	for (int i = 0; i < 1100; i++)
+		assert_int_equal(forge_flow_data(e.fl, true, data, 1000, 4), 0);
+	for (size_t i = 9; i < e.cap.n; i++) {
+		get_frame(&e.cap, i, &p);
+		if (p.payload_len)
+			continue;
+		pure++;
+		assert_direction(&p, &e.t, false);
+		assert_int_equal(p.ack, e.client_nxt + 1049 * 1000);
+	}
+	assert_int_equal(pure, 1);
+	assert_int_equal(e.cap.n, 9 + 1100 + 1);
+	assert_int_equal(forge_flow_close(e.fl, true, false, 5), 0);
+	get_frame(&e.cap, 9 + 1101, &p); /* the close acknowledges the rest first */
+	assert_direction(&p, &e.t, false);
+	assert_int_equal(p.flags, TH_ACK);
+	assert_int_equal(p.ack, e.client_nxt + 1100 * 1000);
+	forge_get_stats(e.f, &st);
+	assert_int_equal(st.frames, e.cap.n);
+	free(data);
+	env_free(&e);
+}
+
 static void test_zero_byte_write(void **state)
 {
 	struct env e;
@@ -402,12 +466,12 @@ static void test_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_handshake_ipv4), cmocka_unit_test(test_handshake_ipv6),
-	    cmocka_unit_test(test_isns_random),	   cmocka_unit_test(test_segmentation),
-	    cmocka_unit_test(test_both_sides),	   cmocka_unit_test(test_zero_byte_write),
-	    cmocka_unit_test(test_one_byte_write), cmocka_unit_test(test_long_write),
-	    cmocka_unit_test(test_vlan),	   cmocka_unit_test(test_ip_ids),
-	    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_handshake_ipv4),  cmocka_unit_test(test_handshake_ipv6),
+	    cmocka_unit_test(test_isns_random),	    cmocka_unit_test(test_segmentation),
+	    cmocka_unit_test(test_both_sides),	    cmocka_unit_test(test_delayed_acks),
+	    cmocka_unit_test(test_zero_byte_write), cmocka_unit_test(test_one_byte_write),
+	    cmocka_unit_test(test_long_write),	    cmocka_unit_test(test_vlan),
+	    cmocka_unit_test(test_ip_ids),	    cmocka_unit_test(test_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

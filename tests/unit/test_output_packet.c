@@ -139,7 +139,8 @@ static void rx_free(struct rx *rx)
 static void forge_workload(struct capture *cap, int family, int vlan)
 {
 	static uint8_t data[300000];
-	struct forge_config fc = {.mtu = 1500, .vlan = vlan};
+	/* IPv6 with the ACKs delayed as the agent forges them, IPv4 with an ACK after each write */
+	struct forge_config fc = {.mtu = 1500, .vlan = vlan, .delay_acks = family == AF_INET6};
 	struct forge_tuple t = {.family = family, .client_port = 40000, .server_port = 443};
 	struct forge_flow *f1, *f2;
 	struct forge *fg;
@@ -166,6 +167,10 @@ static void forge_workload(struct capture *cap, int family, int vlan)
 		assert_int_equal(forge_flow_data(f1, true, data, sizes[i], 1), 0);
 		assert_int_equal(forge_flow_data(f2, false, data + 3, sizes[i], 1), 0);
 		assert_int_equal(forge_flow_data(f1, false, data + 5, sizes[i], 1), 0);
+		if (i % 3 == 2) {
+			assert_int_equal(forge_flow_ack(f1, 1), 0);
+			assert_int_equal(forge_flow_ack(f2, 1), 0);
+		}
 	}
 	assert_int_equal(forge_flow_gap(f1, false, 5000, 1), 0);
 	assert_int_equal(forge_flow_data(f1, false, data, 9000, 1), 0);
