@@ -392,6 +392,18 @@ static int packet_write(struct output *base, const uint8_t *frame, size_t len, u
 	return 0;
 }
 
+/* Points each message at its slot, after the virtio-net header when there is one. */
+static void packet_init_batch(struct packet_output *p)
+{
+	for (unsigned i = 0; i < BATCH_FRAMES; i++) {
+		p->iov[i][0].iov_base = &p->vh[i];
+		p->iov[i][0].iov_len = sizeof(p->vh[i]);
+		p->iov[i][1].iov_base = slot_at(p, i);
+		p->msgs[i].msg_hdr.msg_iov = p->vnet ? p->iov[i] : &p->iov[i][1];
+		p->msgs[i].msg_hdr.msg_iovlen = p->vnet ? 2 : 1;
+	}
+}
+
 static void packet_close(struct output *base)
 {
 	struct packet_output *p = (struct packet_output *)base;
@@ -447,13 +459,7 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
 		snprintf(err, err_len, "-o %s: cannot bind: %s", ifname, strerror(errno));
 		goto fail;
 	}
-	for (unsigned i = 0; i < BATCH_FRAMES; i++) {
-		p->iov[i][0].iov_base = &p->vh[i];
-		p->iov[i][0].iov_len = sizeof(p->vh[i]);
-		p->iov[i][1].iov_base = slot_at(p, i);
-		p->msgs[i].msg_hdr.msg_iov = p->vnet ? p->iov[i] : &p->iov[i][1];
-		p->msgs[i].msg_hdr.msg_iovlen = p->vnet ? 2 : 1;
-	}
+	packet_init_batch(p);
 	p->cut = p->vnet && kernel_cuts(p->fd, ifname);
 	p->recheck_ns = coarse_ns() + RECHECK_NS;
 	p->base.ops = &packet_ops;

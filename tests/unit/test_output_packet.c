@@ -138,7 +138,7 @@ static void rx_free(struct rx *rx)
 /* Frames of a few connections, in the order a mirror would emit them. */
 static void forge_workload(struct capture *cap, int family, int vlan)
 {
-	static uint8_t data[300000];
+	static uint8_t data[300000 + 8];
 	/* IPv6 with the ACKs delayed as the agent forges them, IPv4 with an ACK after each write */
 	struct forge_config fc = {.mtu = 1500, .vlan = vlan, .delay_acks = family == AF_INET6};
 	struct forge_tuple t = {.family = family, .client_port = 40000, .server_port = 443};

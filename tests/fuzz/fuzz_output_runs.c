@@ -1,0 +1,156 @@
+/* libFuzzer harness for the runs of -o (agent/output_packet.c, included directly). The
+ * collector injects frames that agents sent over the network, and the sink parses each one to
+ * decide whether it joins a run that the kernel will cut (GSO). Input: the first byte says how
+ * often the batch is flushed, then frames, each a 2-byte big-endian length and its bytes.
+ * sendmmsg() is replaced by a model of the kernel's TCP segmentation (sequence numbers, IPv4
+ * ids and lengths per segment, PSH and FIN on the last one only), and what leaves must be the
+ * frames that went in, in order, byte for byte except the checksums of the frames of a run
+ * (the kernel computes those). */
+#define sendmmsg fuzz_sendmmsg
+#include "../../agent/output_packet.c"
+
+#include <stdlib.h>
+
+#define MAX_FRAMES 4096
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct {
+	const uint8_t *frame;
+	size_t len;
+} want[MAX_FRAMES];
+static size_t n_want, next_want;
+
+/* The next frame written must be f[0..len); in a run, the checksums are not compared. */
+static void expect(const uint8_t *f, size_t len, bool cut)
+{
+	struct seg s;
+	uint8_t a[SLOT_BYTES], b[SLOT_BYTES];
+
+	if (next_want >= n_want || want[next_want].len != len)
+		abort();
+	memcpy(a, want[next_want].frame, len);
+	memcpy(b, f, len);
+	next_want++;
+	if (cut) {
+		if (!parse_seg(a, len, &s)) /* only data frames join runs */
+			abort();
+		if (!s.v6)
+			memset(a + s.l3 + 10, 0, 2), memset(b + s.l3 + 10, 0, 2);
+		memset(a + s.l4 + 16, 0, 2);
+		memset(b + s.l4 + 16, 0, 2);
+	}
+	if (memcmp(a, b, len) != 0)
+		abort();
+}
+
+/* What the kernel does with one frame and its virtio-net header. */
+static void segment(const struct virtio_net_hdr *vh, const uint8_t *f, size_t len)
+{
+	static uint8_t seg[SLOT_BYTES];
+	size_t h = vh->hdr_len, g = vh->gso_size, l4 = vh->csum_start, l3, n;
+	bool v6 = vh->gso_type == VIRTIO_NET_HDR_GSO_TCPV6;
+	uint32_t seq0;
+	uint16_t id0;
+
+	if (vh->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		if (vh->flags || vh->gso_size)
+			abort();
+		expect(f, len, false);
+		return;
+	}
+	if (vh->gso_type != VIRTIO_NET_HDR_GSO_TCPV4 && !v6)
+		abort();
+	l3 = l4 - (v6 ? 40 : 20);
+	if (vh->flags != VIRTIO_NET_HDR_F_NEEDS_CSUM || vh->csum_offset != 16 || h != l4 + 20 ||
+	    g == 0 || len <= h + g)
+		abort(); /* a run holds at least two frames */
+	seq0 = get32(f + l4 + 4);
+	id0 = get16(f + l3 + 4);
+	n = (len - h + g - 1) / g;
+	for (size_t k = 0; k < n; k++) {
+		size_t pl = k + 1 < n ? g : len - h - k * g;
+
+		memcpy(seg, f, h);
+		memcpy(seg + h, f + h + k * g, pl);
+		if (v6) {
+			put16(seg + l3 + 4, (uint16_t)(20 + pl));
+		} else {
+			put16(seg + l3 + 2, (uint16_t)(40 + pl));
+			put16(seg + l3 + 4, (uint16_t)(id0 + k));
+		}
+		uint32_t seq = seq0 + (uint32_t)(k * g);
+
+		seg[l4 + 4] = (uint8_t)(seq >> 24);
+		seg[l4 + 5] = (uint8_t)(seq >> 16);
+		seg[l4 + 6] = (uint8_t)(seq >> 8);
+		seg[l4 + 7] = (uint8_t)seq;
+		if (k + 1 < n)
+			seg[l4 + 13] &= (uint8_t) ~(TH_PSH | 0x01);
+		expect(seg, h + pl, true);
+	}
+}
+
+int fuzz_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags)
+{
+	(void)fd;
+	(void)flags;
+	for (unsigned i = 0; i < n; i++) {
+		const struct msghdr *m = &msgs[i].msg_hdr;
+
+		if (m->msg_iovlen != 2 || m->msg_iov[0].iov_len != sizeof(struct virtio_net_hdr))
+			abort();
+		segment(m->msg_iov[0].iov_base, m->msg_iov[1].iov_base, m->msg_iov[1].iov_len);
+	}
+	return (int)n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct packet_output *p;
+	size_t off = 1, every, written = 0;
+
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p || !(p->slots = malloc((size_t)BATCH_FRAMES * SLOT_BYTES)))
+			abort();
+		p->fd = -1;
+		p->vnet = true;
+		p->base.ops = &packet_ops;
+		packet_init_batch(p);
+	}
+	p->cut = true;
+	p->recheck_ns = UINT64_MAX; /* no interface to ask */
+	p->n = 0;
+	p->run.open = false;
+	memset(&p->base.stats, 0, sizeof(p->base.stats));
+	n_want = next_want = 0;
+	if (size < 1)
+		return 0;
+	every = data[0]; /* 0: flush only at the end */
+	while (off + 2 <= size && n_want < MAX_FRAMES) {
+		size_t len = get16(data + off);
+		int ret;
+
+		off += 2;
+		if (len > size - off)
+			len = size - off;
+		/* expected before the write: a full batch leaves inside it */
+		want[n_want].frame = data + off;
+		want[n_want++].len = len;
+		ret = packet_write(&p->base, data + off, len, 0);
+		if (len < 14 || len > SLOT_BYTES) {
+			if (ret != -EMSGSIZE)
+				abort();
+			n_want--; /* refused, and counted as dropped */
+		} else if (ret != 0) {
+			abort();
+		}
+		off += len;
+		if (every && ++written % every == 0 && packet_flush(&p->base) != 0)
+			abort();
+	}
+	if (packet_flush(&p->base) != 0 || next_want != n_want || p->base.stats.frames != n_want)
+		abort();
+	return 0;
+}
