@@ -338,6 +338,7 @@ static int packet_write(struct output *base, const uint8_t *frame, size_t len, u
 	struct seg s;
 	uint8_t *slot;
 	bool data;
+	int err = 0, e;
 
 	(void)ts_ns;
 	if (len > SLOT_BYTES || len < 14) {
@@ -361,12 +362,9 @@ static int packet_write(struct output *base, const uint8_t *frame, size_t len, u
 	}
 	if (r->open) {
 		close_slot(p);
-		if (p->n == BATCH_FRAMES) {
-			int err = packet_flush(base);
-
-			if (err)
-				return err;
-		}
+		/* a refused send is counted there; this frame is queued all the same */
+		if (p->n == BATCH_FRAMES)
+			err = packet_flush(base);
 	}
 	slot = slot_at(p, p->n);
 	memcpy(slot, frame, len);
@@ -384,12 +382,12 @@ static int packet_write(struct output *base, const uint8_t *frame, size_t len, u
 		r->next_id = (uint16_t)(s.id + 1);
 		r->frames = 1;
 		run_key(frame, &s, r->key);
-		return 0;
+		return err;
 	}
 	close_slot(p);
-	if (p->n == BATCH_FRAMES)
-		return packet_flush(base);
-	return 0;
+	if (p->n == BATCH_FRAMES && (e = packet_flush(base)) != 0)
+		err = e;
+	return err;
 }
 
 /* Points each message at its slot, after the virtio-net header when there is one. */

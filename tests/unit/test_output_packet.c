@@ -349,6 +349,34 @@ static void test_frames_a_run_must_not_take(void **state)
 	capture_free(&cap);
 }
 
+/* Interface down: every frame is refused and counted as dropped, runs by their frames, none
+ * silently (also those written while a full batch was being refused). */
+static void test_refused_frames_counted(void **state)
+{
+	struct output_stats st;
+	struct capture cap;
+	struct output *o;
+	char err[256] = "";
+	int failed = 0;
+
+	(void)state;
+	capture_init(&cap);
+	forge_workload(&cap, AF_INET, 0);
+	sh("ethtool -K pkt0 tx off >/dev/null && ip link set pkt0 down");
+	assert_int_equal(output_packet_open("pkt0", &o, err, sizeof(err)), 0);
+	for (size_t i = 0; i < cap.n; i++)
+		failed += output_write(o, cap.v[i].frame, cap.v[i].len, 1) < 0;
+	failed += output_flush(o) < 0;
+	output_get_stats(o, &st);
+	output_close(o);
+	sh("ip link set pkt0 up");
+	assert_true(failed > 0);
+	assert_int_equal(st.frames, 0);
+	assert_int_equal(st.dropped, cap.n);
+	assert_true(st.errors > 0);
+	capture_free(&cap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +384,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_vlan),
 	    cmocka_unit_test(test_frames_a_run_must_not_take),
+	    cmocka_unit_test(test_refused_frames_counted),
 	};
 
 	if (geteuid() != 0) {
