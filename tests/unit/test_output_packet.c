@@ -273,47 +273,39 @@ static void run_case(struct capture *cap, int expect_cuts, size_t every)
 	free(rx);
 }
 
-static void both_modes(struct capture *cap)
+/* The workloads of families fam[0..n) with VLAN ids vlan[0..n), one after the other, sent with
+ * TX offload off (runs cut by the kernel; flushed rarely, then often) and on. */
+static void both_modes(const int *fam, const int *vlan, size_t n)
 {
+	struct capture cap;
+
+	capture_init(&cap);
+	for (size_t i = 0; i < n; i++)
+		forge_workload(&cap, fam[i], vlan[i]);
 	sh("ethtool -K pkt0 tx off >/dev/null");
-	run_case(cap, 1, 1000);
-	run_case(cap, 1, 7); /* runs broken by flushes */
+	run_case(&cap, 1, 1000);
+	run_case(&cap, 1, 7); /* runs broken by flushes */
 	sh("ethtool -K pkt0 tx on >/dev/null");
-	run_case(cap, 0, 1000);
+	run_case(&cap, 0, 1000);
+	capture_free(&cap);
 }
 
 static void test_ipv4(void **state)
 {
-	struct capture cap;
-
 	(void)state;
-	capture_init(&cap);
-	forge_workload(&cap, AF_INET, 0);
-	both_modes(&cap);
-	capture_free(&cap);
+	both_modes((const int[]){AF_INET}, (const int[]){0}, 1);
 }
 
 static void test_ipv6(void **state)
 {
-	struct capture cap;
-
 	(void)state;
-	capture_init(&cap);
-	forge_workload(&cap, AF_INET6, 0);
-	both_modes(&cap);
-	capture_free(&cap);
+	both_modes((const int[]){AF_INET6}, (const int[]){0}, 1);
 }
 
 static void test_vlan(void **state)
 {
-	struct capture cap;
-
 	(void)state;
-	capture_init(&cap);
-	forge_workload(&cap, AF_INET, 42);
-	forge_workload(&cap, AF_INET6, 4094);
-	both_modes(&cap);
-	capture_free(&cap);
+	both_modes((const int[]){AF_INET, AF_INET6}, (const int[]){42, 4094}, 2);
 }
 
 static void test_frames_a_run_must_not_take(void **state)
