@@ -219,6 +219,9 @@ static void write_stats(struct agent *a)
 	     "Session ends parked while the ring buffer was full"},
 	    {SSLC_CNT_CLOSE_AFTER_CALL, "sslcollector_agent_closes_after_call_total",
 	     "Connections that ended during an SSL call on them, closed after the call's bytes"},
+	    {SSLC_CNT_UNTRACKED_CALLS, "sslcollector_agent_untracked_calls_total",
+	     "SSL calls not followed (no kernel memory for the thread's call record): not "
+	     "mirrored"},
 	};
 	struct metrics_buf mb = {0};
 	uint64_t cnt[SSLC_CNT__MAX] = {0};
@@ -324,11 +327,12 @@ static void log_final_counters(struct agent *a)
 		 ", lost bytes: ring full %" PRIu64 ", over --max-call-size %" PRIu64
 		 ", unreadable %" PRIu64 "; bytes without a known socket %" PRIu64
 		 ", nested calls %" PRIu64 ", non-TCP first syscalls %" PRIu64
-		 ", closes held for a call %" PRIu64,
+		 ", closes held for a call %" PRIu64 ", untracked calls %" PRIu64,
 		 cnt[SSLC_CNT_CALLS], cnt[SSLC_CNT_DATA_EVENTS], cnt[SSLC_CNT_RING_FULL],
 		 cnt[SSLC_CNT_GAP_RING_BYTES], cnt[SSLC_CNT_GAP_CAP_BYTES],
 		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES],
-		 cnt[SSLC_CNT_NESTED_CALLS], cnt[SSLC_CNT_NOT_TCP], cnt[SSLC_CNT_CLOSE_AFTER_CALL]);
+		 cnt[SSLC_CNT_NESTED_CALLS], cnt[SSLC_CNT_NOT_TCP], cnt[SSLC_CNT_CLOSE_AFTER_CALL],
+		 cnt[SSLC_CNT_UNTRACKED_CALLS]);
 	if (a->bad_records)
 		log_warn("%" PRIu64 " malformed ring buffer records ignored", a->bad_records);
 }

@@ -394,6 +394,7 @@ int capture_ignore_pid(struct capture *c, uint32_t pid)
 {
 	uint8_t one = 1;
 
+	c->skel->bss->ignore_pids_used = 1; /* the probes look the map up from now on */
 	return bpf_map__update_elem(c->skel->maps.ignore_pids, &pid, sizeof(pid), &one, sizeof(one),
 				    BPF_ANY);
 }

@@ -65,7 +65,8 @@ run_wrk() {
 	[[ -z $apid ]] || a1=$(cpu_ticks "$apid")
 	s1=$(softirq_ticks) t1=$(all_ticks) i1=$(idle_ticks)
 	awk -v l="$label" -v hz="$hz" -v w=$((w1 - w0)) -v a=$((a1 - a0)) -v s=$((s1 - s0)) \
-		-v t=$((t1 - t0)) -v i=$((i1 - i0)) -v secs="$secs" '
+		-v t=$((t1 - t0)) -v i=$((i1 - i0)) -v secs="$secs" -v req_file="$BENCH_TMP/requests" '
+		/ requests in / { print $1 >req_file }
 		/^Requests\/sec/ { rps = $2 }
 		/^Transfer\/sec/ { tps = $2 }
 		/^user/ { wu = $2 } /^sys/ { ws = $2 }
@@ -79,6 +80,30 @@ echo "profile: nginx (1 worker) + wrk -t1 -c16 -d${secs}s (libssl $client_lib), 
 run_wrk "warm-up" >/dev/null
 run_wrk "no agent"
 
+# where nginx's CPU goes per request, without and (below) with the agent
+pdir=${keep:-$BENCH_TMP}
+mkdir -p "$pdir"
+perf_hz=999
+# perf_run FILE LABEL [AGENT_PID]: a wrk run under a system-wide call-graph profile
+perf_run() {
+	perf record -a -g -F "$perf_hz" -o "$pdir/$1" -- sleep "$((secs + 1))" 2>"$BENCH_TMP/perf.err" &
+	local perf_pid=$!
+	sleep 0.5
+	run_wrk "$2" "${3:-}"
+	wait "$perf_pid" || bench_die "perf record failed: $(tail -2 "$BENCH_TMP/perf.err")"
+}
+# nginx_split FILE LABEL: nginx's samples of FILE by category, in µs per request of the run
+nginx_split() {
+	perf script -i "$pdir/$1" --comms nginx -F comm,ip,sym,dso 2>/dev/null |
+		awk -v hz="$perf_hz" -v req="$(cat "$BENCH_TMP/requests")" -v label="$2" \
+			-f "$here/perf_split.awk" >>"$BENCH_TMP/split.tsv"
+}
+: >"$BENCH_TMP/split.tsv"
+perf_run perf-none.data "none+perf"
+nginx_split perf-none.data none
+
+# as the README says (and app_overhead.sh's agent-o): runs of frames are cut by the kernel
+ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx off >/dev/null
 ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/agent.prom" \
 	--stats-interval 3600 2>"$BENCH_TMP/agent.log" &
 apid=$!
@@ -106,17 +131,12 @@ awk -v secs="$secs" 'NR == FNR { c[$1] = $3; t[$1] = $4; next }
 	"$BENCH_TMP/progs0" "$BENCH_TMP/progs1"
 
 # the call-graph profile of the whole system during a run with the agent
-pdir=${keep:-$BENCH_TMP}
-mkdir -p "$pdir"
-perf record -a -g -F 999 -o "$pdir/perf.data" -- sleep "$((secs + 1))" 2>"$BENCH_TMP/perf.err" &
-perf_pid=$!
-sleep 0.5
-run_wrk "agent+perf" "$apid"
-wait "$perf_pid" || bench_die "perf record failed: $(tail -2 "$BENCH_TMP/perf.err")"
+perf_run perf.data "agent+perf" "$apid"
+nginx_split perf.data agent
 kill -INT "$apid"
 wait "$apid" 2>/dev/null || true
 echo
-echo "agent counters: $(grep -E '^(sslcollector_agent_(captured_bytes|captured_records|frames_forged|ring_full)_total|sslcollector_agent_output_frames_total)' "$BENCH_TMP/agent.prom" | tr '\n' ' ')"
+echo "agent counters: $(grep -E '^(sslcollector_agent_(captured_bytes|captured_records|frames_forged|ring_full)_total|sslcollector_agent_output_frames_total|sslcollector_agent_output_frames_cut_total)' "$BENCH_TMP/agent.prom" | tr '\n' ' ')"
 echo
 echo "perf: share of all samples by command (both CPUs, ${secs} s):"
 perf report -i "$pdir/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
@@ -151,5 +171,21 @@ for c in sslcollector nginx wrk; do
 	perf report -i "$pdir/perf.data" --no-children --comms "$c" --sort dso,sym --stdio -g none \
 		2>/dev/null | grep -E '^ +[0-9]' | head -15 || true
 done
+echo
+echo "nginx's CPU time per request by where it goes (µs; perf samples of the nginx worker,"
+echo "its stack decides: a sample under the int3 trap counts as uprobe entry, etc.):"
+awk -F '\t' '{ v[$1, $2] = $3; cats[$2] = 1 }
+	END {
+		printf "  %-50s %9s %9s %9s\n", "", "no agent", "agent", "added"
+		n = split("OpenSSL (libssl, libcrypto)|nginx, libc, other user space|" \
+			"other kernel (TCP, epoll, softirq, ...)|" \
+			"uprobe entry: int3 trap, entry BPF programs|" \
+			"uretprobe: trampoline, exit BPF programs (copy)|" \
+			"syscall tracepoint sys_enter (incl. BPF)|total", order, "|")
+		for (i = 1; i <= n; i++) {
+			c = order[i]; a = v["none", c] + 0; b = v["agent", c] + 0
+			printf "  %-50s %9.2f %9.2f %+9.2f\n", c, a, b, b - a
+		}
+	}' "$BENCH_TMP/split.tsv"
 echo
 "$BENCH_PY" "$here/uprobe_floor.py" -n 20000

@@ -38,6 +38,7 @@ const volatile __u64 cfg_wake_bytes = 0;      /* wake the agent when this much d
 const volatile __u64 cfg_wake_hard_bytes = 0; /* ... and at every record from this much on */
 
 __u64 next_conn_id = 1;
+__u32 ignore_pids_used = 0; /* set by the agent before it adds the first pid to ignore_pids */
 
 static __always_inline void count(__u32 idx, __u64 n)
 {
@@ -70,7 +71,7 @@ static __always_inline __u64 wake_flags(void)
 
 static __always_inline bool pid_wanted(__u32 tgid)
 {
-	if (tgid == cfg_self_tgid || bpf_map_lookup_elem(&ignore_pids, &tgid))
+	if (tgid == cfg_self_tgid || (ignore_pids_used && bpf_map_lookup_elem(&ignore_pids, &tgid)))
 		return false;
 	if (cfg_pid_filter && !bpf_map_lookup_elem(&pid_filter, &tgid))
 		return false;
@@ -79,11 +80,17 @@ static __always_inline bool pid_wanted(__u32 tgid)
 
 /* ---- entry: remember the call ---------------------------------------------------------- */
 
+/* The thread's call record; create: make one (first call of the thread). */
+static __always_inline struct call_args *thread_call(bool create)
+{
+	return bpf_task_storage_get(&active_calls, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
 static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_out, __u8 func)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct session_key key = {.tgid = id >> 32, .ssl = ssl};
-	struct call_args args = {};
+	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = ssl};
+	struct call_args *c;
 	struct session *s;
 
 	if (!pid_wanted(key.tgid))
@@ -91,17 +98,26 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	s = bpf_map_lookup_elem(&sessions, &key);
 	if (s && s->state == SESSION_IGNORED)
 		return 0; /* a socket we know we do not mirror: cheapest possible exit */
-	if (s)
-		s->call_id = id; /* see enum call_state */
-	args.ssl = ssl;
-	args.buf = buf;
-	args.num = num;
-	args.ex_out = ex_out;
-	args.func = func;
-	/* BPF_NOEXIST: a nested call (an _ex function implemented with the other) keeps the
-	 * outer call's arguments; the inner return sees a different func and ignores itself. */
-	if (bpf_map_update_elem(&active_calls, &id, &args, BPF_NOEXIST))
+	c = thread_call(true);
+	if (!c) {
+		count(SSLC_CNT_UNTRACKED_CALLS, 1);
+		return 0;
+	}
+	/* a nested call (an _ex function implemented with the other) keeps the outer call's
+	 * arguments; the inner return sees a different func and ignores itself */
+	if (c->active) {
 		count(SSLC_CNT_NESTED_CALLS, 1);
+		return 0;
+	}
+	c->ssl = ssl;
+	c->buf = buf;
+	c->num = num;
+	c->ex_out = ex_out;
+	c->func = func;
+	c->fd_seen = 0;
+	c->active = 1;
+	if (s && func != SSLC_FUNC_HANDSHAKE)
+		s->call_state = CALL_ACTIVE; /* see enum call_state */
 	return 0;
 }
 
@@ -141,11 +157,10 @@ int BPF_UPROBE(ssl_handshake_enter, void *ssl)
 SEC("uretprobe")
 int BPF_URETPROBE(ssl_handshake_exit)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct call_args *c = bpf_map_lookup_elem(&active_calls, &id);
+	struct call_args *c = thread_call(false);
 
-	if (c && c->func == SSLC_FUNC_HANDSHAKE)
-		bpf_map_delete_elem(&active_calls, &id);
+	if (c && c->active && c->func == SSLC_FUNC_HANDSHAKE)
+		c->active = 0;
 	return 0;
 }
 
@@ -173,8 +188,8 @@ static __always_inline struct sslc_event *reserve_small(void)
 	return e;
 }
 
-static __always_inline void fill_header(struct sslc_event *e, __u8 type, __u64 conn_id,
-					const struct sslc_conn *conn)
+static __always_inline void fill_header_ts(struct sslc_event *e, __u8 type, __u64 conn_id,
+					   const struct sslc_conn *conn, __u64 ts_ns)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
@@ -185,7 +200,7 @@ static __always_inline void fill_header(struct sslc_event *e, __u8 type, __u64 c
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->data_len = 0;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = ts_ns;
 	e->conn_id = conn_id;
 	e->len = 0;
 	e->off = 0;
@@ -193,6 +208,12 @@ static __always_inline void fill_header(struct sslc_event *e, __u8 type, __u64 c
 	e->gap[1] = 0;
 	__builtin_memcpy(&e->conn, conn, sizeof(e->conn));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+static __always_inline void fill_header(struct sslc_event *e, __u8 type, __u64 conn_id,
+					const struct sslc_conn *conn)
+{
+	fill_header_ts(e, type, conn_id, conn, bpf_ktime_get_ns());
 }
 
 /* Ends a mirrored session: a CLOSE record carrying any gap not yet reported; when the ring
@@ -228,8 +249,9 @@ static __always_inline void session_close(struct session *s, __u8 flags, __u8 fu
 	count(SSLC_CNT_CLOSE_DEFERRED, 1);
 }
 
-/* Binds the session to the socket behind fd (first time, or when the SSL object moved). */
-static __always_inline void session_bind(struct session_key *key, int fd)
+/* Binds the session to the socket behind fd (first time, or when the SSL object moved),
+ * during a call of func. */
+static __always_inline void session_bind(struct session_key *key, int fd, __u8 func)
 {
 	struct session *s = bpf_map_lookup_elem(&sessions, key);
 	struct sock *sk;
@@ -260,7 +282,8 @@ static __always_inline void session_bind(struct session_key *key, int fd)
 		return;
 	}
 	n.state = SESSION_MIRRORED;
-	n.call_id = bpf_get_current_pid_tgid(); /* the call whose syscall this is */
+	/* the call whose syscall this is (see enum call_state) */
+	n.call_state = func == SSLC_FUNC_HANDSHAKE ? CALL_DONE : CALL_ACTIVE;
 	n.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
 	bpf_map_update_elem(&sessions, key, &n, BPF_ANY);
 	struct sock_owner owner = {.key = *key, .conn_id = n.conn_id};
@@ -342,7 +365,6 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
 	struct call_args *c;
-	__u64 id;
 
 	if (nr == NR_mmap) {
 		check_new_library(regs);
@@ -361,13 +383,12 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	default:
 		return 0;
 	}
-	id = bpf_get_current_pid_tgid();
-	c = bpf_map_lookup_elem(&active_calls, &id);
-	if (!c || c->fd_seen)
+	c = thread_call(false);
+	if (!c || !c->active || c->fd_seen)
 		return 0;
 	c->fd_seen = 1;
-	struct session_key key = {.tgid = id >> 32, .ssl = c->ssl};
-	session_bind(&key, (int)PT_REGS_PARM1_CORE_SYSCALL(regs));
+	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = c->ssl};
+	session_bind(&key, (int)PT_REGS_PARM1_CORE_SYSCALL(regs), c->func);
 	return 0;
 }
 
@@ -412,8 +433,7 @@ struct chunk_ctx {
 			cx->stop_off = off;                                                        \
 			return 1;                                                                  \
 		}                                                                                  \
-		fill_header(e, SSLC_EVENT_DATA, cx->conn_id, &lc->conn);                           \
-		e->ts_ns = cx->ts_ns;                                                              \
+		fill_header_ts(e, SSLC_EVENT_DATA, cx->conn_id, &lc->conn, cx->ts_ns);             \
 		e->dir = cx->dir;                                                                  \
 		e->func = cx->func;                                                                \
 		e->data_len = (__u32)n;                                                            \
@@ -561,18 +581,16 @@ static __always_inline void call_data(struct loop_ctx *lc, __u64 n, __u8 func)
 
 static __always_inline int call_exit(long ret, __u8 func)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct call_args *c = bpf_map_lookup_elem(&active_calls, &id);
+	struct call_args *c = thread_call(false);
 	struct loop_ctx lc = {};
 	struct session *s;
-	__u32 state;
 	__u64 n = 0, num;
 
-	if (!c)
+	if (!c || !c->active)
 		return 0;
 	if (c->func != func)
 		return 0; /* a nested call: the outer one reports */
-	lc.key.tgid = id >> 32;
+	lc.key.tgid = bpf_get_current_pid_tgid() >> 32;
 	lc.key.ssl = c->ssl;
 	lc.c.buf = c->buf;
 	num = c->num;
@@ -584,19 +602,16 @@ static __always_inline int call_exit(long ret, __u8 func)
 	} else if (ret > 0) {
 		n = (__u64)ret;
 	}
-	state = __sync_lock_test_and_set(&c->state, CALL_DONE);
-	bpf_map_delete_elem(&active_calls, &id);
+	c->active = 0;
 	if (n > num && num)
 		n = num; /* never trust more than the buffer holds */
 	if (n)
 		call_data(&lc, n, func); /* else it failed or would block: nothing transferred */
-	if (state == CALL_CLOSE_DEFERRED) {
-		/* the connection ended while the call ran: now, behind the call's bytes */
-		s = bpf_map_lookup_elem(&sessions, &lc.key);
-		if (s) {
-			session_socket_gone(s, s->close_flags);
-			count(SSLC_CNT_CLOSE_AFTER_CALL, 1);
-		}
+	/* the call is over, its bytes mirrored: a close that waited for it happens now */
+	s = bpf_map_lookup_elem(&sessions, &lc.key);
+	if (s && __sync_lock_test_and_set(&s->call_state, CALL_DONE) == CALL_CLOSE_DEFERRED) {
+		session_socket_gone(s, s->close_flags);
+		count(SSLC_CNT_CLOSE_AFTER_CALL, 1);
 	}
 	return 0;
 }
@@ -688,14 +703,10 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 	__u8 flags = SSLC_F_CLOSE_SOCKET | (reset ? SSLC_F_CLOSE_RESET : 0);
 	/* A read/write call on it may have moved bytes through the socket and not returned yet
 	 * (the reset raced its return probe): leave the end to that return (enum call_state). */
-	__u64 call_id = s->call_id;
-	struct call_args *c = call_id ? bpf_map_lookup_elem(&active_calls, &call_id) : NULL;
-	if (c && c->ssl == key.ssl && c->func != SSLC_FUNC_HANDSHAKE) {
-		s->close_flags = flags;
-		if (__sync_val_compare_and_swap(&c->state, CALL_ACTIVE, CALL_CLOSE_DEFERRED) ==
-		    CALL_ACTIVE)
-			return 0;
-	}
+	s->close_flags = flags;
+	if (__sync_val_compare_and_swap(&s->call_state, CALL_ACTIVE, CALL_CLOSE_DEFERRED) ==
+	    CALL_ACTIVE)
+		return 0;
 	/* the SSL object may outlive its socket: further calls must re-bind */
 	session_socket_gone(s, flags);
 	return 0;

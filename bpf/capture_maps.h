@@ -4,7 +4,8 @@
 #ifndef SSLC_CAPTURE_MAPS_H
 #define SSLC_CAPTURE_MAPS_H
 
-/* An SSL read/write call in progress on a thread. */
+/* The SSL call in progress on a thread (task storage: kept from call to call, freed with the
+ * thread; no hash, no insert and delete per call). */
 struct call_args {
 	__u64 ssl;
 	__u64 buf;
@@ -12,20 +13,21 @@ struct call_args {
 	__u64 ex_out; /* _ex functions: where the byte count is stored */
 	__u8 func;    /* enum sslc_func */
 	__u8 fd_seen; /* the call's first syscall has named the socket */
-	__u8 pad[2];
-	__u32 state; /* enum call_state; changed atomically (the socket may close meanwhile) */
+	__u8 active;  /* a call is in progress (its return not seen yet) */
+	__u8 pad[5];
 };
 
-/* The TCP connection may end (a reset from the peer) after the call has moved its bytes
- * through the socket but before it returns. The end of the mirrored connection then waits
- * for the call's return, so those bytes are mirrored before it: inet_sock_set_state moves an
- * ACTIVE call to CLOSE_DEFERRED (compare-and-swap), the return moves it to DONE (exchange)
- * and closes the session when it finds CLOSE_DEFERRED; whoever loses the race to the other
- * does the close. */
+/* The TCP connection may end (a reset from the peer) after a read/write call has moved its
+ * bytes through the socket but before it returns. The end of the mirrored connection then
+ * waits for the call's return, so those bytes are mirrored before it. The session holds the
+ * state of its call: the call's entry (or the bind during it) sets ACTIVE; inet_sock_set_state
+ * moves ACTIVE to CLOSE_DEFERRED (compare-and-swap); the return, after mirroring its bytes,
+ * moves it to DONE (exchange) and closes the session when it finds CLOSE_DEFERRED; whoever
+ * loses the race to the other does the close. */
 enum call_state {
-	CALL_ACTIVE = 0,
-	CALL_CLOSE_DEFERRED = 1,
-	CALL_DONE = 2,
+	CALL_DONE = 0,
+	CALL_ACTIVE = 1,
+	CALL_CLOSE_DEFERRED = 2,
 };
 
 /* A TLS session: an SSL object of a process. */
@@ -46,7 +48,7 @@ struct session {
 	__u64 sk;     /* struct sock * */
 	__u64 gap[2]; /* bytes lost per direction, not yet reported */
 	struct sslc_conn conn;
-	__u64 call_id; /* pid_tgid of the thread last in a read/write call on it */
+	__u32 call_state; /* enum call_state; changed atomically */
 	__s32 fd;
 	__u8 state; /* enum session_state */
 	__u8 closed;
@@ -72,9 +74,9 @@ struct {
 } counters SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct call_args);
 } active_calls SEC(".maps");
 
