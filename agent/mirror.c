@@ -440,6 +440,11 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 			goto fail;
 		}
 	}
+	/* -o alone: forge leaves the TCP checksums to the sink, which completes those of frames
+	 * sent by themselves; the kernel sums the runs it cuts anyway */
+	if (m->n_outs == 1 && !o->pcap_path && !o->tunnel &&
+	    output_packet_complete_csum(m->outs[0]) == 0)
+		fc.tcp_csum_partial = true;
 	ret = forge_new(&fc, emit, m, &m->forge);
 	if (ret) {
 		snprintf(err, err_len, "cannot set up packet forging: %s", strerror(-ret));

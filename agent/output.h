@@ -26,6 +26,10 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
  * frame is sent as it is. Read from the interface at open and then every second. -1 for other
  * sinks. */
 int output_packet_cuts(const struct output *o);
+/* For -o: every TCP frame written from now on carries the partial checksum of
+ * forge_config.tcp_csum_partial; the output completes the checksums of the frames it sends by
+ * themselves (the kernel sums the runs it cuts). -EINVAL for other sinks. */
+int output_packet_complete_csum(struct output *o);
 /* What the agent and the collector log when output_packet_cuts() is 0 (two %s: the interface). */
 #define OUTPUT_PACKET_ADVICE                                                                       \
 	"-o %s: the interface offloads TX checksums or segmentation, so frames are sent one by "   \

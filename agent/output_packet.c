@@ -15,6 +15,8 @@
 #include "output.h"
 #include "output_impl.h"
 
+#include <sslcollector/forge.h>
+
 #include <errno.h>
 #include <linux/ethtool.h>
 #include <linux/if_packet.h>
@@ -72,8 +74,9 @@ struct packet_output {
 	struct output base;
 	int fd;
 	char ifname[IF_NAMESIZE];
-	bool vnet; /* PACKET_VNET_HDR is on: every send starts with a virtio_net_hdr */
-	bool cut;  /* the interface leaves segmentation and checksums to the kernel */
+	bool vnet;	   /* PACKET_VNET_HDR is on: every send starts with a virtio_net_hdr */
+	bool cut;	   /* the interface leaves segmentation and checksums to the kernel */
+	bool csum_partial; /* TCP checksums come partial (output_packet_complete_csum) */
 	uint64_t recheck_ns;
 	unsigned n; /* slots ready to send */
 	struct run run;
@@ -242,6 +245,46 @@ static bool run_takes(struct packet_output *p, const uint8_t *f, const struct se
 	return memcmp(key, r->key, (size_t)s->l4 + 20) == 0;
 }
 
+/* A frame sent by itself whose TCP checksum field holds the pseudo-header's sum only
+ * (forge_config.tcp_csum_partial): sums the TCP header and payload into it. Frames that are
+ * not TCP over Ethernet [802.1Q] IPv4/IPv6 are left as they are. */
+static void complete_csum(uint8_t *f, size_t len)
+{
+	size_t l3 = 14, l4, tcp_len;
+	uint16_t type, csum;
+	const uint8_t *ip;
+
+	if (len < 14)
+		return;
+	type = get16(f + 12);
+	if (type == ETHERTYPE_VLAN) {
+		if (len < 18)
+			return;
+		type = get16(f + 16);
+		l3 = 18;
+	}
+	ip = f + l3;
+	if (type == ETHERTYPE_IP) {
+		if (len < l3 + 20 || ip[0] >> 4 != 4 || ip[9] != IPPROTO_TCP)
+			return;
+		l4 = l3 + (size_t)(ip[0] & 0xf) * 4;
+		if (l4 < l3 + 20 || get16(ip + 2) < l4 - l3)
+			return;
+		tcp_len = get16(ip + 2) - (l4 - l3);
+	} else if (type == ETHERTYPE_IPV6) {
+		if (len < l3 + 40 || ip[0] >> 4 != 6 || ip[6] != IPPROTO_TCP)
+			return;
+		l4 = l3 + 40;
+		tcp_len = get16(ip + 4);
+	} else {
+		return;
+	}
+	if (tcp_len < 20 || l4 + tcp_len > len)
+		return;
+	csum = forge_csum_fold(forge_csum_partial(f + l4, tcp_len, 0));
+	memcpy(f + l4 + 16, &csum, 2);
+}
+
 /* Slot p->n is complete: a run of several frames gets its headers and virtio-net header. */
 static void close_slot(struct packet_output *p)
 {
@@ -275,6 +318,8 @@ static void close_slot(struct packet_output *p)
 		vh->gso_size = r->gso_size;
 		vh->csum_start = r->l4;
 		vh->csum_offset = 16;
+	} else if (p->csum_partial) {
+		complete_csum(f, len);
 	}
 	r->open = false;
 	p->n++;
@@ -470,6 +515,14 @@ fail:
 	free(p->slots);
 	free(p);
 	return ret;
+}
+
+int output_packet_complete_csum(struct output *o)
+{
+	if (!o || o->ops != &packet_ops)
+		return -EINVAL;
+	((struct packet_output *)o)->csum_partial = true;
+	return 0;
 }
 
 int output_packet_cuts(const struct output *o)

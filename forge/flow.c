@@ -48,7 +48,7 @@ static int send_seg(struct forge_flow *fl, int from, uint8_t flags, uint32_t ack
 	    .payload = payload,
 	    .len = len,
 	};
-	size_t n = forge_tmpl_frame(&s->tmpl, &seg, fl->f->frame);
+	size_t n = forge_tmpl_frame(&s->tmpl, &seg, fl->f->csum_partial, fl->f->frame);
 
 	return forge_emit_frame(fl->f, n, len, ts_ns);
 }

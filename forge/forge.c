@@ -30,6 +30,7 @@ int forge_new(const struct forge_config *cfg, forge_emit_fn emit, void *emit_ctx
 	f->mtu = mtu;
 	f->vlan = vlan;
 	f->delay_acks = cfg && cfg->delay_acks;
+	f->csum_partial = cfg && cfg->tcp_csum_partial;
 	f->emit = emit;
 	f->emit_ctx = emit_ctx;
 	/* LIBNET_NONE: builds packets only; opens nothing and needs no privileges */

@@ -47,6 +47,7 @@ struct forge {
 	unsigned mtu;
 	int vlan; /* 0: untagged */
 	bool delay_acks;
+	bool csum_partial; /* forge_config.tcp_csum_partial */
 	forge_emit_fn emit;
 	void *emit_ctx;
 	struct libnet_context *ln; /* build-only (LIBNET_NONE) context for the templates */
@@ -109,6 +110,7 @@ int forge_tmpl_init(struct forge_tmpl *t, struct libnet_context *ln, const struc
 		    char *err, size_t err_len);
 /* Writes the frame for s into buf (FORGE_MAX_FRAME bytes) and returns its length. The caller
  * keeps the IP packet within FORGE_MAX_MTU. */
-size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, uint8_t *buf);
+size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, bool csum_partial,
+			uint8_t *buf);
 
 #endif /* SSLCOLLECTOR_FORGE_INTERNAL_H */

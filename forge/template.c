@@ -52,7 +52,8 @@ int forge_tmpl_init(struct forge_tmpl *t, struct libnet_context *ln, const struc
 	return 0;
 }
 
-size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, uint8_t *buf)
+size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, bool csum_partial,
+			uint8_t *buf)
 {
 	uint8_t *ip = buf + t->l3_off;
 	uint8_t *tcp = buf + t->l4_off;
@@ -78,10 +79,18 @@ size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, u
 		csum = forge_csum_fold(forge_csum_partial(ip, FORGE_IP4_LEN, 0));
 		memcpy(ip + 10, &csum, 2);
 	}
+	uint32_t sum = t->pseudo_sum + htons((uint16_t)tcp_len);
+
+	if (csum_partial) {
+		/* the pseudo-header's sum, folded, not complemented (forge_config) */
+		sum = (sum & 0xffffu) + (sum >> 16);
+		csum = (uint16_t)((sum & 0xffffu) + (sum >> 16));
+		memcpy(tcp + 16, &csum, 2);
+		return t->l4_off + tcp_len;
+	}
 	/* libnet filled in the template's checksum: clear it before summing */
 	tcp[16] = tcp[17] = 0;
-	uint32_t sum = forge_csum_partial(tcp, tcp_len, t->pseudo_sum + htons((uint16_t)tcp_len));
-
+	sum = forge_csum_partial(tcp, tcp_len, sum);
 	csum = forge_csum_fold(sum);
 	memcpy(tcp + 16, &csum, 2);
 	return t->l4_off + tcp_len;

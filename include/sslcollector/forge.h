@@ -33,6 +33,13 @@ struct forge_config {
 	 * frames leave for good (e.g. at the end of each batch of events). Fewer frames, and the
 	 * writes of one side follow each other without an ACK between them. */
 	bool delay_acks;
+	/* true: the TCP checksum field of every frame holds only the sum of the pseudo-header
+	 * (addresses, protocol, TCP length), folded and not complemented, as Linux leaves it for
+	 * checksum offload (CHECKSUM_PARTIAL); the sink completes it: the complement of the sum
+	 * over the TCP header and payload, that field included. For a sink whose kernel sums the
+	 * payload anyway (output_packet.c's runs): forge skips a pass over every byte. The IPv4
+	 * header checksum is always complete. */
+	bool tcp_csum_partial;
 };
 
 /* One TCP connection, named from the client's point of view. Addresses are in network byte

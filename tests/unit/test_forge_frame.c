@@ -70,11 +70,22 @@ static void check_same(struct bufs *b, const struct forge_hdr_desc *d, const str
 	size_t built_len = 0, patched_len;
 
 	assert_int_equal(forge_tmpl_init(&tmpl, b->ln, d, err, sizeof(err)), 0);
-	patched_len = forge_tmpl_frame(&tmpl, s, b->patched);
+	patched_len = forge_tmpl_frame(&tmpl, s, false, b->patched);
 	assert_int_equal(forge_libnet_frame(b->ln, d, s, b->built, FORGE_MAX_FRAME, &built_len, err,
 					    sizeof(err)),
 			 0);
 	assert_int_equal(patched_len, built_len);
+	assert_memory_equal(b->patched, b->built, built_len);
+
+	/* tcp_csum_partial: the pseudo-header's sum in the field; summing the segment over it
+	 * gives libnet's frame again */
+	assert_int_equal(forge_tmpl_frame(&tmpl, s, true, b->patched), built_len);
+	uint8_t *tcp = b->patched + tmpl.l4_off;
+	size_t tcp_len = built_len - tmpl.l4_off;
+	uint16_t csum = forge_csum_fold(forge_csum_partial(tcp, tcp_len, 0));
+
+	assert_memory_not_equal(tcp + 16, b->built + tmpl.l4_off + 16, 2);
+	memcpy(tcp + 16, &csum, 2);
 	assert_memory_equal(b->patched, b->built, built_len);
 
 	assert_true(parse_frame(b->patched, patched_len, &p));

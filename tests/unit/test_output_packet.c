@@ -4,6 +4,8 @@
  * written, byte for byte and in order: forged IPv4, IPv6 and 802.1Q-tagged connections with
  * writes from one byte to several runs long, interleaved flows, gaps, and frames a run must not
  * take (TCP options, IP options, a sequence or id that does not follow, a retransmission).
+ * Frames forged with partial TCP checksums (forge_config.tcp_csum_partial, what the agent does
+ * for -o alone) arrive with the checksums complete, whether sent in runs or one by one.
  * Not root: exit 77 (skipped), a failure when CI is set. */
 
 #include <arpa/inet.h>
@@ -136,11 +138,14 @@ static void rx_free(struct rx *rx)
 }
 
 /* Frames of a few connections, in the order a mirror would emit them. */
-static void forge_workload(struct capture *cap, int family, int vlan)
+static void forge_workload_csum(struct capture *cap, int family, int vlan, bool csum_partial)
 {
 	static uint8_t data[300000 + 8];
 	/* IPv6 with the ACKs delayed as the agent forges them, IPv4 with an ACK after each write */
-	struct forge_config fc = {.mtu = 1500, .vlan = vlan, .delay_acks = family == AF_INET6};
+	struct forge_config fc = {.mtu = 1500,
+				  .vlan = vlan,
+				  .delay_acks = family == AF_INET6,
+				  .tcp_csum_partial = csum_partial};
 	struct forge_tuple t = {.family = family, .client_port = 40000, .server_port = 443};
 	struct forge_flow *f1, *f2;
 	struct forge *fg;
@@ -179,6 +184,11 @@ static void forge_workload(struct capture *cap, int family, int vlan)
 	forge_flow_free(f1);
 	forge_flow_free(f2);
 	forge_free(fg);
+}
+
+static void forge_workload(struct capture *cap, int family, int vlan)
+{
+	forge_workload_csum(cap, family, vlan, false);
 }
 
 /* Copies of frame i of cap, each changed so that it must not join the run before it. */
@@ -238,8 +248,10 @@ static void expect_same(const struct capture *sent, const struct rx *rx)
 	}
 }
 
-/* Sends cap through -o pkt0 (flushing every `every` frames) and checks what pkt1 receives. */
-static void run_case(struct capture *cap, int expect_cuts, size_t every)
+/* Sends cap through -o pkt0 (flushing every `every` frames) and checks that pkt1 receives
+ * `want`; partial: cap's TCP checksums are partial (output_packet_complete_csum). */
+static void run_case_want(struct capture *cap, const struct capture *want, bool partial,
+			  int expect_cuts, size_t every)
 {
 	struct output_stats st;
 	struct output *o;
@@ -250,6 +262,8 @@ static void run_case(struct capture *cap, int expect_cuts, size_t every)
 	assert_non_null(rx);
 	assert_int_equal(output_packet_open("pkt0", &o, err, sizeof(err)), 0);
 	assert_int_equal(output_packet_cuts(o), expect_cuts);
+	if (partial)
+		assert_int_equal(output_packet_complete_csum(o), 0);
 	for (size_t i = 0; i < cap->n; i++) {
 		assert_int_equal(output_write(o, cap->v[i].frame, cap->v[i].len, 1), 0);
 		if ((i + 1) % every == 0) {
@@ -262,7 +276,7 @@ static void run_case(struct capture *cap, int expect_cuts, size_t every)
 	output_close(o);
 	rx_drain(fd, rx, 200);
 	close(fd);
-	expect_same(cap, rx);
+	expect_same(want, rx);
 	assert_int_equal(st.frames, cap->n);
 	assert_int_equal(st.dropped, 0);
 	if (expect_cuts)
@@ -271,6 +285,11 @@ static void run_case(struct capture *cap, int expect_cuts, size_t every)
 		assert_int_equal(st.cut_frames, 0);
 	rx_free(rx);
 	free(rx);
+}
+
+static void run_case(struct capture *cap, int expect_cuts, size_t every)
+{
+	run_case_want(cap, cap, false, expect_cuts, every);
 }
 
 /* The workloads of families fam[0..n) with VLAN ids vlan[0..n), one after the other, sent with
@@ -306,6 +325,63 @@ static void test_vlan(void **state)
 {
 	(void)state;
 	both_modes((const int[]){AF_INET, AF_INET6}, (const int[]){42, 4094}, 2);
+}
+
+/* frame with its TCP checksum computed from scratch (RFC 1071 over the pseudo-header and the
+ * segment with the checksum field zeroed) */
+static void complete_ref(uint8_t *f, size_t len)
+{
+	struct pframe p;
+	uint8_t pseudo[40], *tcp;
+	size_t tcp_len, alen;
+
+	parse_frame(f, len, &p); /* the checksum is not right yet: only the layout is used */
+	alen = p.family == AF_INET ? 4 : 16;
+	tcp = f + p.l3_off + (p.family == AF_INET ? p.ihl * 4u : 40u);
+	tcp_len = len - (size_t)(tcp - f);
+	memcpy(pseudo, p.src, alen);
+	memcpy(pseudo + alen, p.dst, alen);
+	pseudo[2 * alen] = 0;
+	pseudo[2 * alen + 1] = 6;
+	pseudo[2 * alen + 2] = (uint8_t)(tcp_len >> 8);
+	pseudo[2 * alen + 3] = (uint8_t)tcp_len;
+	tcp[16] = tcp[17] = 0;
+	uint16_t c = ref_checksum((const uint8_t *const[]){pseudo, tcp},
+				  (const size_t[]){2 * alen + 4, tcp_len}, 2);
+	tcp[16] = (uint8_t)(c >> 8);
+	tcp[17] = (uint8_t)c;
+}
+
+static void test_partial_checksums(void **state)
+{
+	struct capture cap, want;
+	size_t partial = 0;
+
+	(void)state;
+	capture_init(&cap);
+	capture_init(&want);
+	forge_workload_csum(&cap, AF_INET, 0, true);
+	forge_workload_csum(&cap, AF_INET6, 7, true);
+	for (size_t i = 0; i < cap.n; i++) {
+		struct pframe p;
+		uint8_t f[1600];
+
+		assert_true(cap.v[i].len <= sizeof(f));
+		memcpy(f, cap.v[i].frame, cap.v[i].len);
+		assert_true(parse_frame(f, cap.v[i].len, &p));
+		partial += !p.tcp_csum_ok;
+		complete_ref(f, cap.v[i].len);
+		capture_emit(&want, f, cap.v[i].len, 1);
+		get_frame(&want, i, &p); /* well formed, checksums right */
+	}
+	assert_true(partial > cap.n * 9 / 10); /* forge left them partial */
+	sh("ethtool -K pkt0 tx off >/dev/null");
+	run_case_want(&cap, &want, true, 1, 1000);
+	run_case_want(&cap, &want, true, 1, 7);
+	sh("ethtool -K pkt0 tx on >/dev/null");
+	run_case_want(&cap, &want, true, 0, 1000);
+	capture_free(&want);
+	capture_free(&cap);
 }
 
 static void test_frames_a_run_must_not_take(void **state)
@@ -375,6 +451,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv4),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_vlan),
+	    cmocka_unit_test(test_partial_checksums),
 	    cmocka_unit_test(test_frames_a_run_must_not_take),
 	    cmocka_unit_test(test_refused_frames_counted),
 	};
