@@ -30,6 +30,10 @@ int output_packet_cuts(const struct output *o);
  * forge_config.tcp_csum_partial; the output completes the checksums of the frames it sends by
  * themselves (the kernel sums the runs it cuts). -EINVAL for other sinks. */
 int output_packet_complete_csum(struct output *o);
+/* For -o: output_write() of the frame hdr[0..hdr_len) followed by payload[0..payload_len),
+ * copied once into the batch (forge_config.emit_parts). -EINVAL for other sinks. */
+int output_packet_write_parts(struct output *o, const uint8_t *hdr, size_t hdr_len,
+			      const uint8_t *payload, size_t payload_len);
 /* What the agent and the collector log when output_packet_cuts() is 0 (two %s: the interface). */
 #define OUTPUT_PACKET_ADVICE                                                                       \
 	"-o %s: the interface offloads TX checksums or segmentation, so frames are sent one by "   \

@@ -162,18 +162,19 @@ static uint64_t coarse_ns(void)
 }
 
 /* Ethernet [802.1Q] IPv4 (no options, not a fragment) or IPv6 (no extension headers), TCP
- * without options, flags ACK or ACK|PSH, some payload, lengths exactly the frame's. */
-static bool parse_seg(const uint8_t *f, size_t len, struct seg *s)
+ * without options, flags ACK or ACK|PSH, some payload, lengths exactly the frame's (len bytes,
+ * of which the first hlen are at f: the headers must be among them). */
+static bool parse_seg(const uint8_t *f, size_t hlen, size_t len, struct seg *s)
 {
 	size_t l3 = 14, l4;
 	uint16_t type;
 	const uint8_t *ip;
 
-	if (len < 14)
+	if (hlen < 14)
 		return false;
 	type = get16(f + 12);
 	if (type == ETHERTYPE_VLAN) {
-		if (len < 18)
+		if (hlen < 18)
 			return false;
 		type = get16(f + 16);
 		l3 = 18;
@@ -181,14 +182,14 @@ static bool parse_seg(const uint8_t *f, size_t len, struct seg *s)
 	ip = f + l3;
 	if (type == ETHERTYPE_IP) {
 		l4 = l3 + 20;
-		if (len < l4 + 20 || ip[0] != 0x45 || ip[9] != IPPROTO_TCP ||
+		if (hlen < l4 + 20 || ip[0] != 0x45 || ip[9] != IPPROTO_TCP ||
 		    (get16(ip + 6) & 0x3fff) || get16(ip + 2) != len - l3)
 			return false;
 		s->v6 = false;
 		s->id = get16(ip + 4);
 	} else if (type == ETHERTYPE_IPV6) {
 		l4 = l3 + 40;
-		if (len < l4 + 20 || ip[0] >> 4 != 6 || ip[6] != IPPROTO_TCP ||
+		if (hlen < l4 + 20 || ip[0] >> 4 != 6 || ip[6] != IPPROTO_TCP ||
 		    get16(ip + 4) != len - l4)
 			return false;
 		s->v6 = true;
@@ -376,25 +377,32 @@ static int packet_flush(struct output *base)
 	return err;
 }
 
-static int packet_write(struct output *base, const uint8_t *frame, size_t len, uint64_t ts_ns)
+/* The frame hdr[0..hlen) followed by pay[0..plen): queued whole, or its payload appended to
+ * the open run. */
+static int write_parts(struct packet_output *p, const uint8_t *hdr, size_t hlen, const uint8_t *pay,
+		       size_t plen)
 {
-	struct packet_output *p = (struct packet_output *)base;
 	struct run *r = &p->run;
+	const uint8_t *frame = hdr;
+	size_t len = hlen + plen;
 	struct seg s;
 	uint8_t *slot;
 	bool data;
 	int err = 0, e;
 
-	(void)ts_ns;
 	if (len > SLOT_BYTES || len < 14) {
 		p->base.stats.dropped++;
 		return -EMSGSIZE;
 	}
-	data = p->cut && parse_seg(frame, len, &s);
+	data = p->cut && parse_seg(frame, hlen, len, &s);
 	if (data && run_takes(p, frame, &s)) {
 		struct iovec *iov = &p->iov[p->n][1];
+		uint8_t *to = (uint8_t *)iov->iov_base + iov->iov_len;
+		size_t in_hdr = hlen - s.l4 - 20;
 
-		memcpy((uint8_t *)iov->iov_base + iov->iov_len, frame + s.l4 + 20, s.payload);
+		memcpy(to, frame + s.l4 + 20, in_hdr);
+		if (plen)
+			memcpy(to + in_hdr, pay, plen);
 		iov->iov_len += s.payload;
 		p->frames[p->n]++;
 		p->bytes[p->n] += (uint32_t)len;
@@ -409,10 +417,12 @@ static int packet_write(struct output *base, const uint8_t *frame, size_t len, u
 		close_slot(p);
 		/* a refused send is counted there; this frame is queued all the same */
 		if (p->n == BATCH_FRAMES)
-			err = packet_flush(base);
+			err = packet_flush(&p->base);
 	}
 	slot = slot_at(p, p->n);
-	memcpy(slot, frame, len);
+	memcpy(slot, frame, hlen);
+	if (plen)
+		memcpy(slot + hlen, pay, plen);
 	p->iov[p->n][1].iov_len = len;
 	p->frames[p->n] = 1;
 	p->bytes[p->n] = (uint32_t)len;
@@ -430,9 +440,15 @@ static int packet_write(struct output *base, const uint8_t *frame, size_t len, u
 		return err;
 	}
 	close_slot(p);
-	if (p->n == BATCH_FRAMES && (e = packet_flush(base)) != 0)
+	if (p->n == BATCH_FRAMES && (e = packet_flush(&p->base)) != 0)
 		err = e;
 	return err;
+}
+
+static int packet_write(struct output *base, const uint8_t *frame, size_t len, uint64_t ts_ns)
+{
+	(void)ts_ns;
+	return write_parts((struct packet_output *)base, frame, len, NULL, 0);
 }
 
 /* Points each message at its slot, after the virtio-net header when there is one. */
@@ -515,6 +531,14 @@ fail:
 	free(p->slots);
 	free(p);
 	return ret;
+}
+
+int output_packet_write_parts(struct output *o, const uint8_t *hdr, size_t hdr_len,
+			      const uint8_t *payload, size_t payload_len)
+{
+	if (!o || o->ops != &packet_ops)
+		return -EINVAL;
+	return write_parts((struct packet_output *)o, hdr, hdr_len, payload, payload_len);
 }
 
 int output_packet_complete_csum(struct output *o)

@@ -31,6 +31,7 @@ int forge_new(const struct forge_config *cfg, forge_emit_fn emit, void *emit_ctx
 	f->vlan = vlan;
 	f->delay_acks = cfg && cfg->delay_acks;
 	f->csum_partial = cfg && cfg->tcp_csum_partial;
+	f->emit_parts = cfg ? cfg->emit_parts : NULL;
 	f->emit = emit;
 	f->emit_ctx = emit_ctx;
 	/* LIBNET_NONE: builds packets only; opens nothing and needs no privileges */
@@ -91,9 +92,12 @@ int forge_set_error(struct forge *f, int err, const char *fmt, ...)
 	return err;
 }
 
-int forge_emit_frame(struct forge *f, size_t len, size_t payload, uint64_t ts_ns)
+int forge_emit_frame(struct forge *f, size_t len, const uint8_t *payload, size_t payload_len,
+		     uint64_t ts_ns)
 {
-	int ret = f->emit(f->emit_ctx, f->frame, len, ts_ns);
+	int ret = f->emit_parts ? f->emit_parts(f->emit_ctx, f->frame, len - payload_len, payload,
+						payload_len, ts_ns)
+				: f->emit(f->emit_ctx, f->frame, len, ts_ns);
 
 	if (ret < 0) {
 		f->stats.emit_errors++;
@@ -102,6 +106,6 @@ int forge_emit_frame(struct forge *f, size_t len, size_t payload, uint64_t ts_ns
 	}
 	f->stats.frames++;
 	f->stats.bytes += len;
-	f->stats.payload += payload;
+	f->stats.payload += payload_len;
 	return 0;
 }

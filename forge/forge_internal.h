@@ -49,6 +49,7 @@ struct forge {
 	bool delay_acks;
 	bool csum_partial; /* forge_config.tcp_csum_partial */
 	forge_emit_fn emit;
+	forge_emit_parts_fn emit_parts; /* forge_config.emit_parts */
 	void *emit_ctx;
 	struct libnet_context *ln; /* build-only (LIBNET_NONE) context for the templates */
 	struct forge_stats stats;
@@ -56,8 +57,10 @@ struct forge {
 	uint8_t frame[FORGE_MAX_FRAME]; /* scratch: the frame being emitted */
 };
 
-/* Hands f->frame[0..len) to the emit callback and counts it. */
-int forge_emit_frame(struct forge *f, size_t len, size_t payload, uint64_t ts_ns);
+/* Hands the frame to the emit callback and counts it: f->frame[0..len) whole, or to emit_parts
+ * its headers f->frame[0..len - payload_len) and the payload at `payload`. */
+int forge_emit_frame(struct forge *f, size_t len, const uint8_t *payload, size_t payload_len,
+		     uint64_t ts_ns);
 /* Records a last-error message (see forge_last_error()); returns err. */
 int forge_set_error(struct forge *f, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -110,7 +113,9 @@ int forge_tmpl_init(struct forge_tmpl *t, struct libnet_context *ln, const struc
 		    char *err, size_t err_len);
 /* Writes the frame for s into buf (FORGE_MAX_FRAME bytes) and returns its length. The caller
  * keeps the IP packet within FORGE_MAX_MTU. */
-size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, bool csum_partial,
+#define FORGE_TMPL_CSUM_PARTIAL 1u /* forge_config.tcp_csum_partial */
+#define FORGE_TMPL_HDR_ONLY	2u /* the payload is not copied after the headers */
+size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, unsigned flags,
 			uint8_t *buf);
 
 #endif /* SSLCOLLECTOR_FORGE_INTERNAL_H */

@@ -52,7 +52,7 @@ int forge_tmpl_init(struct forge_tmpl *t, struct libnet_context *ln, const struc
 	return 0;
 }
 
-size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, bool csum_partial,
+size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, unsigned flags,
 			uint8_t *buf)
 {
 	uint8_t *ip = buf + t->l3_off;
@@ -67,7 +67,7 @@ size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, b
 	tcp[13] = s->flags;
 	if (s->opts_len)
 		memcpy(tcp + FORGE_TCP_LEN, s->opts, s->opts_len);
-	if (s->len)
+	if (s->len && !(flags & FORGE_TMPL_HDR_ONLY))
 		memcpy(tcp + FORGE_TCP_LEN + s->opts_len, s->payload, s->len);
 
 	if (t->ipv6) {
@@ -81,16 +81,19 @@ size_t forge_tmpl_frame(const struct forge_tmpl *t, const struct forge_seg *s, b
 	}
 	uint32_t sum = t->pseudo_sum + htons((uint16_t)tcp_len);
 
-	if (csum_partial) {
+	if (flags & FORGE_TMPL_CSUM_PARTIAL) {
 		/* the pseudo-header's sum, folded, not complemented (forge_config) */
 		sum = (sum & 0xffffu) + (sum >> 16);
 		csum = (uint16_t)((sum & 0xffffu) + (sum >> 16));
 		memcpy(tcp + 16, &csum, 2);
 		return t->l4_off + tcp_len;
 	}
-	/* libnet filled in the template's checksum: clear it before summing */
+	/* libnet filled in the template's checksum: clear it before summing; the headers are an
+	 * even number of bytes, so the payload's sum chains on (from the source: it may not have
+	 * been copied) */
 	tcp[16] = tcp[17] = 0;
-	sum = forge_csum_partial(tcp, tcp_len, sum);
+	sum = forge_csum_partial(tcp, FORGE_TCP_LEN + s->opts_len, sum);
+	sum = forge_csum_partial(s->payload, s->len, sum);
 	csum = forge_csum_fold(sum);
 	memcpy(tcp + 16, &csum, 2);
 	return t->l4_off + tcp_len;

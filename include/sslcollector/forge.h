@@ -23,6 +23,11 @@ struct forge_flow;
  * to stamp the frame with. A negative return value is passed back to forge's caller; frames
  * after it in the same call are not built. */
 typedef int (*forge_emit_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns);
+/* The same frame as its headers (Ethernet to TCP options) and its TCP payload, which points
+ * into the caller's data (forge_flow_data's) instead of being copied after the headers: for a
+ * sink that copies the frame anyway. payload_len may be 0. */
+typedef int (*forge_emit_parts_fn)(void *ctx, const uint8_t *hdr, size_t hdr_len,
+				   const uint8_t *payload, size_t payload_len, uint64_t ts_ns);
 
 struct forge_config {
 	unsigned mtu; /* IP MTU of the output; 0 means FORGE_DEFAULT_MTU */
@@ -40,6 +45,9 @@ struct forge_config {
 	 * payload anyway (output_packet.c's runs): forge skips a pass over every byte. The IPv4
 	 * header checksum is always complete. */
 	bool tcp_csum_partial;
+	/* When set, frames leave through this instead of forge_new()'s emit (emit_ctx is passed
+	 * to it just the same). */
+	forge_emit_parts_fn emit_parts;
 };
 
 /* One TCP connection, named from the client's point of view. Addresses are in network byte

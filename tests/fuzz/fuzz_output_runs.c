@@ -5,7 +5,9 @@
  * sendmmsg() is replaced by a model of the kernel's TCP segmentation (sequence numbers, IPv4
  * ids and lengths per segment, PSH and FIN on the last one only), and what leaves must be the
  * frames that went in, in order, byte for byte except the checksums of the frames of a run
- * (the kernel computes those). */
+ * (the kernel computes those). Every other frame is written in two parts
+ * (output_packet_write_parts, as the agent's forge hands them over), split where its first byte
+ * says. */
 #define sendmmsg fuzz_sendmmsg
 #include "../../agent/output_packet.c"
 
@@ -33,7 +35,7 @@ static void expect(const uint8_t *f, size_t len, bool cut)
 	memcpy(b, f, len);
 	next_want++;
 	if (cut) {
-		if (!parse_seg(a, len, &s)) /* only data frames join runs */
+		if (!parse_seg(a, len, len, &s)) /* only data frames join runs */
 			abort();
 		if (!s.v6)
 			memset(a + s.l3 + 10, 0, 2), memset(b + s.l3 + 10, 0, 2);
@@ -138,7 +140,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* expected before the write: a full batch leaves inside it */
 		want[n_want].frame = data + off;
 		want[n_want++].len = len;
-		ret = packet_write(&p->base, data + off, len, 0);
+		if (n_want % 2 == 0 && len > 0) {
+			size_t split = data[off] % 96u < len ? data[off] % 96u : len;
+
+			ret = output_packet_write_parts(&p->base, data + off, split,
+							data + off + split, len - split);
+		} else {
+			ret = packet_write(&p->base, data + off, len, 0);
+		}
 		if (len < 14 || len > SLOT_BYTES) {
 			if (ret != -EMSGSIZE)
 				abort();

@@ -70,7 +70,7 @@ static void check_same(struct bufs *b, const struct forge_hdr_desc *d, const str
 	size_t built_len = 0, patched_len;
 
 	assert_int_equal(forge_tmpl_init(&tmpl, b->ln, d, err, sizeof(err)), 0);
-	patched_len = forge_tmpl_frame(&tmpl, s, false, b->patched);
+	patched_len = forge_tmpl_frame(&tmpl, s, 0, b->patched);
 	assert_int_equal(forge_libnet_frame(b->ln, d, s, b->built, FORGE_MAX_FRAME, &built_len, err,
 					    sizeof(err)),
 			 0);
@@ -79,7 +79,8 @@ static void check_same(struct bufs *b, const struct forge_hdr_desc *d, const str
 
 	/* tcp_csum_partial: the pseudo-header's sum in the field; summing the segment over it
 	 * gives libnet's frame again */
-	assert_int_equal(forge_tmpl_frame(&tmpl, s, true, b->patched), built_len);
+	assert_int_equal(forge_tmpl_frame(&tmpl, s, FORGE_TMPL_CSUM_PARTIAL, b->patched),
+			 built_len);
 	uint8_t *tcp = b->patched + tmpl.l4_off;
 	size_t tcp_len = built_len - tmpl.l4_off;
 	uint16_t csum = forge_csum_fold(forge_csum_partial(tcp, tcp_len, 0));
@@ -87,6 +88,20 @@ static void check_same(struct bufs *b, const struct forge_hdr_desc *d, const str
 	assert_memory_not_equal(tcp + 16, b->built + tmpl.l4_off + 16, 2);
 	memcpy(tcp + 16, &csum, 2);
 	assert_memory_equal(b->patched, b->built, built_len);
+
+	/* headers only (forge_config.emit_parts): the same headers, checksum included, the
+	 * payload's place left alone */
+	for (unsigned mode = FORGE_TMPL_HDR_ONLY;
+	     mode <= (FORGE_TMPL_HDR_ONLY | FORGE_TMPL_CSUM_PARTIAL); mode++) {
+		memset(b->patched, 0xa5, FORGE_MAX_FRAME);
+		assert_int_equal(forge_tmpl_frame(&tmpl, s, mode, b->patched), built_len);
+		if (mode & FORGE_TMPL_CSUM_PARTIAL) /* completed over the headers and the payload */
+			memcpy(tcp + 16, &csum, 2);
+		assert_memory_equal(b->patched, b->built, built_len - s->len);
+		for (size_t i = built_len - s->len; i < built_len; i++)
+			assert_int_equal(b->patched[i], 0xa5);
+	}
+	assert_int_equal(forge_tmpl_frame(&tmpl, s, 0, b->patched), built_len);
 
 	assert_true(parse_frame(b->patched, patched_len, &p));
 	assert_true(p.tcp_csum_ok);

@@ -52,16 +52,20 @@ e2e_sslcollector_bin() {
 }
 
 # e2e_mirror_start [CMD]: start the mirror under test in ns server. CMD defaults to
-# SSLC_E2E_MIRROR_CMD, else: sslcollector -I $E2E_MIRROR_IFACE -o $E2E_MIRROR_OUT -w $E2E_MIRROR_PCAP
+# SSLC_E2E_MIRROR_CMD, else: sslcollector -I $E2E_MIRROR_IFACE -o $E2E_MIRROR_OUT -w $E2E_MIRROR_PCAP,
+# or without -w when SSLC_E2E_MIRROR_PCAP=none (-o alone, the README's command, takes another
+# path through forge and the sink; E2E_MIRROR_PCAP is then empty).
 e2e_mirror_start() {
 	local cmd=${1:-${SSLC_E2E_MIRROR_CMD:-}} bin
 	E2E_MIRROR_PCAP=$E2E_TMP/mirror.pcap
+	[[ ${SSLC_E2E_MIRROR_PCAP:-} != none ]] || E2E_MIRROR_PCAP=
 	export E2E_MIRROR_IFACE=$E2E_IF_SERVER E2E_MIRROR_OUT=$E2E_IF_MIRROR
 	export E2E_MIRROR_PCAP E2E_GROUND_TRUTH=${E2E_GROUND_TRUTH:-$E2E_TMP/mirror-gt.json}
 	if [[ -z $cmd ]]; then
 		bin=$(e2e_sslcollector_bin) ||
 			e2e_fail "no sslcollector binary: build it (scripts/test.sh) or set SSLC_BIN"
-		cmd="'$bin' -I \"\$E2E_MIRROR_IFACE\" -o \"\$E2E_MIRROR_OUT\" -w \"\$E2E_MIRROR_PCAP\""
+		cmd="'$bin' -I \"\$E2E_MIRROR_IFACE\" -o \"\$E2E_MIRROR_OUT\""
+		[[ -z $E2E_MIRROR_PCAP ]] || cmd+=" -w \"\$E2E_MIRROR_PCAP\""
 	fi
 	e2e_log "mirror command: $cmd"
 	e2e_bg mirror server "$E2E_TMP/mirror.log" bash -c "exec $cmd"
