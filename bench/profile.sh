@@ -10,7 +10,9 @@
 # Prints a text report; the perf data stays in -k DIR when given.
 #
 #   bench/profile.sh [-b BUILD_DIR] [-s SIZE] [-d SECONDS] [-k KEEP_DIR] [-l private|shared]
-#                    (root; default 64k, 8 s, wrk with a private libssl as in app_overhead.sh)
+#                    [-m MTU]
+#                    (root; default 64k, 8 s, wrk with a private libssl as in app_overhead.sh,
+#                    MTU 1500 on vo and its peer; -m 65535: the large-MTU mirror of agent-oj)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,13 +23,15 @@ size=64k
 secs=8
 keep=
 client_lib=private
-while getopts "b:s:d:k:l:h" o; do
+mtu=1500
+while getopts "b:s:d:k:l:m:h" o; do
 	case $o in
 	b) build=$OPTARG ;;
 	s) size=$OPTARG ;;
 	d) secs=$OPTARG ;;
 	k) keep=$OPTARG ;;
 	l) client_lib=$OPTARG ;;
+	m) mtu=$OPTARG ;;
 	*) sed -n '2,/^set -e/{/^set -e/d;p}' "$0"; exit 2 ;;
 	esac
 done
@@ -76,7 +80,7 @@ run_wrk() {
 		}' <<<"$out"
 }
 
-echo "profile: nginx (1 worker) + wrk -t1 -c16 -d${secs}s (libssl $client_lib), body $size, $(nproc) CPUs"
+echo "profile: nginx (1 worker) + wrk -t1 -c16 -d${secs}s (libssl $client_lib), body $size, $(nproc) CPUs, MTU $mtu on vo"
 run_wrk "warm-up" >/dev/null
 run_wrk "no agent"
 
@@ -104,6 +108,8 @@ nginx_split perf-none.data none
 
 # as the README says (and app_overhead.sh's agent-o): runs of frames are cut by the kernel
 ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx off >/dev/null
+ip -n "$BNS_S" link set "$BIF_O" mtu "$mtu"
+ip -n "$BNS_M" link set "$BIF_M" mtu "$mtu"
 ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/agent.prom" \
 	--stats-interval 3600 2>"$BENCH_TMP/agent.log" &
 apid=$!

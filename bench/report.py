@@ -16,6 +16,7 @@ SIZES = ["1k", "64k", "1m"]
 CONFIGS = [
     ("none", "no capture (reference)"),
     ("agent-o", "sslcollector -I vs -o vo"),
+    ("agent-o9k", "sslcollector -I vs -o vo, MTU 9000 on vo and its peer (the README's mirror link)"),
     ("agent-t", "sslcollector -I vs -t 127.0.0.1 + -C -o vo"),
     ("bpftrace", "bench/ssl_capture.bt (bpftrace)"),
     ("probes-only", "bench/ssl_probes_only.bt (bpftrace, empty probes)"),
@@ -24,6 +25,7 @@ CONFIGS = [
     ("floor", "bench/probe_floor.py (counting probes at the agent's sites: the floor)"),
 ]
 TARGET = {"1k": 0.90, "64k": 0.95, "1m": 0.95}
+AGENT_O = ("agent-o", "agent-o9k")  # the -o configurations the throughput targets apply to
 
 
 def num(v):
@@ -88,7 +90,7 @@ def throughput(rows):
             else:
                 rtxt = "–"
             target = verdict = ""
-            if cfg == "agent-o" and ratios:
+            if cfg in AGENT_O and ratios:
                 t = TARGET.get(size)
                 med = statistics.median(ratios)
                 target = f"≥ {t:.2f}, > bpftrace" if t else "> bpftrace"
@@ -98,13 +100,16 @@ def throughput(rows):
             out.append(f"| {size} | {label} | {len(ok)} | {fmt(statistics.median(rps))} | "
                        f"{fmt(statistics.median(mbs), 1)} | {rtxt} | {target} | {verdict} |")
         # the "better than bpftrace in the same run" part of the agent's verdict
-        a, b = ratios_by_cfg.get("agent-o"), ratios_by_cfg.get("bpftrace")
-        if a and b:
+        for cfg in AGENT_O:
+            a, b = ratios_by_cfg.get(cfg), ratios_by_cfg.get("bpftrace")
+            if not (a and b):
+                continue
             common = sorted(set(a) & set(b))
             wins = sum(1 for rnd in common if a[rnd] > b[rnd])
             better = statistics.median([a[r] for r in common]) > statistics.median(
                 [b[r] for r in common]) if common else False
-            out.append(f"| {size} | agent -o vs bpftrace | {len(common)} | | | agent better in "
+            what = "agent -o" if cfg == "agent-o" else "agent -o, MTU 9000"
+            out.append(f"| {size} | {what} vs bpftrace | {len(common)} | | | agent better in "
                        f"{wins} of {len(common)} rounds | > bpftrace | "
                        f"{'PASS' if better else 'FAIL'} |")
         # the floor against the target: can any capture at these probe sites reach it here?

@@ -51,7 +51,7 @@ dirty=$(git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep
 log "1+2/4: application overhead and loss ($rounds rounds of ${secs} s per body size and capture)"
 t0=$(date +%s)
 "$here/app_overhead.sh" -b "$build" -r "$rounds" -d "$secs" \
-	-c "none agent-o agent-o1 agent-w agent-t floor bpftrace probes-only" -o "$work/app.tsv"
+	-c "none agent-o agent-o9k agent-o1 agent-w agent-t floor bpftrace probes-only" -o "$work/app.tsv"
 t_app=$(($(date +%s) - t0))
 /usr/bin/python3 "$here/report.py" "$work/app.tsv" >"$work/app.md"
 
@@ -98,7 +98,7 @@ As root, from the top of the repository (about 15 minutes on 2 cores):
 
 \`\`\`sh
 bench/run.sh                # all of it; writes docs/BENCHMARKS.md
-bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o1 agent-w agent-t floor bpftrace probes-only" \\
+bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o9k agent-o1 agent-w agent-t floor bpftrace probes-only" \\
     -o results.tsv && bench/report.py results.tsv
 bench/scale.sh              # RSS with 10,000 connections / 100 agents
 $build/bench/forge_bench -r 3 -s 0.5
@@ -123,7 +123,10 @@ time, started before and stopped after each wrk run:
   client veth \`vs\` into the veth \`vo\`, whose peer is in a third namespace where nothing listens
   (the frames are delivered and dropped; the peer's rx counter is read). TX offload is off on
   \`vo\` (\`ethtool -K vo tx off\`, as the README says), so runs of data frames are sent whole
-  and cut by the kernel.
+  and cut by the kernel. MTU 1500 on \`vo\` and its peer: what a mirror port of standard size
+  costs.
+- **the same with MTU 9000 on vo and its peer**: the README's mirror link. Frames carry up to
+  8,960 bytes of payload instead of 1,460, a sixth as many frames for the same bytes.
 - **the same with TX offload on on vo**: every frame sent by itself (what \`-o\` costs on an
   interface left with offload on).
 - **sslcollector -I vs -w /dev/null**: the same capture and forging with no network output:

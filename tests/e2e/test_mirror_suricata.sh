@@ -34,6 +34,8 @@
 #   SSLC_E2E_FAMILIES       "4 6" (default), "4" or "6"
 #   SSLC_E2E_MIRROR_PCAP    none: sslcollector -o alone, without -w (then only m1's capture is
 #                           checked for checksums and bytes)
+#   SSLC_E2E_MIRROR_MTU     the MTU of the mirror link m0/m1 (default 1500); above 1500, some
+#                           frame Suricata received must be larger than a 1500-byte MTU allows
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -107,6 +109,8 @@ if [[ -n $E2E_MIRROR_PCAP ]]; then
 else
 	e2e_log "mirror: -o alone (SSLC_E2E_MIRROR_PCAP=none): no -w pcap to check"
 fi
+largest=()
+[[ ${SSLC_E2E_MIRROR_MTU:-1500} -gt 1500 ]] && largest=(--largest-at-least 1515)
 e2e_check "mirror: the frames Suricata received (m1) have valid checksums and the same bytes" \
-	e2e_py pcaptool check "$mirror_m1_pcap" --gt "$mirror_gt"
+	e2e_py pcaptool check "$mirror_m1_pcap" --gt "$mirror_gt" "${largest[@]}"
 e2e_checks_done

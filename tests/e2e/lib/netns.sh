@@ -190,12 +190,17 @@ e2e_topology_create() {
 	e2e_netns_add ids
 	e2e_veth client "$E2E_IF_CLIENT" server "$E2E_IF_SERVER"
 	e2e_veth server "$E2E_IF_MIRROR" ids "$E2E_IF_IDS"
+	if [[ -n ${SSLC_E2E_MIRROR_MTU:-} ]]; then # the README's large-MTU mirror link
+		ip -n "$E2E_NS_SERVER" link set "$E2E_IF_MIRROR" mtu "$SSLC_E2E_MIRROR_MTU" &&
+			ip -n "$E2E_NS_IDS" link set "$E2E_IF_IDS" mtu "$SSLC_E2E_MIRROR_MTU" ||
+			e2e_fail "SSLC_E2E_MIRROR_MTU=$SSLC_E2E_MIRROR_MTU: cannot set it on the mirror link"
+	fi
 	e2e_no_ipv6 server "$E2E_IF_MIRROR"
 	e2e_no_ipv6 ids "$E2E_IF_IDS"
 	e2e_addr client "$E2E_IF_CLIENT" "$E2E_CLIENT4/24" "$E2E_CLIENT6/64"
 	e2e_addr server "$E2E_IF_SERVER" "$E2E_SERVER4/24" "$E2E_SERVER6/64"
 	e2e_log "topology up: $E2E_NS_CLIENT/$E2E_IF_CLIENT <-> $E2E_NS_SERVER/$E2E_IF_SERVER," \
-		"$E2E_NS_SERVER/$E2E_IF_MIRROR -> $E2E_NS_IDS/$E2E_IF_IDS"
+		"$E2E_NS_SERVER/$E2E_IF_MIRROR -> $E2E_NS_IDS/$E2E_IF_IDS (MTU ${SSLC_E2E_MIRROR_MTU:-1500})"
 }
 
 # e2e_ns NS: the full name of namespace NS (a short name given to e2e_netns_add, such as

@@ -74,6 +74,7 @@ def parse_frames(path, problems, counters):
         return
     for index, (frame, meta) in enumerate(reader, 1):
         counters["frames"] += 1
+        counters["largest"] = max(counters["largest"], len(frame))
         wirelen = getattr(meta, "wirelen", None)
         if wirelen is not None and wirelen != len(frame):
             problems.append("frame %d: truncated (%d of %d bytes captured)" % (index, len(frame), wirelen))
@@ -342,10 +343,10 @@ def cmd_check(a):
     if a.gt:
         compared = compare_gt(conns, GroundTruth(a.gt), problems)
     retrans = sum(c.c2s.retransmitted + c.s2c.retransmitted for c in conns)
-    print("pcap %s: %d frames (%d IPv4, %d IPv6, %d TCP), %d checksum problems; %d TCP "
+    print("pcap %s: %d frames (%d IPv4, %d IPv6, %d TCP; largest %d bytes), %d checksum problems; %d TCP "
           "connections, %d retransmitted segments%s"
           % (a.pcap, counters["frames"], counters["ipv4"], counters["ipv6"], counters["tcp"],
-             checksum_problems, len(conns), retrans,
+             counters["largest"], checksum_problems, len(conns), retrans,
              "" if compared is None else "; %d ground-truth connections compared" % compared),
           file=sys.stderr)
     for p in problems[:200]:
@@ -357,6 +358,10 @@ def cmd_check(a):
         return 1
     if counters["tcp"] == 0:
         print("pcap check: no TCP segment in %s" % a.pcap, file=sys.stderr)
+        return 1
+    if a.largest_at_least and counters["largest"] < a.largest_at_least:
+        print("pcap check: the largest frame in %s has %d bytes, expected at least %d (is the "
+              "large MTU used?)" % (a.pcap, counters["largest"], a.largest_at_least), file=sys.stderr)
         return 1
     print("pcap check: every checksum valid, every connection complete%s"
           % ("" if compared is None else " and byte-identical to the ground truth"), file=sys.stderr)
@@ -399,6 +404,8 @@ def main():
     p = sub.add_parser("check")
     p.add_argument("pcap")
     p.add_argument("--gt")
+    p.add_argument("--largest-at-least", type=int, default=0, metavar="BYTES",
+                   help="fail unless some frame has at least BYTES bytes")
     p = sub.add_parser("streams")
     p.add_argument("pcap")
     p = sub.add_parser("marker")
