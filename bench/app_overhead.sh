@@ -214,12 +214,21 @@ start_capture() {
 	return 0
 }
 
+# proc_cpu_ticks PID: user + system clock ticks of PID so far (0 when it is gone).
+proc_cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 # stop_capture CONFIG: SIGINT to the agent (it drains the ring buffer, closes its flows and
-# writes its counters), then the collector.
+# writes its counters), then the collector. Sets cap_cpu: the CPU seconds the agent and the
+# collector used until then (the run and the idle wait for nginx's log; not the final drain).
 stop_capture() {
 	local config=$1
+	cap_cpu=-
 	case $config in
 	agent-*)
+		cap_cpu=$(($(proc_cpu_ticks "$cap_pid") + ${col_pid:+$(proc_cpu_ticks "$col_pid")}+0))
+		cap_cpu=$(awk -v t="$cap_cpu" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
 		kill -INT "$cap_pid" 2>/dev/null || true
 		wait "$cap_pid" 2>/dev/null || true
 		if [[ -n $col_pid ]]; then
@@ -258,7 +267,7 @@ log_settle() {
 }
 
 # Columns of the results: one row per run.
-echo -e "round\tsize\tconfig\tstatus\tseconds\trequests\tresp_bytes\twrk_errors\tapp_requests\tapp_req_bytes\tapp_resp_bytes\tcaptured\tlost_ring_full\tlost_max_call\tlost_unreadable\tunattributed\tframes_out\tframes_dropped\tsink_rx\tcollector_injected\tcollector_dropped\tnote" >"$out"
+echo -e "round\tsize\tconfig\tstatus\tseconds\trequests\tresp_bytes\twrk_errors\tapp_requests\tapp_req_bytes\tapp_resp_bytes\tcaptured\tlost_ring_full\tlost_max_call\tlost_unreadable\tunattributed\tframes_out\tframes_dropped\tsink_rx\tcollector_injected\tcollector_dropped\tcapture_cpu_s\tnote" >"$out"
 
 run_one() {
 	local round=$1 size=$2 config=$3 tag=r$1-$2-$3 off rx0 rx1 wrkout sum rc
@@ -270,13 +279,13 @@ run_one() {
 	rc=0
 	start_capture "$config" "$tag" || rc=$?
 	if ((rc == 2)); then
-		echo -e "$round\t$size\t$config\tunavailable\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t$tunnel_state" >>"$out"
+		echo -e "$round\t$size\t$config\tunavailable\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t$tunnel_state" >>"$out"
 		return 0
 	fi
 	if ((rc == 1)); then
 		log "round $round $size $config: capture failed to start: $cap_fail"
 		stop_capture "$config"
-		echo -e "$round\t$size\t$config\tfailed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t${cap_fail//$'\t'/ }" >>"$out"
+		echo -e "$round\t$size\t$config\tfailed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t${cap_fail//$'\t'/ }" >>"$out"
 		return 0
 	fi
 	note=$cap_note
@@ -290,7 +299,7 @@ run_one() {
 	sum=$(awk '$1 == "WRKSUM" { print $2, $3, $4, $5 }' <<<"$wrkout")
 	if [[ -z $sum ]]; then
 		log "round $round $size $config: wrk failed: $(tail -2 <<<"$wrkout")"
-		echo -e "$round\t$size\t$config\tfailed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\twrk: $(tail -1 <<<"$wrkout")" >>"$out"
+		echo -e "$round\t$size\t$config\tfailed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\twrk: $(tail -1 <<<"$wrkout")" >>"$out"
 		return 0
 	fi
 	local dur_us reqs bytes errs app
@@ -317,7 +326,7 @@ run_one() {
 		lost=$({ grep -o 'Lost [0-9]* events' "$BENCH_TMP/$tag.log" || true; } | awk '{ s += $2 } END { print s + 0 }')
 		((lost == 0)) || note+="bpftrace lost $lost events"
 	fi
-	echo -e "$round\t$size\t$config\tok\t$(awk -v u="$dur_us" 'BEGIN { printf "%.3f", u / 1e6 }')\t$reqs\t$bytes\t$errs\t$app\t$captured\t$lring\t$lcap\t$lfault\t$unattr\t$fout\t$fdrop\t$sinkrx\t$cinj\t$cdrop\t$note" >>"$out"
+	echo -e "$round\t$size\t$config\tok\t$(awk -v u="$dur_us" 'BEGIN { printf "%.3f", u / 1e6 }')\t$reqs\t$bytes\t$errs\t$app\t$captured\t$lring\t$lcap\t$lfault\t$unattr\t$fout\t$fdrop\t$sinkrx\t$cinj\t$cdrop\t$cap_cpu\t$note" >>"$out"
 	log "round $round $size $config: $reqs requests in $(awk -v u="$dur_us" 'BEGIN { printf "%.1f", u / 1e6 }') s${captured:+, captured $captured}"
 }
 

@@ -5,8 +5,9 @@
 
 Throughput: for each body size and configuration, the median over the rounds of requests/s
 and MB/s (10^6 bytes of HTTP response per second, as wrk counts them), and the median over the
-rounds of the ratio to the no-capture run *of the same round*, with its range; pass/fail against
-issue 6's targets. Loss: per run of the agent, the application's plaintext bytes (nginx's access
+rounds of the ratio to the no-capture run *of the same round*, with its range; the capture's own
+CPU time (agent, plus the collector for -t) per 100 MB it captured; pass/fail against issue 6's
+targets. Loss: per run of the agent, the application's plaintext bytes (nginx's access
 log: $request_length + $bytes_sent) against the agent's captured + gap bytes."""
 import csv
 import statistics
@@ -53,9 +54,10 @@ def throughput(rows):
         by.setdefault((r["size"], r["config"]), {})[r["round"]] = r
     sizes = [s for s in SIZES if any(k[0] == s for k in by)] + sorted(
         {k[0] for k in by} - set(SIZES))
-    out.append("| body | capture | runs | requests/s (median) | MB/s (median) | ratio to no capture, "
-               "median (min–max) | target | verdict |")
-    out.append("| --- | --- | ---: | ---: | ---: | --- | --- | --- |")
+    out.append("| body | capture | runs | requests/s (median) | MB/s (median) | capture CPU, ms "
+               "per 100 MB captured (median) | ratio to no capture, median (min–max) | target "
+               "| verdict |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- |")
     verdicts = []
     for size in sizes:
         base = by.get((size, "none"), {})
@@ -68,7 +70,7 @@ def throughput(rows):
             if not ok:
                 states = sorted({r["status"] + (": " + r["note"] if r["note"] else "")
                                  for r in runs.values()})
-                out.append(f"| {size} | {label} | 0 | – | – | {'; '.join(states)} | | |")
+                out.append(f"| {size} | {label} | 0 | – | – | – | {'; '.join(states)} | | |")
                 continue
             rps = [num(r["requests"]) / num(r["seconds"]) for r in ok]
             mbs = [num(r["resp_bytes"]) / num(r["seconds"]) / 1e6 for r in ok]
@@ -97,8 +99,12 @@ def throughput(rows):
                 ok_ratio = t is None or med >= t
                 verdicts.append((size, med, t, ok_ratio))
                 verdict = "PASS" if ok_ratio else "FAIL"
+            cpu = [num(r.get("capture_cpu_s")) * 1e3 / (num(r["captured"]) / 1e8) for r in ok
+                   if num(r.get("capture_cpu_s")) is not None and num(r.get("captured"))]
             out.append(f"| {size} | {label} | {len(ok)} | {fmt(statistics.median(rps))} | "
-                       f"{fmt(statistics.median(mbs), 1)} | {rtxt} | {target} | {verdict} |")
+                       f"{fmt(statistics.median(mbs), 1)} | "
+                       f"{fmt(statistics.median(cpu), 1) if cpu else '–'} | {rtxt} | {target} "
+                       f"| {verdict} |")
         # the "better than bpftrace in the same run" part of the agent's verdict
         for cfg in AGENT_O:
             a, b = ratios_by_cfg.get(cfg), ratios_by_cfg.get("bpftrace")
@@ -109,7 +115,7 @@ def throughput(rows):
             better = statistics.median([a[r] for r in common]) > statistics.median(
                 [b[r] for r in common]) if common else False
             what = "agent -o" if cfg == "agent-o" else "agent -o, MTU 9000"
-            out.append(f"| {size} | {what} vs bpftrace | {len(common)} | | | agent better in "
+            out.append(f"| {size} | {what} vs bpftrace | {len(common)} | | | | agent better in "
                        f"{wins} of {len(common)} rounds | > bpftrace | "
                        f"{'PASS' if better else 'FAIL'} |")
         # the floor against the target: can any capture at these probe sites reach it here?
@@ -118,7 +124,7 @@ def throughput(rows):
             med = statistics.median(f.values())
             reach = "above it: reachable in principle" if med >= t else \
                 "below it: out of reach of any capture at these probe sites on this machine"
-            out.append(f"| {size} | the floor vs the target | {len(f)} | | | floor {med:.3f}, "
+            out.append(f"| {size} | the floor vs the target | {len(f)} | | | | floor {med:.3f}, "
                        f"target {t:.2f}: the floor is {reach} | | |")
     return out
 

@@ -127,6 +127,10 @@ time, started before and stopped after each wrk run:
   costs.
 - **the same with MTU 9000 on vo and its peer**: the README's mirror link. Frames carry up to
   8,960 bytes of payload instead of 1,460, a sixth as many frames for the same bytes.
+
+The *capture CPU* column is the CPU time (user + system, \`/proc/PID/stat\`) of the agent,
+plus the collector's for \`-t\`, from its start until the run is over, per 100 MB it captured;
+it does not include what the probes cost inside nginx (that shows in the ratio).
 - **the same with TX offload on on vo**: every frame sent by itself (what \`-o\` costs on an
   interface left with offload on).
 - **sslcollector -I vs -w /dev/null**: the same capture and forging with no network output:
