@@ -318,8 +318,11 @@ run_one() {
 		sinkrx=$((rx1 - rx0))
 		[[ -s $prom ]] || note+="agent wrote no stats file: $(tail -1 "$BENCH_TMP/$tag.log")"
 		if [[ $config == agent-t ]]; then
-			cinj=$(bench_metric "$BENCH_TMP/stats/$tag.collector.prom" sslcollector_collector_frames_injected_total)
-			cdrop=$(bench_metric "$BENCH_TMP/stats/$tag.collector.prom" sslcollector_collector_frames_dropped_total)
+			# the agent's frames go into the tunnel; the collector's counters are by output
+			fout=$(bench_metric "$prom" sslcollector_tunnel_frames_sent_total)
+			fdrop=$(bench_metric_sum "$prom" sslcollector_tunnel_frames_dropped_total)
+			cinj=$(bench_metric_sum "$BENCH_TMP/stats/$tag.collector.prom" sslcollector_collector_frames_injected_total)
+			cdrop=$(bench_metric_sum "$BENCH_TMP/stats/$tag.collector.prom" sslcollector_collector_frames_dropped_total)
 		fi
 	elif [[ $config == bpftrace || $config == probes-only ]]; then
 		local lost

@@ -71,7 +71,12 @@ bench_cleanup() {
 	ip netns del "$BNS_C" 2>/dev/null || true
 	ip netns del "$BNS_M" 2>/dev/null || true
 	ip netns del "$BNS_S" 2>/dev/null || true
-	[[ -n $BENCH_TMP ]] && rm -rf "$BENCH_TMP"
+	# BENCH_KEEP=1: leave the logs and stats files for a look
+	if [[ -n $BENCH_TMP && -z ${BENCH_KEEP:-} ]]; then
+		rm -rf "$BENCH_TMP"
+	elif [[ -n $BENCH_TMP ]]; then
+		echo "bench: kept $BENCH_TMP" >&2
+	fi
 	return 0
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Where the agent's overhead goes: the topology of bench/app_overhead.sh, one wrk run without
-# capture and one with sslcollector -I vs -o vo, each with CPU time per process (from
+# capture and one with sslcollector -I vs -o vo (-t: sslcollector -I vs -t to a collector on
+# loopback, sslcollector -C -o vo, as app_overhead.sh's agent-t), each with CPU time per process (from
 # /proc/PID/stat), softirq time (/proc/stat), and for the agent run also
 #   * BPF program time per program (kernel.bpf_stats_enabled: run_cnt, run_time_ns), and
 #   * a system-wide call-graph profile (perf record -a -g, cpu-clock) summarised by command,
@@ -10,9 +11,10 @@
 # Prints a text report; the perf data stays in -k DIR when given.
 #
 #   bench/profile.sh [-b BUILD_DIR] [-s SIZE] [-d SECONDS] [-k KEEP_DIR] [-l private|shared]
-#                    [-m MTU]
+#                    [-m MTU] [-t]
 #                    (root; default 64k, 8 s, wrk with a private libssl as in app_overhead.sh,
-#                    MTU 1500 on vo and its peer; -m 65535: the large-MTU mirror of agent-oj)
+#                    MTU 1500 on vo and its peer; -m 9000: the mirror link of agent-o9k;
+#                    -t: through the tunnel, the agent and the collector profiled apart)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +26,8 @@ secs=8
 keep=
 client_lib=private
 mtu=1500
-while getopts "b:s:d:k:l:m:h" o; do
+tunnel=
+while getopts "b:s:d:k:l:m:th" o; do
 	case $o in
 	b) build=$OPTARG ;;
 	s) size=$OPTARG ;;
@@ -32,6 +35,7 @@ while getopts "b:s:d:k:l:m:h" o; do
 	k) keep=$OPTARG ;;
 	l) client_lib=$OPTARG ;;
 	m) mtu=$OPTARG ;;
+	t) tunnel=1 ;;
 	*) sed -n '2,/^set -e/{/^set -e/d;p}' "$0"; exit 2 ;;
 	esac
 done
@@ -53,7 +57,8 @@ bench_client_lib "$client_lib"
 bench_start_nginx 1024
 worker=$(pgrep -P "$(cat "$BENCH_TMP/nginx.pid")" | head -1)
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_ticks PID...: user + system time of the processes, in clock ticks
+cpu_ticks() { local p s=0; for p; do s=$((s + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $s; }
 softirq_ticks() { awk '$1 == "cpu" { print $8 }' /proc/stat; }
 all_ticks() { awk '$1 == "cpu" { s = 0; for (i = 2; i <= NF; i++) s += $i; print s }' /proc/stat; }
 idle_ticks() { awk '$1 == "cpu" { print $5 + $6 }' /proc/stat; }
@@ -62,11 +67,11 @@ idle_ticks() { awk '$1 == "cpu" { print $5 + $6 }' /proc/stat; }
 run_wrk() {
 	local label=$1 apid=${2:-} w0 a0=0 s0 t0 i0 w1 a1=0 s1 t1 i1 out
 	w0=$(cpu_ticks "$worker")
-	[[ -z $apid ]] || a0=$(cpu_ticks "$apid")
+	[[ -z $apid ]] || a0=$(cpu_ticks $apid)
 	s0=$(softirq_ticks) t0=$(all_ticks) i0=$(idle_ticks)
 	out=$(ip netns exec "$BNS_C" "${BENCH_CLIENT_ENV[@]}" bash -c "time -p wrk -t1 -c16 -d${secs}s https://$BADDR_S/$size" 2>&1)
 	w1=$(cpu_ticks "$worker")
-	[[ -z $apid ]] || a1=$(cpu_ticks "$apid")
+	[[ -z $apid ]] || a1=$(cpu_ticks $apid)
 	s1=$(softirq_ticks) t1=$(all_ticks) i1=$(idle_ticks)
 	awk -v l="$label" -v hz="$hz" -v w=$((w1 - w0)) -v a=$((a1 - a0)) -v s=$((s1 - s0)) \
 		-v t=$((t1 - t0)) -v i=$((i1 - i0)) -v secs="$secs" -v req_file="$BENCH_TMP/requests" '
@@ -75,7 +80,7 @@ run_wrk() {
 		/^Transfer\/sec/ { tps = $2 }
 		/^user/ { wu = $2 } /^sys/ { ws = $2 }
 		END {
-			printf "%-10s %10.0f req/s %10s/s | CPU seconds: nginx worker %.2f, wrk %.2f, agent %.2f, softirq %.2f, busy %.2f of %.2f\n",
+			printf "%-10s %10.0f req/s %10s/s | CPU seconds: nginx worker %.2f, wrk %.2f, capture %.2f, softirq %.2f, busy %.2f of %.2f\n",
 				l, rps, tps, w / hz, wu + ws, a / hz, s / hz, (t - i) / hz, t / hz
 		}' <<<"$out"
 }
@@ -110,13 +115,36 @@ nginx_split perf-none.data none
 ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx off >/dev/null
 ip -n "$BNS_S" link set "$BIF_O" mtu "$mtu"
 ip -n "$BNS_M" link set "$BIF_M" mtu "$mtu"
-ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/agent.prom" \
-	--stats-interval 3600 2>"$BENCH_TMP/agent.log" &
+pids= # the capture's processes: the agent [and the collector]
+label="agent -o"
+if [[ -n $tunnel ]]; then
+	label="agent -t"
+	"$BENCH_TOP/scripts/make-certs.sh" -d "$BENCH_TMP/pki" -c 127.0.0.1 -a bench \
+		>"$BENCH_TMP/make-certs.log" 2>&1 ||
+		bench_die "scripts/make-certs.sh failed: $(tail -1 "$BENCH_TMP/make-certs.log")"
+	port=$((20000 + $$ % 20000))
+	ip netns exec "$BNS_S" "$bin" -C -l "127.0.0.1:$port" -o "$BIF_O" \
+		--ca "$BENCH_TMP/pki/ca.crt" --cert "$BENCH_TMP/pki/collector.crt" \
+		--key "$BENCH_TMP/pki/collector.key" 2>"$BENCH_TMP/collector.log" &
+	cpid=$!
+	BENCH_PIDS+=("$cpid")
+	bench_wait_log "$BENCH_TMP/collector.log" "listening on" 10 "$cpid" ||
+		bench_die "the collector did not start: $(tail -2 "$BENCH_TMP/collector.log")"
+	ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -t "127.0.0.1:$port" \
+		--ca "$BENCH_TMP/pki/agents/bench/ca.crt" \
+		--cert "$BENCH_TMP/pki/agents/bench/agent.crt" \
+		--key "$BENCH_TMP/pki/agents/bench/agent.key" \
+		--stats-file "$BENCH_TMP/agent.prom" --stats-interval 3600 2>"$BENCH_TMP/agent.log" &
+else
+	ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/agent.prom" \
+		--stats-interval 3600 2>"$BENCH_TMP/agent.log" &
+fi
 apid=$!
 BENCH_PIDS+=("$apid")
 bench_wait_log "$BENCH_TMP/agent.log" "mirroring TLS on" 20 "$apid" ||
 	bench_die "the agent did not start: $(tail -2 "$BENCH_TMP/agent.log")"
-run_wrk "agent -o" "$apid"
+pids="$apid${cpid:+ $cpid}"
+run_wrk "$label" "$pids"
 
 # BPF program time: enable the kernel's per-program statistics for one more run
 prog_ids() { bpftool prog show -j | /usr/bin/python3 -c '
@@ -125,7 +153,7 @@ for p in json.load(sys.stdin):
     print(p["id"], p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))'; }
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
 prog_ids >"$BENCH_TMP/progs0"
-run_wrk "agent+stats" "$apid"
+run_wrk "agent+stats" "$pids"
 prog_ids >"$BENCH_TMP/progs1"
 echo 0 >/proc/sys/kernel/bpf_stats_enabled
 echo
@@ -137,10 +165,11 @@ awk -v secs="$secs" 'NR == FNR { c[$1] = $3; t[$1] = $4; next }
 	"$BENCH_TMP/progs0" "$BENCH_TMP/progs1"
 
 # the call-graph profile of the whole system during a run with the agent
-perf_run perf.data "agent+perf" "$apid"
+perf_run perf.data "agent+perf" "$pids"
 nginx_split perf.data agent
 kill -INT "$apid"
 wait "$apid" 2>/dev/null || true
+[[ -z ${cpid:-} ]] || { kill -INT "$cpid"; wait "$cpid" 2>/dev/null || true; }
 echo
 echo "agent counters: $(grep -E '^(sslcollector_agent_(captured_bytes|captured_records|frames_forged|ring_full)_total|sslcollector_agent_output_frames_total|sslcollector_agent_output_frames_cut_total)' "$BENCH_TMP/agent.prom" | tr '\n' ' ')"
 echo
@@ -162,7 +191,7 @@ perf report -i "$pdir/perf.data" --children --sort sym --stdio -g none 2>/dev/nu
 			"bpf_ringbuf_submit:ring buffer submit incl. wake-up|" \
 			"native_apic_msr_write:wake-up self-IPI (APIC MSR write; irq_work)|" \
 			"__bpf_trace_sys_enter:raw tracepoint sys_enter (every syscall)|" \
-			"__sys_sendmmsg:the agent'"'"'s sendmmsg (AF_PACKET, veth, peer stack)", e, "|")
+			"__sys_sendmmsg:sendmmsg of -o (AF_PACKET, veth, peer stack)", e, "|")
 		for (i = 1; i <= n; i++) { split(e[i], kv, ":"); want[kv[1]] = kv[2]; order[i] = kv[1] }
 	}
 	$3 == "[k]" && ($4 in want) { got[$4] = $1 }
@@ -171,12 +200,18 @@ echo
 echo "perf: top symbols (self time, all commands):"
 perf report -i "$pdir/perf.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null |
 	grep -E '^ +[0-9]' | head -25 || true
-for c in sslcollector nginx wrk; do
+# own_time WHAT PERF-FILTER...: the top symbols of some processes
+own_time() {
 	echo
-	echo "perf: $c's own time by symbol (share of all samples):"
-	perf report -i "$pdir/perf.data" --no-children --comms "$c" --sort dso,sym --stdio -g none \
+	echo "perf: $1's own time by symbol (share of all samples):"
+	shift
+	perf report -i "$pdir/perf.data" --no-children "$@" --sort dso,sym --stdio -g none \
 		2>/dev/null | grep -E '^ +[0-9]' | head -15 || true
-done
+}
+own_time "the agent (all its threads)" --pid "$apid"
+[[ -z ${cpid:-} ]] || own_time "the collector" --pid "$cpid"
+own_time nginx --comms nginx
+own_time wrk --comms wrk
 echo
 echo "nginx's CPU time per request by where it goes (µs; perf samples of the nginx worker,"
 echo "its stack decides: a sample under the int3 trap counts as uprobe entry, etc.):"

@@ -155,12 +155,14 @@ def loss(rows):
             f"({gaps[0]:,} / {gaps[1]:,} / {gaps[2]:,}) | {unattr:,} | {diff:,} | "
             f"{int(num(r['frames_out'])):,} / {int(num(r['frames_dropped'])):,} / "
             f"{int(num(r['sink_rx'])):,} | {coll} |")
-        s = summary.setdefault((r["size"], r["config"]), [0, 0, 0, 0, 0])
+        s = summary.setdefault((r["size"], r["config"]), [0, 0, 0, 0, 0, 0, 0])
         s[0] += 1
         s[1] += sum(gaps)
         s[2] += 1 if diff == 0 else 0
         s[3] += unattr
         s[4] += 1 if diff == unattr else 0
+        s[5] += int(num(r["frames_dropped"]))
+        s[6] += int(num(r["frames_out"])) + int(num(r["frames_dropped"]))
     return out, summary
 
 
@@ -179,23 +181,31 @@ def main():
           "`sslcollector_agent_lost_bytes_total` (reported to the IDS as gaps). *unattributed*: "
           "`sslcollector_agent_unattributed_bytes_total`, bytes of SSL calls whose socket the "
           "capture never saw: neither mirrored nor reported as a gap. *app − captured − gaps* "
-          "is 0 when every byte is accounted for as captured or as a gap.\n")
+          "is 0 when every byte is accounted for as captured or as a gap. *frames out / dropped*: "
+          "the agent's output counters (for `-t`, the tunnel's frames sent / dropped); *at "
+          "sink*: frames received by the peer of `vo`; *collector injected / dropped*: the "
+          "collector's counters of its `-o`.\n")
     print("\n".join(lines))
     print()
-    for (size, cfg), (n, gaps, exact, unattr, with_unattr) in sorted(
+    for (size, cfg), (n, gaps, exact, unattr, with_unattr, fdrop, fall) in sorted(
             summary.items(), key=lambda kv: (SIZES.index(kv[0][0]) if kv[0][0] in SIZES else 9,
                                              kv[0][1])):
         print(f"- {size} {cfg}: {n} runs; gap bytes {gaps:,} in total; captured + gaps == "
               f"application bytes in {exact} of {n} runs; unattributed bytes {unattr:,} in "
               f"total; captured + gaps + unattributed == application bytes in {with_unattr} "
-              f"of {n} runs")
+              f"of {n} runs; frames dropped by the output"
+              f"{' (the tunnel: queue full or disconnected)' if cfg == 'agent-t' else ''}: "
+              f"{fdrop:,} of {fall:,}"
+              f"{f' ({100 * fdrop / fall:.1f} %): captured, never delivered' if fdrop else ''}")
     s = summary.get(("64k", "agent-o"))
     if s:
-        verdict = "PASS" if s[1] == 0 and s[2] == s[0] else "FAIL"
-        print(f"\nTarget (64 KiB bodies, -o): zero gap bytes, and every application byte "
-              f"captured or counted as a gap, in every run: **{verdict}** (gap bytes {s[1]:,}; "
+        verdict = "PASS" if s[1] == 0 and s[2] == s[0] and s[5] == 0 else "FAIL"
+        print(f"\nTarget (64 KiB bodies, -o): zero gap bytes, every application byte "
+              f"captured or counted as a gap, and no frame dropped by the output, in every run: "
+              f"**{verdict}** (gap bytes {s[1]:,}; "
               f"captured + gaps == application bytes in {s[2]} of {s[0]} runs; "
-              f"{s[3]:,} bytes unattributed, i.e. missing from the mirror without a gap).")
+              f"{s[3]:,} bytes unattributed, i.e. missing from the mirror without a gap; "
+              f"{s[5]:,} frames dropped by the output).")
 
 
 if __name__ == "__main__":

@@ -128,9 +128,6 @@ time, started before and stopped after each wrk run:
 - **the same with MTU 9000 on vo and its peer**: the README's mirror link. Frames carry up to
   8,960 bytes of payload instead of 1,460, a sixth as many frames for the same bytes.
 
-The *capture CPU* column is the CPU time (user + system, \`/proc/PID/stat\`) of the agent,
-plus the collector's for \`-t\`, from its start until the run is over, per 100 MB it captured;
-it does not include what the probes cost inside nginx (that shows in the ratio).
 - **the same with TX offload on on vo**: every frame sent by itself (what \`-o\` costs on an
   interface left with offload on).
 - **sslcollector -I vs -w /dev/null**: the same capture and forging with no network output:
@@ -152,6 +149,10 @@ it does not include what the probes cost inside nginx (that shows in the ratio).
 
 $rounds rounds per body size; in each round every configuration runs once, and a different one
 goes first in each round.
+
+The *capture CPU* column is the CPU time (user + system, \`/proc/PID/stat\`) of the agent,
+plus the collector's for \`-t\`, from its start until the run is over, per 100 MB it captured;
+it does not include what the probes cost inside nginx (that shows in the ratio).
 
 Targets (issue 6): with \`-o\`, ≥ 0.90 of no capture for 1 KiB bodies, ≥ 0.95 for 64 KiB and
 1 MiB, and better than the bpftrace reference in the same run; zero gap bytes with 64 KiB
@@ -193,7 +194,10 @@ $(cat "$work/floor.txt")
 \`\`\`
 
 \`bench/profile.sh\` (not run by run.sh; perf record of the whole system) breaks a 64 KiB run
-with the agent down into traps, BPF programs, ring buffer wake-ups and the agent's sends.
+with the agent down into traps, BPF programs, ring buffer wake-ups and the agent's sends;
+\`bench/profile.sh -t\` does the same for \`-t\` with the collector on the same machine, the
+agent's threads and the collector apart (\`BENCH_KEEP=1\`: any bench script leaves its logs and
+stats files in /tmp).
 
 ## 4. Forge and tunnel throughput
 
