@@ -6,6 +6,8 @@
 #                                                    TX offload off on vo as the README says:
 #                                                    runs of data frames are cut by the kernel)
 #   agent-t   sslcollector -I vs$$ -t 127.0.0.1:P   + sslcollector -C -o vo$$ (when built)
+#   agent-t9k agent-t with --mtu 9000 and MTU 9000 on vo and its peer (frames of up to 9000
+#             bytes through the tunnel and into vo)
 #   bpftrace  bench/ssl_capture.bt                  (same probes written in bpftrace)
 #   probes-only  bench/ssl_probes_only.bt           (the same probes doing nothing)
 # and, to tell where the agent's cost goes (not in the default set, -c to add them):
@@ -129,9 +131,13 @@ start_capture() {
 		fi
 		return 0
 		;;
-	agent-t)
+	agent-t | agent-t9k)
 		[[ $tunnel_state == "not available in this build" || $tunnel_state == failed* ]] && return 2
 		ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx off >/dev/null
+		local mtu=1500
+		[[ $config == agent-t9k ]] && mtu=9000
+		ip -n "$BNS_S" link set "$BIF_O" mtu $mtu
+		ip -n "$BNS_M" link set "$BIF_M" mtu $mtu
 		ip netns exec "$BNS_S" "$bin" -C -l "127.0.0.1:$tunnel_port" -o "$BIF_O" \
 			--ca "$BENCH_TMP/pki/ca.crt" --cert "$BENCH_TMP/pki/collector.crt" \
 			--key "$BENCH_TMP/pki/collector.key" \
@@ -149,7 +155,7 @@ start_capture() {
 			col_pid=
 			return 1
 		fi
-		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -t "127.0.0.1:$tunnel_port" \
+		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -t "127.0.0.1:$tunnel_port" --mtu $mtu \
 			--ca "$BENCH_TMP/pki/agents/bench/ca.crt" \
 			--cert "$BENCH_TMP/pki/agents/bench/agent.crt" \
 			--key "$BENCH_TMP/pki/agents/bench/agent.key" \
@@ -180,7 +186,7 @@ start_capture() {
 	esac
 	if ! bench_wait_log "$BENCH_TMP/$tag.log" "mirroring TLS on" 20 "$cap_pid"; then
 		wait "$cap_pid" 2>/dev/null || true
-		if [[ $config == agent-t ]] && grep -q -- "-t: not available" "$BENCH_TMP/$tag.log"; then
+		if [[ $config == agent-t* ]] && grep -q -- "-t: not available" "$BENCH_TMP/$tag.log"; then
 			tunnel_state="not available in this build"
 			bench_stop_pid "$col_pid"
 			cap_pid= col_pid=
@@ -203,7 +209,7 @@ start_capture() {
 			return 1
 		fi
 	fi
-	if [[ $config == agent-t ]]; then
+	if [[ $config == agent-t* ]]; then
 		local i
 		for i in $(seq 100); do # the tunnel is up when the collector logs the agent
 			grep -q "connected" "$BENCH_TMP/$tag.collector.log" && break
@@ -317,7 +323,7 @@ run_one() {
 		fdrop=$(bench_metric_sum "$prom" sslcollector_agent_output_dropped_total)
 		sinkrx=$((rx1 - rx0))
 		[[ -s $prom ]] || note+="agent wrote no stats file: $(tail -1 "$BENCH_TMP/$tag.log")"
-		if [[ $config == agent-t ]]; then
+		if [[ $config == agent-t* ]]; then
 			# the agent's frames go into the tunnel; the collector's counters are by output
 			fout=$(bench_metric "$prom" sslcollector_tunnel_frames_sent_total)
 			fdrop=$(bench_metric_sum "$prom" sslcollector_tunnel_frames_dropped_total)

@@ -19,6 +19,7 @@ CONFIGS = [
     ("agent-o", "sslcollector -I vs -o vo"),
     ("agent-o9k", "sslcollector -I vs -o vo, MTU 9000 on vo and its peer (the README's mirror link)"),
     ("agent-t", "sslcollector -I vs -t 127.0.0.1 + -C -o vo"),
+    ("agent-t9k", "sslcollector -I vs -t 127.0.0.1 --mtu 9000 + -C -o vo, MTU 9000 on vo and its peer"),
     ("bpftrace", "bench/ssl_capture.bt (bpftrace)"),
     ("probes-only", "bench/ssl_probes_only.bt (bpftrace, empty probes)"),
     ("agent-w", "sslcollector -I vs -w /dev/null (no network output)"),
@@ -194,7 +195,7 @@ def main():
               f"application bytes in {exact} of {n} runs; unattributed bytes {unattr:,} in "
               f"total; captured + gaps + unattributed == application bytes in {with_unattr} "
               f"of {n} runs; frames dropped by the output"
-              f"{' (the tunnel: queue full or disconnected)' if cfg == 'agent-t' else ''}: "
+              f"{' (the tunnel: queue full or disconnected)' if cfg.startswith('agent-t') else ''}: "
               f"{fdrop:,} of {fall:,}"
               f"{f' ({100 * fdrop / fall:.1f} %): captured, never delivered' if fdrop else ''}")
     s = summary.get(("64k", "agent-o"))
