@@ -244,13 +244,11 @@ stop_capture() {
 		fi
 		;;
 	bpftrace | probes-only)
-		kill -INT "$cap_pid" 2>/dev/null || true
-		wait "$cap_pid" 2>/dev/null || true
+		bench_interrupt "$cap_pid" || log "$config did not stop on SIGINT; killed"
 		wait "$bt_reader" 2>/dev/null || true
 		;;
 	floor)
-		kill -INT "$cap_pid" 2>/dev/null || true
-		wait "$cap_pid" 2>/dev/null || true
+		bench_interrupt "$cap_pid" || log "$config did not stop on SIGINT; killed"
 		;;
 	esac
 	cap_pid= col_pid=

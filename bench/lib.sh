@@ -46,6 +46,28 @@ bench_need_tools() {
 	done
 }
 
+# bench_interrupt PID [SECONDS]: SIGINT (the capture's way to stop cleanly), again every 5 s
+# while it is still there (bpftrace now and then misses the first one and waits forever),
+# KILL after SECONDS (default 30); reaps it. 1 when it had to be killed.
+bench_interrupt() {
+	local pid=$1 limit=${2:-30} i
+	[[ -n $pid ]] || return 0
+	for ((i = 0; i < limit * 10; i++)); do
+		if ((i % 50 == 0)); then
+			kill -INT "$pid" 2>/dev/null || break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		return 1
+	fi
+	wait "$pid" 2>/dev/null || true
+	return 0
+}
+
 # Kills (TERM, then KILL after 5 s) and reaps the processes we started, by pid.
 bench_stop_pid() {
 	local pid=$1 i

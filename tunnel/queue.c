@@ -103,6 +103,10 @@ void queue_consume(struct queue *q, size_t n, struct queue_counts *done)
 			done->bytes += q->rec_caplen;
 		}
 	}
+	/* Drained: the next frame goes to the start of the ring again, whose lines are still in
+	 * the caches, rather than on through all of it (a queue that keeps up stays small). */
+	if (q->head == q->tail && q->rec_left == 0)
+		q->head = q->tail = 0;
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -14,7 +14,7 @@ struct queue {
 	pthread_mutex_t lock;
 	uint8_t *buf;
 	size_t size;
-	uint64_t head, tail; /* byte positions, ever increasing; used = head - tail */
+	uint64_t head, tail; /* byte positions; used = head - tail; both 0 again once drained */
 	bool open;	     /* accepting frames (a session is up) */
 	uint64_t frames;     /* frames at least partly in the ring */
 	uint64_t frame_bytes;
