@@ -381,6 +381,9 @@ static void tunnel_log(void *ctx, enum tunnel_log_level level, const char *msg)
 	log_msg((enum log_level)level, "tunnel: %s", msg);
 }
 
+/* The MTU forge cuts data at: --mtu; else -o's MTU; else, with -t, the largest IP packet (the
+ * collector cuts the tunnel's frames to the MTU of its -o: one frame of up to 64 KiB instead
+ * of 45 to queue, encrypt, decrypt and inject); else (-w alone) 1500. */
 static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_len, int *ret)
 {
 	int out_mtu = o->out_iface[0] ? iface_mtu(o->out_iface) : 0;
@@ -405,7 +408,7 @@ static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_l
 	}
 	if (out_mtu >= FORGE_MIN_MTU)
 		return out_mtu > FORGE_MAX_MTU ? FORGE_MAX_MTU : (unsigned)out_mtu;
-	return FORGE_DEFAULT_MTU;
+	return o->tunnel ? FORGE_MAX_MTU : FORGE_DEFAULT_MTU;
 }
 
 int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, size_t err_len)

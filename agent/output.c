@@ -16,6 +16,11 @@ void output_get_stats(const struct output *o, struct output_stats *st)
 	*st = o->stats;
 }
 
+const char *output_last_error(const struct output *o)
+{
+	return o->last_error;
+}
+
 const char *output_name(const struct output *o)
 {
 	return o->name;

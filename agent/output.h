@@ -21,6 +21,13 @@ struct output_stats {
 /* Opens an AF_PACKET socket (protocol 0: it receives nothing) bound to ifname. Frames are
  * queued and sent in batches by output_flush() or when the batch is full. */
 int output_packet_open(const char *ifname, struct output **out, char *err, size_t err_len);
+/* For -o: frames whose IP packet is larger than mtu (when it is below the interface's MTU) are
+ * cut as frames larger than the interface's MTU are: TCP segments into segments that fit,
+ * anything else dropped and counted. 0 removes the cap. -EINVAL for other sinks or mtu < 68. */
+int output_packet_set_mtu(struct output *o, unsigned mtu);
+/* For -o: the MTU frames are cut at (the interface's, read every second, or the cap), 0 when
+ * unknown or for other sinks. */
+unsigned output_packet_mtu(const struct output *o);
 /* For -o: 1 when consecutive data frames of one TCP direction are sent as one and cut by the
  * kernel into the same frames (the interface has TX checksum offload and TSO off), 0 when every
  * frame is sent as it is. Read from the interface at open and then every second. -1 for other
@@ -48,6 +55,8 @@ int output_flush(struct output *o);
 void output_get_stats(const struct output *o, struct output_stats *st);
 /* "-o veth0" / "-w file.pcap", for logs and metrics labels. */
 const char *output_name(const struct output *o);
+/* Why the last frame was refused or dropped ("" if none yet). */
+const char *output_last_error(const struct output *o);
 /* Flushes and closes; accepts NULL. */
 void output_close(struct output *o);
 

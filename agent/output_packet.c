@@ -11,7 +11,12 @@
  * the same sequence numbers, IPv4 ids, flags and payloads, checksums computed. One send instead
  * of up to 44 costs several times less CPU. With offload on, the kernel would hand the big frame
  * on whole (a veth peer sees one 64 KiB frame) or leave its checksums to the hardware, so then
- * every frame is sent as it is. The interface's settings are read again every second. */
+ * every frame is sent as it is. The interface's settings are read again every second.
+ *
+ * Frames larger than the interface's MTU (an agent's tunnel frames, forged for up to 64 KiB,
+ * at the collector): a TCP segment is cut into segments that fit, by the kernel as a run of its
+ * own when it cuts runs, with forge_cut_segment() otherwise. Anything else that large is
+ * dropped and counted. */
 #include "output.h"
 #include "output_impl.h"
 
@@ -77,6 +82,8 @@ struct packet_output {
 	bool vnet;	   /* PACKET_VNET_HDR is on: every send starts with a virtio_net_hdr */
 	bool cut;	   /* the interface leaves segmentation and checksums to the kernel */
 	bool csum_partial; /* TCP checksums come partial (output_packet_complete_csum) */
+	unsigned mtu;	   /* the interface's MTU, at most mtu_cap; 0: unknown, nothing is cut */
+	unsigned mtu_cap;  /* output_packet_set_mtu(), 0 for none */
 	uint64_t recheck_ns;
 	unsigned n; /* slots ready to send */
 	struct run run;
@@ -86,6 +93,7 @@ struct packet_output {
 	uint32_t frames[BATCH_FRAMES]; /* frames sent in each slot */
 	uint32_t bytes[BATCH_FRAMES];  /* their bytes, as the frames were given */
 	uint8_t *slots;		       /* BATCH_FRAMES * SLOT_BYTES */
+	uint8_t *big;		       /* SLOT_BYTES: an oversized frame given in two parts */
 };
 
 static inline uint16_t get16(const uint8_t *p)
@@ -141,6 +149,19 @@ static bool ethtool_flag(int fd, const char *ifname, uint32_t cmd, uint32_t *val
 		return false;
 	*val = ev.data;
 	return true;
+}
+
+/* The MTU to cut frames at: the interface's, at most p->mtu_cap; 0 when unknown. */
+static unsigned read_mtu(const struct packet_output *p)
+{
+	struct ifreq ifr = {0};
+	unsigned mtu;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", p->ifname);
+	if (ioctl(p->fd, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu < 68)
+		return 0;
+	mtu = (unsigned)ifr.ifr_mtu;
+	return p->mtu_cap && p->mtu_cap < mtu ? p->mtu_cap : mtu;
 }
 
 /* True when the kernel segments and checksums what is sent on ifname in software: TX checksum
@@ -330,6 +351,7 @@ static int packet_flush(struct output *base)
 {
 	struct packet_output *p = (struct packet_output *)base;
 	unsigned done = 0, retries = 0;
+	uint64_t now;
 	int err = 0;
 
 	if (p->run.open)
@@ -366,14 +388,80 @@ static int packet_flush(struct output *base)
 		retries = 0;
 	}
 	p->n = 0;
-	if (p->vnet) {
-		uint64_t now = coarse_ns();
+	now = coarse_ns();
+	if (now >= p->recheck_ns) {
+		p->cut = p->vnet && kernel_cuts(p->fd, p->ifname);
+		p->mtu = read_mtu(p);
+		p->recheck_ns = now + RECHECK_NS;
+	}
+	return err;
+}
 
-		if (now >= p->recheck_ns) {
-			p->cut = kernel_cuts(p->fd, p->ifname);
-			p->recheck_ns = now + RECHECK_NS;
+/* A frame larger than the MTU (hdr[0..hlen) then pay[0..plen)): a TCP segment is queued as a
+ * run of its own that the kernel cuts, or cut here into one slot per segment. */
+static int write_oversize(struct packet_output *p, const uint8_t *hdr, size_t hlen,
+			  const uint8_t *pay, size_t plen)
+{
+	struct run *r = &p->run;
+	const uint8_t *src = hdr;
+	size_t len = hlen + plen;
+	struct forge_cut c;
+	struct seg s;
+	int n, err = 0, e;
+
+	if (plen) {
+		if (!p->big && !(p->big = malloc(SLOT_BYTES))) {
+			p->base.stats.dropped++;
+			return -ENOMEM;
+		}
+		memcpy(p->big, hdr, hlen);
+		memcpy(p->big + hlen, pay, plen);
+		src = p->big;
+	}
+	n = forge_cut_init(&c, src, len, p->mtu);
+	if (n < 0) {
+		p->base.stats.dropped++;
+		snprintf(
+		    p->base.last_error, sizeof(p->base.last_error),
+		    "frame of %zu bytes larger than the MTU %u of %s and not a TCP segment that "
+		    "can be cut (%s): dropped",
+		    len, p->mtu, p->ifname, strerror(-n));
+		return -EMSGSIZE;
+	}
+	if (r->open) {
+		close_slot(p);
+		if (p->n == BATCH_FRAMES)
+			err = packet_flush(&p->base);
+	}
+	if (p->cut && parse_seg(src, len, len, &s) && c.hdr_len == (size_t)s.l4 + 20) {
+		memcpy(slot_at(p, p->n), src, len);
+		p->iov[p->n][1].iov_len = len;
+		p->frames[p->n] = c.count;
+		p->bytes[p->n] = (uint32_t)(c.count * c.hdr_len + c.payload);
+		r->open = true;
+		r->v6 = s.v6;
+		r->l3 = s.l3;
+		r->l4 = s.l4;
+		r->flags = s.flags;
+		r->gso_size = (uint16_t)c.mss;
+		r->frames = c.count;
+		close_slot(p);
+	} else {
+		for (unsigned i = 0; i < c.count; i++) {
+			size_t l;
+
+			if (p->n == BATCH_FRAMES && (e = packet_flush(&p->base)) != 0)
+				err = e;
+			l = forge_cut_segment(&c, i, slot_at(p, p->n));
+			memset(&p->vh[p->n], 0, sizeof(p->vh[p->n]));
+			p->iov[p->n][1].iov_len = l;
+			p->frames[p->n] = 1;
+			p->bytes[p->n] = (uint32_t)l;
+			p->n++;
 		}
 	}
+	if (p->n == BATCH_FRAMES && (e = packet_flush(&p->base)) != 0)
+		err = e;
 	return err;
 }
 
@@ -393,6 +481,14 @@ static int write_parts(struct packet_output *p, const uint8_t *hdr, size_t hlen,
 	if (len > SLOT_BYTES || len < 14) {
 		p->base.stats.dropped++;
 		return -EMSGSIZE;
+	}
+	if (p->mtu && len > (size_t)p->mtu + 14) {
+		uint8_t t[2] = {12 < hlen ? hdr[12] : pay[12 - hlen],
+				13 < hlen ? hdr[13] : pay[13 - hlen]};
+		uint16_t type = get16(t);
+
+		if (len > (size_t)p->mtu + (type == 0x8100 || type == 0x88a8 ? 18 : 14))
+			return write_oversize(p, hdr, hlen, pay, plen);
 	}
 	data = p->cut && parse_seg(frame, hlen, len, &s);
 	if (data && run_takes(p, frame, &s)) {
@@ -470,6 +566,7 @@ static void packet_close(struct output *base)
 	packet_flush(base);
 	close(p->fd);
 	free(p->slots);
+	free(p->big);
 	free(p);
 }
 
@@ -520,6 +617,7 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
 	}
 	packet_init_batch(p);
 	p->cut = p->vnet && kernel_cuts(p->fd, ifname);
+	p->mtu = read_mtu(p);
 	p->recheck_ns = coarse_ns() + RECHECK_NS;
 	p->base.ops = &packet_ops;
 	snprintf(p->base.name, sizeof(p->base.name), "-o %s", ifname);
@@ -539,6 +637,24 @@ int output_packet_write_parts(struct output *o, const uint8_t *hdr, size_t hdr_l
 	if (!o || o->ops != &packet_ops)
 		return -EINVAL;
 	return write_parts((struct packet_output *)o, hdr, hdr_len, payload, payload_len);
+}
+
+int output_packet_set_mtu(struct output *o, unsigned mtu)
+{
+	struct packet_output *p = (struct packet_output *)o;
+
+	if (!o || o->ops != &packet_ops || (mtu && mtu < 68))
+		return -EINVAL;
+	p->mtu_cap = mtu;
+	p->mtu = read_mtu(p);
+	return 0;
+}
+
+unsigned output_packet_mtu(const struct output *o)
+{
+	if (!o || o->ops != &packet_ops)
+		return 0;
+	return ((const struct packet_output *)o)->mtu;
 }
 
 int output_packet_complete_csum(struct output *o)

@@ -5,9 +5,13 @@
 #   agent-o   sslcollector -I vs$$ -o vo$$          (frames into a veth whose peer is a sink;
 #                                                    TX offload off on vo as the README says:
 #                                                    runs of data frames are cut by the kernel)
-#   agent-t   sslcollector -I vs$$ -t 127.0.0.1:P   + sslcollector -C -o vo$$ (when built)
-#   agent-t9k agent-t with --mtu 9000 and MTU 9000 on vo and its peer (frames of up to 9000
-#             bytes through the tunnel and into vo)
+#   agent-t   sslcollector -I vs$$ -t 127.0.0.1:P   + sslcollector -C -o vo$$ (when built;
+#             the agent's default: tunnel frames of up to 64 KiB, cut by the collector to
+#             vo's MTU 1500)
+#   agent-t1500 agent-t with --mtu 1500 (frames of 1514 bytes through the tunnel: the default
+#             until the collector cut frames)
+#   agent-t9k agent-t with MTU 9000 on vo and its peer (the agent's frames of up to 64 KiB
+#             cut by the collector to 9000: the README's jumbo mirror link)
 #   bpftrace  bench/ssl_capture.bt                  (same probes written in bpftrace)
 #   probes-only  bench/ssl_probes_only.bt           (the same probes doing nothing)
 # and, to tell where the agent's cost goes (not in the default set, -c to add them):
@@ -131,11 +135,12 @@ start_capture() {
 		fi
 		return 0
 		;;
-	agent-t | agent-t9k)
+	agent-t | agent-t1500 | agent-t9k)
 		[[ $tunnel_state == "not available in this build" || $tunnel_state == failed* ]] && return 2
 		ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx off >/dev/null
-		local mtu=1500
+		local mtu=1500 agent_mtu=()
 		[[ $config == agent-t9k ]] && mtu=9000
+		[[ $config == agent-t1500 ]] && agent_mtu=(--mtu 1500)
 		ip -n "$BNS_S" link set "$BIF_O" mtu $mtu
 		ip -n "$BNS_M" link set "$BIF_M" mtu $mtu
 		ip netns exec "$BNS_S" "$bin" -C -l "127.0.0.1:$tunnel_port" -o "$BIF_O" \
@@ -155,7 +160,7 @@ start_capture() {
 			col_pid=
 			return 1
 		fi
-		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -t "127.0.0.1:$tunnel_port" --mtu $mtu \
+		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -t "127.0.0.1:$tunnel_port" "${agent_mtu[@]}" \
 			--ca "$BENCH_TMP/pki/agents/bench/ca.crt" \
 			--cert "$BENCH_TMP/pki/agents/bench/agent.crt" \
 			--key "$BENCH_TMP/pki/agents/bench/agent.key" \
@@ -271,11 +276,12 @@ log_settle() {
 }
 
 # Columns of the results: one row per run.
-echo -e "round\tsize\tconfig\tstatus\tseconds\trequests\tresp_bytes\twrk_errors\tapp_requests\tapp_req_bytes\tapp_resp_bytes\tcaptured\tlost_ring_full\tlost_max_call\tlost_unreadable\tunattributed\tframes_out\tframes_dropped\tsink_rx\tcollector_injected\tcollector_dropped\tcapture_cpu_s\tnote" >"$out"
+echo -e "round\tsize\tconfig\tstatus\tseconds\trequests\tresp_bytes\twrk_errors\tapp_requests\tapp_req_bytes\tapp_resp_bytes\tcaptured\tlost_ring_full\tlost_max_call\tlost_unreadable\tunattributed\tframes_out\tframes_dropped\tsink_rx\tcollector_injected\tcollector_dropped\tcapture_cpu_s\ttunnel_bytes_sent\ttunnel_bytes_dropped\tnote" >"$out"
 
 run_one() {
 	local round=$1 size=$2 config=$3 tag=r$1-$2-$3 off rx0 rx1 wrkout sum rc
 	local captured=- lring=- lcap=- lfault=- unattr=- fout=- fdrop=- sinkrx=- cinj=- cdrop=-
+	local tbytes=- tbdrop=-
 	local note=
 
 	log_settle
@@ -303,7 +309,7 @@ run_one() {
 	sum=$(awk '$1 == "WRKSUM" { print $2, $3, $4, $5 }' <<<"$wrkout")
 	if [[ -z $sum ]]; then
 		log "round $round $size $config: wrk failed: $(tail -2 <<<"$wrkout")"
-		echo -e "$round\t$size\t$config\tfailed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\twrk: $(tail -1 <<<"$wrkout")" >>"$out"
+		echo -e "$round\t$size\t$config\tfailed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\twrk: $(tail -1 <<<"$wrkout")" >>"$out"
 		return 0
 	fi
 	local dur_us reqs bytes errs app
@@ -327,13 +333,16 @@ run_one() {
 			fdrop=$(bench_metric_sum "$prom" sslcollector_tunnel_frames_dropped_total)
 			cinj=$(bench_metric_sum "$BENCH_TMP/stats/$tag.collector.prom" sslcollector_collector_frames_injected_total)
 			cdrop=$(bench_metric_sum "$BENCH_TMP/stats/$tag.collector.prom" sslcollector_collector_frames_dropped_total)
+			# frames differ in size (up to 64 KiB by default): the drop share in bytes
+			tbytes=$(bench_metric "$prom" sslcollector_tunnel_bytes_sent_total)
+			tbdrop=$(bench_metric_sum "$prom" sslcollector_tunnel_bytes_dropped_total)
 		fi
 	elif [[ $config == bpftrace || $config == probes-only ]]; then
 		local lost
 		lost=$({ grep -o 'Lost [0-9]* events' "$BENCH_TMP/$tag.log" || true; } | awk '{ s += $2 } END { print s + 0 }')
 		((lost == 0)) || note+="bpftrace lost $lost events"
 	fi
-	echo -e "$round\t$size\t$config\tok\t$(awk -v u="$dur_us" 'BEGIN { printf "%.3f", u / 1e6 }')\t$reqs\t$bytes\t$errs\t$app\t$captured\t$lring\t$lcap\t$lfault\t$unattr\t$fout\t$fdrop\t$sinkrx\t$cinj\t$cdrop\t$cap_cpu\t$note" >>"$out"
+	echo -e "$round\t$size\t$config\tok\t$(awk -v u="$dur_us" 'BEGIN { printf "%.3f", u / 1e6 }')\t$reqs\t$bytes\t$errs\t$app\t$captured\t$lring\t$lcap\t$lfault\t$unattr\t$fout\t$fdrop\t$sinkrx\t$cinj\t$cdrop\t$cap_cpu\t$tbytes\t$tbdrop\t$note" >>"$out"
 	log "round $round $size $config: $reqs requests in $(awk -v u="$dur_us" 'BEGIN { printf "%.1f", u / 1e6 }') s${captured:+, captured $captured}"
 }
 

@@ -15,7 +15,8 @@
 #                    (root; default 64k, 8 s, wrk with a private libssl as in app_overhead.sh,
 #                    MTU 1500 on vo and its peer; -m 9000: the mirror link of agent-o9k;
 #                    -t: through the tunnel, the agent and the collector profiled apart;
-#                    -t -m 9000: the agent with --mtu 9000 as agent-t9k)
+#                    -t -m 9000: as agent-t9k; the agent forges its default 64 KiB frames
+#                    and the collector cuts them to vo's MTU)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -131,7 +132,7 @@ if [[ -n $tunnel ]]; then
 	BENCH_PIDS+=("$cpid")
 	bench_wait_log "$BENCH_TMP/collector.log" "listening on" 10 "$cpid" ||
 		bench_die "the collector did not start: $(tail -2 "$BENCH_TMP/collector.log")"
-	ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -t "127.0.0.1:$port" --mtu "$mtu" \
+	ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -t "127.0.0.1:$port" \
 		--ca "$BENCH_TMP/pki/agents/bench/ca.crt" \
 		--cert "$BENCH_TMP/pki/agents/bench/agent.crt" \
 		--key "$BENCH_TMP/pki/agents/bench/agent.key" \

@@ -18,8 +18,9 @@ CONFIGS = [
     ("none", "no capture (reference)"),
     ("agent-o", "sslcollector -I vs -o vo"),
     ("agent-o9k", "sslcollector -I vs -o vo, MTU 9000 on vo and its peer (the README's mirror link)"),
-    ("agent-t", "sslcollector -I vs -t 127.0.0.1 + -C -o vo"),
-    ("agent-t9k", "sslcollector -I vs -t 127.0.0.1 --mtu 9000 + -C -o vo, MTU 9000 on vo and its peer"),
+    ("agent-t", "sslcollector -I vs -t 127.0.0.1 + -C -o vo (tunnel frames up to 64 KiB, cut by the collector)"),
+    ("agent-t1500", "sslcollector -I vs -t 127.0.0.1 --mtu 1500 + -C -o vo"),
+    ("agent-t9k", "sslcollector -I vs -t 127.0.0.1 + -C -o vo, MTU 9000 on vo and its peer"),
     ("bpftrace", "bench/ssl_capture.bt (bpftrace)"),
     ("probes-only", "bench/ssl_probes_only.bt (bpftrace, empty probes)"),
     ("agent-w", "sslcollector -I vs -w /dev/null (no network output)"),
@@ -156,7 +157,7 @@ def loss(rows):
             f"({gaps[0]:,} / {gaps[1]:,} / {gaps[2]:,}) | {unattr:,} | {diff:,} | "
             f"{int(num(r['frames_out'])):,} / {int(num(r['frames_dropped'])):,} / "
             f"{int(num(r['sink_rx'])):,} | {coll} |")
-        s = summary.setdefault((r["size"], r["config"]), [0, 0, 0, 0, 0, 0, 0])
+        s = summary.setdefault((r["size"], r["config"]), [0, 0, 0, 0, 0, 0, 0, 0, 0])
         s[0] += 1
         s[1] += sum(gaps)
         s[2] += 1 if diff == 0 else 0
@@ -164,6 +165,9 @@ def loss(rows):
         s[4] += 1 if diff == unattr else 0
         s[5] += int(num(r["frames_dropped"]))
         s[6] += int(num(r["frames_out"])) + int(num(r["frames_dropped"]))
+        if r.get("tunnel_bytes_dropped", "-") not in ("-", ""):
+            s[7] += int(num(r["tunnel_bytes_dropped"]))
+            s[8] += int(num(r["tunnel_bytes_sent"])) + int(num(r["tunnel_bytes_dropped"]))
     return out, summary
 
 
@@ -188,7 +192,7 @@ def main():
           "collector's counters of its `-o`.\n")
     print("\n".join(lines))
     print()
-    for (size, cfg), (n, gaps, exact, unattr, with_unattr, fdrop, fall) in sorted(
+    for (size, cfg), (n, gaps, exact, unattr, with_unattr, fdrop, fall, bdrop, ball) in sorted(
             summary.items(), key=lambda kv: (SIZES.index(kv[0][0]) if kv[0][0] in SIZES else 9,
                                              kv[0][1])):
         print(f"- {size} {cfg}: {n} runs; gap bytes {gaps:,} in total; captured + gaps == "
@@ -197,7 +201,9 @@ def main():
               f"of {n} runs; frames dropped by the output"
               f"{' (the tunnel: queue full or disconnected)' if cfg.startswith('agent-t') else ''}: "
               f"{fdrop:,} of {fall:,}"
-              f"{f' ({100 * fdrop / fall:.1f} %): captured, never delivered' if fdrop else ''}")
+              f"{f' ({100 * fdrop / fall:.1f} %)' if fdrop else ''}"
+              f"{f'; bytes {bdrop:,} of {ball:,} ({100 * bdrop / ball:.1f} %)' if ball else ''}"
+              f"{': captured, never delivered' if fdrop else ''}")
     s = summary.get(("64k", "agent-o"))
     if s:
         verdict = "PASS" if s[1] == 0 and s[2] == s[0] and s[5] == 0 else "FAIL"

@@ -51,7 +51,7 @@ dirty=$(git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep
 log "1+2/4: application overhead and loss ($rounds rounds of ${secs} s per body size and capture)"
 t0=$(date +%s)
 "$here/app_overhead.sh" -b "$build" -r "$rounds" -d "$secs" \
-	-c "none agent-o agent-o9k agent-o1 agent-w agent-t agent-t9k floor bpftrace probes-only" -o "$work/app.tsv"
+	-c "none agent-o agent-o9k agent-o1 agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" -o "$work/app.tsv"
 t_app=$(($(date +%s) - t0))
 /usr/bin/python3 "$here/report.py" "$work/app.tsv" >"$work/app.md"
 
@@ -98,7 +98,7 @@ As root, from the top of the repository (about 15 minutes on 2 cores):
 
 \`\`\`sh
 bench/run.sh                # all of it; writes docs/BENCHMARKS.md
-bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o9k agent-o1 agent-w agent-t agent-t9k floor bpftrace probes-only" \\
+bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o9k agent-o1 agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" \\
     -o results.tsv && bench/report.py results.tsv
 bench/scale.sh              # RSS with 10,000 connections / 100 agents
 $build/bench/forge_bench -r 3 -s 0.5
@@ -136,11 +136,13 @@ time, started before and stopped after each wrk run:
   only when this build has the tunnel and the collector. The collector shares the 2 cores with
   nginx, wrk and the agent here (on a real deployment it runs on the aggregator): when they
   cannot keep up, the agent's send queue fills and frames are dropped and counted (*frames
-  dropped by the output* in the loss table), as DESIGN.md says the agent must do rather than
-  slow the application.
-- **the same with \`--mtu 9000\` and MTU 9000 on vo and its peer**: jumbo frames through the
-  tunnel and into the collector's mirror link, a sixth as many frames to queue, encrypt,
-  decrypt and inject.
+  dropped by the output* in the loss table, with their share of the bytes), as DESIGN.md says
+  the agent must do rather than slow the application. The agent's default: tunnel frames of
+  up to 64 KiB, which the collector cuts to the MTU of \`vo\` (1500).
+- **the same with \`--mtu 1500\`**: frames of 1,514 bytes through the tunnel, 45 times as
+  many to queue, encrypt, decrypt and inject (the default until the collector cut frames).
+- **the same with MTU 9000 on vo and its peer** (the agent's default 64 KiB frames): the
+  collector injects frames of up to 9,014 bytes, a sixth as many as into a 1500 link.
 - **bench/ssl_capture.bt**: the reference capture, the same probes written in bpftrace 0.17
   (uprobe + uretprobe on \`SSL_write\` and \`SSL_read\` of the system libssl.so.3, the return
   probe copying the transferred bytes to user space with \`printf("%r", buf())\` in 200-byte

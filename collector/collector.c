@@ -19,7 +19,7 @@
 #define TICK_MS		  250
 #define SUMMARY_PERIOD_MS 60000
 #define LOG_BURST	  20
-#define DEFAULT_MTU	  1500
+#define MAX_MTU		  65535 /* the largest IP packet without jumbograms */
 
 uint64_t collector_now_ms(void)
 {
@@ -45,8 +45,10 @@ bool collector_log_allowed(struct collector *c)
 	return false;
 }
 
-/* The largest IP packet an agent may send: the -o interface's MTU (or a smaller --mtu);
- * with -w only, --mtu or 1500. */
+/* Agents may send frames up to the largest IP packet (the tunnel's frames are forged for up to
+ * 64 KiB unless the agent has --mtu): -o cuts TCP segments larger than its interface's MTU, or
+ * than a smaller --mtu, into segments that fit; -w records the frames as they came. c->mtu is
+ * the MTU of -o (0 without -o). */
 static int choose_mtu(struct collector *c, char *err, size_t err_len)
 {
 	const struct sslc_options *o = c->opts;
@@ -65,16 +67,19 @@ static int choose_mtu(struct collector *c, char *err, size_t err_len)
 		else if (o->mtu > c->mtu)
 			log_warn("--mtu %u: larger than the MTU %d of -o %s; using %d", o->mtu, m,
 				 o->out_iface, m);
-	} else {
-		c->mtu = o->mtu ? o->mtu : DEFAULT_MTU;
+		if (c->mtu > MAX_MTU)
+			c->mtu = MAX_MTU;
+		if (c->mtu < 68) {
+			snprintf(err, err_len, "-o %s: MTU %u is too small for IP", o->out_iface,
+				 c->mtu);
+			return -EINVAL;
+		}
+	} else if (o->mtu) {
+		log_warn("--mtu %u: no effect without -o (-w records the frames as the agents "
+			 "sent them)",
+			 o->mtu);
 	}
-	if (c->mtu > 65535)
-		c->mtu = 65535;
-	if (c->mtu < 68) {
-		snprintf(err, err_len, "-o %s: MTU %u is too small for IP", o->out_iface, c->mtu);
-		return -EINVAL;
-	}
-	c->limits.mtu = c->mtu;
+	c->limits.mtu = MAX_MTU;
 	c->frame_buf_size = pcap_stream_frame_buf_size(&c->limits);
 	return 0;
 }
@@ -240,6 +245,13 @@ static int open_outputs(struct collector *c, char *err, size_t err_len)
 		ret = output_packet_open(o->out_iface, &c->out_iface, err, err_len);
 		if (ret)
 			return ret;
+		/* a smaller --mtu caps the interface's MTU (which -o reads every second) */
+		if (o->mtu && o->mtu == c->mtu &&
+		    (ret = output_packet_set_mtu(c->out_iface, c->mtu)) != 0) {
+			snprintf(err, err_len, "-o %s: MTU %u: %s", o->out_iface, c->mtu,
+				 strerror(-ret));
+			return ret;
+		}
 		if (output_packet_cuts(c->out_iface) == 0)
 			log_info(OUTPUT_PACKET_ADVICE, o->out_iface, o->out_iface);
 		c->st.outputs[c->st.n_outputs++] = c->out_iface;
@@ -314,6 +326,7 @@ int collector_run(const struct sslc_options *opts)
 	struct collector *c = calloc(1, sizeof(*c));
 	char err[512] = "";
 	bool started = false;
+	char cut[48] = "";
 	int status = 0;
 
 	if (!c) {
@@ -331,9 +344,12 @@ int collector_run(const struct sslc_options *opts)
 	c->last_summary_ms = collector_now_ms();
 	c->next_summary_ms = c->last_summary_ms + SUMMARY_PERIOD_MS;
 	c->next_stats_ms = c->last_summary_ms + opts->stats_interval_s * 1000ULL;
-	log_info("collector: listening on %s port %u, MTU %u, into%s%s%s%s%s%s",
+	if (c->out_iface)
+		snprintf(cut, sizeof(cut), " (frames cut to MTU %u)",
+			 output_packet_mtu(c->out_iface));
+	log_info("collector: listening on %s port %u, into%s%s%s%s%s%s%s",
 		 opts->listen_addr[0] ? opts->listen_addr : "every address", opts->listen_port,
-		 c->mtu, c->out_iface ? " -o " : "", c->out_iface ? opts->out_iface : "",
+		 c->out_iface ? " -o " : "", c->out_iface ? opts->out_iface : "", cut,
 		 c->out_pcap ? " -w " : "", c->out_pcap ? opts->pcap_path : "",
 		 opts->vlan_per_agent ? ", a VLAN per agent" : "",
 		 !opts->vlan_per_agent && opts->vlan > 0 ? ", VLAN-tagged" : "");

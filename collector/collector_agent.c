@@ -249,6 +249,19 @@ static void malformed(struct collector *c, struct agent *a, int result)
 	agent_close(c, a, DISC_MALFORMED);
 }
 
+static void output_failed(struct collector *c, struct agent *a, const struct output *o)
+{
+	uint64_t now = collector_now_ms();
+
+	if (c->output_log_ms && now - c->output_log_ms < OUTPUT_LOG_PERIOD_MS)
+		return;
+	c->output_log_ms = now;
+	log_warn("%s: %s (injecting the frames of agent %s %s; one such message per %u s at "
+		 "most, sslcollector_collector_frames_dropped_total counts every frame)",
+		 output_name(o), output_last_error(o), a->subj->subject, a->addr,
+		 OUTPUT_LOG_PERIOD_MS / 1000);
+}
+
 static void inject(struct collector *c, struct agent *a, const struct pcap_stream_frame *f)
 {
 	const uint8_t *frame = f->data;
@@ -262,11 +275,11 @@ static void inject(struct collector *c, struct agent *a, const struct pcap_strea
 		len = vlan_tag_frame(frame, len, (uint16_t)a->subj->vlan, c->tagbuf);
 		frame = c->tagbuf;
 	}
-	/* refusals are counted by the outputs (frames_dropped_total) */
-	if (c->out_iface)
-		output_write(c->out_iface, frame, len, f->ts_ns);
-	if (c->out_pcap)
-		output_write(c->out_pcap, frame, len, f->ts_ns);
+	/* refusals are counted by the outputs (frames_dropped_total) and logged now and then */
+	if (c->out_iface && output_write(c->out_iface, frame, len, f->ts_ns) < 0)
+		output_failed(c, a, c->out_iface);
+	if (c->out_pcap && output_write(c->out_pcap, frame, len, f->ts_ns) < 0)
+		output_failed(c, a, c->out_pcap);
 }
 
 /* Reads and injects until TLS has nothing more or the budget is spent. */

@@ -13,9 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define READ_BUF_BYTES (256u << 10) /* one shared buffer for decrypted input */
-#define READ_BUDGET    (1u << 20)   /* bytes per agent per loop turn, for fairness */
-#define MAX_LISTENERS  2
+#define READ_BUF_BYTES	     (256u << 10) /* one shared buffer for decrypted input */
+#define READ_BUDGET	     (1u << 20)	  /* bytes per agent per loop turn, for fairness */
+#define MAX_LISTENERS	     2
+#define OUTPUT_LOG_PERIOD_MS 10000u /* at most one output refusal logged per period */
 
 /* What an epoll event points at. */
 enum source_kind {
@@ -61,6 +62,7 @@ struct collector {
 	struct source sig, timer;
 	struct output *out_iface, *out_pcap;
 	unsigned mtu;
+	uint64_t output_log_ms; /* last output refusal logged */
 	struct pcap_stream_limits limits;
 	size_t frame_buf_size;
 

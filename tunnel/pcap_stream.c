@@ -267,7 +267,7 @@ const char *pcap_stream_error_name(int result)
 const char *pcap_stream_describe(const struct pcap_stream_decoder *d, int result, char *out,
 				 size_t out_len)
 {
-	char where[96];
+	char where[96], hint[64] = "";
 	uint32_t v = d->bad_value;
 
 	if (result == PCAP_STREAM_ERR_BAD_MAGIC || result == PCAP_STREAM_ERR_BAD_VERSION ||
@@ -316,11 +316,15 @@ const char *pcap_stream_describe(const struct pcap_stream_decoder *d, int result
 			 where, v);
 		break;
 	case PCAP_STREAM_ERR_FRAME_TOO_LARGE:
-		snprintf(out, out_len,
-			 "%s: frame of %u bytes is larger than the output MTU %u allows (%u bytes, "
-			 "%u with a VLAN tag); run the agent with --mtu %u or less",
-			 where, v, d->mtu, d->mtu + PCAP_STREAM_ETH_HDR,
-			 d->mtu + PCAP_STREAM_ETH_HDR + PCAP_STREAM_VLAN_HDR, d->mtu);
+		if (d->mtu < MAX_MTU)
+			snprintf(hint, sizeof(hint), "; run the agent with --mtu %u or less",
+				 d->mtu);
+		snprintf(
+		    out, out_len,
+		    "%s: frame of %u bytes is larger than IP packets of at most %u bytes allow "
+		    "(%u bytes, %u with a VLAN tag)%s",
+		    where, v, d->mtu, d->mtu + PCAP_STREAM_ETH_HDR,
+		    d->mtu + PCAP_STREAM_ETH_HDR + PCAP_STREAM_VLAN_HDR, hint);
 		break;
 	case PCAP_STREAM_ERR_TRUNCATED:
 		snprintf(

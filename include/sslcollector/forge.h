@@ -120,4 +120,29 @@ void forge_flow_free(struct forge_flow *fl);
 uint32_t forge_csum_partial(const void *data, size_t len, uint32_t sum);
 uint16_t forge_csum_fold(uint32_t sum);
 
+/* A TCP segment too large for an MTU, cut into segments that fit (forge/cut.c): for a sink
+ * whose MTU is smaller than the one the frames were forged for (the collector's -o). */
+struct forge_cut {
+	const uint8_t *frame; /* the frame being cut (not copied: keep it until done) */
+	size_t hdr_len;	      /* Ethernet to the end of the TCP header */
+	size_t payload;	      /* TCP payload bytes */
+	size_t mss;	      /* payload of every segment but the last */
+	unsigned count;	      /* segments */
+	uint8_t l3, l4;	      /* offsets of the IP and TCP headers */
+	uint8_t flags;	      /* TCP flags of the frame */
+	bool v6;
+};
+
+/* Parses frame (Ethernet, one optional 802.1Q/802.1ad tag, IPv4 not fragmented or IPv6 without
+ * extension headers, TCP; bytes after the IP packet are ignored) for a cut at mtu (largest IP
+ * packet). Returns the number of segments, 1 when the packet fits; -EBADMSG for lengths that
+ * do not add up, -EPROTONOSUPPORT for anything else than such TCP or for SYN, RST and URG
+ * segments (nothing a sender cuts), -EMSGSIZE when the headers alone do not fit the MTU. */
+int forge_cut_init(struct forge_cut *c, const uint8_t *frame, size_t len, unsigned mtu);
+/* Writes segment i (0 .. count-1) into out (room for hdr_len + mss bytes) and returns its
+ * length: the frame's headers with the IP length, IPv4 id + i and header checksum, sequence
+ * number + i * mss, FIN and PSH only on the last segment and CWR only on the first, a complete
+ * TCP checksum (whatever the frame's held), and its piece of the payload. 0 for i >= count. */
+size_t forge_cut_segment(const struct forge_cut *c, unsigned i, uint8_t *out);
+
 #endif /* SSLCOLLECTOR_FORGE_H */

@@ -43,7 +43,7 @@ enum pcap_stream_result {
 	PCAP_STREAM_ERR_CAPLEN_MISMATCH = -6,	  /* caplen != origlen: truncated capture */
 	PCAP_STREAM_ERR_CAPLEN_OVER_SNAPLEN = -7, /* caplen > the header's snaplen */
 	PCAP_STREAM_ERR_FRAME_TOO_SHORT = -8,	  /* shorter than an Ethernet (+802.1Q) header */
-	PCAP_STREAM_ERR_FRAME_TOO_LARGE = -9,	  /* more than the output MTU after L2 headers */
+	PCAP_STREAM_ERR_FRAME_TOO_LARGE = -9,	  /* more than limits.mtu after L2 headers */
 	PCAP_STREAM_ERR_TRUNCATED = -10,	  /* the stream ended inside a header or record */
 	PCAP_STREAM_ERR_FAILED = -11,		  /* a previous error: the decoder is stopped */
 };
@@ -105,7 +105,8 @@ int pcap_stream_finish(struct pcap_stream_decoder *d);
 /* "bad_magic", "frame_too_large", ...: a stable identifier for metrics labels. */
 const char *pcap_stream_error_name(int result);
 /* A sentence naming the bad value and what to do, e.g. "record 3 (stream offset 1564): frame of
- * 9014 bytes is larger than the MTU 1500 allows (1518 with a VLAN tag); lower the agent's --mtu".
+ * 9014 bytes is larger than IP packets of at most 1500 bytes allow (1514 bytes, 1518 with a VLAN
+ * tag); run the agent with --mtu 1500 or less" (the hint only below the largest IP packet).
  * Returns out. */
 const char *pcap_stream_describe(const struct pcap_stream_decoder *d, int result, char *out,
 				 size_t out_len);

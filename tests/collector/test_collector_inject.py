@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Collector injection into a real interface (root, network namespaces): two agents' frames,
 MTU-sized and already VLAN-tagged ones included, must come out of the far end of the
-collector's -o veth byte for byte, each agent under its own VLAN id (--vlan-per-agent).
+collector's -o veth byte for byte, each agent under its own VLAN id (--vlan-per-agent); a TCP
+segment larger than the MTU (agents forge the tunnel's frames for up to 64 KiB) comes out cut
+into the segments this file computes for itself (payload pieces of the MSS, sequence numbers,
+IPv4 ids, PSH on the last, both checksums).
 
     netns <pid>c                                            netns <pid>i
     agents (web-1, web-2) ──TLS 127.0.0.1──▶ sslcollector -C -o vc ═veth═ vi ◀── AF_PACKET
@@ -59,6 +62,33 @@ def frame(marker, size, tag=None):
     return body + bytes((i * 7) & 0xFF for i in range(size - len(body)))
 
 
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f">{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def tcp_frame(seq, ip_id, payload, flags=0x18):
+    """Ethernet/IPv4/TCP (no options), checksums right."""
+    src, dst = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    tcp = struct.pack(">HHIIBBHHH", 40000, 443, seq, 7, 5 << 4, flags, 502, 0, 0) + payload
+    tcp = tcp[:16] + struct.pack(">H", csum(src + dst + struct.pack(">BBH", 0, 6, len(tcp)) +
+                                           tcp)) + tcp[18:]
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack(">H", csum(ip)) + ip[12:]
+    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + tcp
+
+
+def cut(seq, ip_id, payload, mss=1460):
+    """The frames a sender would have sent instead of tcp_frame(seq, ip_id, payload)."""
+    pieces = [payload[i:i + mss] for i in range(0, len(payload), mss)]
+    return [tcp_frame(seq + k * mss, ip_id + k, p, 0x18 if k == len(pieces) - 1 else 0x10)
+            for k, p in enumerate(pieces)]
+
+
 def send(port, pki, name, frames):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(f"{pki}/ca.crt")
@@ -78,12 +108,15 @@ def inner(sslc, make_certs, ns_i, tmp):
     pki = f"{tmp}/pki"
     subprocess.run([make_certs, "-d", pki, "-c", "127.0.0.1", "-a", "web-1", "-a", "web-2"],
                    check=True, stdout=subprocess.DEVNULL)
+    big = (b"INJ-1-BIG-" * 400)[:4000]
     frames = {
         "web-1": [frame(b"INJ-1-small", 60), frame(b"INJ-1-mtu", 1514),
-                  frame(b"INJ-1-tagged", 1518, tag=0x2007)],
+                  frame(b"INJ-1-tagged", 1518, tag=0x2007), tcp_frame(1000, 77, big)],
         "web-2": [frame(b"INJ-2-small", 100), frame(b"INJ-2-mtu", 1514)],
     }
-    total = sum(len(v) for v in frames.values())
+    pieces = cut(1000, 77, big)
+    assert len(pieces) == 3
+    total = sum(len(v) for v in frames.values()) - 1 + len(pieces)
     cap = subprocess.Popen(["ip", "netns", "exec", ns_i, sys.executable, __file__, "capture",
                             "vi", str(total), "20"], stdout=subprocess.PIPE, text=True)
     col = None
@@ -114,6 +147,10 @@ def inner(sslc, make_certs, ns_i, tmp):
             open(f"{tmp}/collector.log").read()
         for g in got:
             data = bytes.fromhex(g["hex"])
+            if data[14] == 0x45 and data[23] == 6:  # the pieces of the big TCP segment
+                assert g["vlan"] == [0x8100, 200], f"big: VLAN {g['vlan']}, want 200"
+                assert data == pieces.pop(0), f"piece of the big segment: {data[:60].hex()}"
+                continue
             agent = int(data[18:19]) if data[14:18] == b"INJ-" else None
             name, vid = want[agent]
             assert g["vlan"] == [0x8100, vid], f"{name}: VLAN {g['vlan']}, want {vid}"
@@ -123,12 +160,14 @@ def inner(sslc, make_certs, ns_i, tmp):
             untagged = sent[0][:12] + sent[0][16:] if sent[0][12:14] == b"\x81\x00" \
                 else sent[0]
             assert data == untagged, f"{name}: frame changed on the way"
+        assert not pieces, f"{len(pieces)} pieces of the big segment missing"
         col.send_signal(signal.SIGTERM)
         assert col.wait(timeout=20) == 0
         stats = open(f"{tmp}/stats/c.prom").read()
         assert f'sslcollector_collector_frames_injected_total{{output="-o vc"}} {total}' in stats
         assert 'reason="output_refused"} 0' in stats
-        print(f"[collector-inject] {total} frames injected with per-agent VLAN ids", flush=True)
+        print(f"[collector-inject] {total} frames injected with per-agent VLAN ids, a "
+              "4054-byte TCP segment cut into 3", flush=True)
     finally:
         for p in (cap, col):
             if p and p.poll() is None:

@@ -21,7 +21,9 @@
 #    as dropped in each agent's metrics (sslcollector_tunnel_frames_dropped_total), never
 #    silently;
 #  * phase 3 (the workloads again, after the reconnection): fully inspected like phase 1;
-#  * no capture drops, gaps or bad checksums at Suricata; agents and collector exit 0.
+#  * no capture drops, gaps or bad checksums at Suricata; agents and collector exit 0;
+#  * the agents forge the tunnel's frames for up to 64 KiB (no --mtu) and the collector cuts
+#    them to the MTU of its -o: it injects more frames than it receives.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -81,7 +83,7 @@ collector_start() { # $1: a name for its log and metrics
 	e2e_wait_file_match "$E2E_TMP/collector-$1.log" "listening on" 15
 }
 metric() { # FILE NAME: the sum of a metric's samples (0 if absent)
-	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }' "$1" \
+	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { print s + 0 }' "$1" \
 		2>/dev/null || echo 0
 }
 queues_empty() {
@@ -179,4 +181,8 @@ e2e_check "host B's agent reconnected by itself (sessions $conns_before_b -> $(m
 	test "$(metric "$stats/agent-b.prom" sslcollector_tunnel_connections_total)" -gt "$conns_before_b"
 e2e_check "the collector received both agents, by certificate subject" \
 	grep -q 'agent="CN=host-b' "$stats/collector-2.prom"
+records=$(metric "$stats/collector-2.prom" sslcollector_collector_records_received_total)
+injected=$(metric "$stats/collector-2.prom" sslcollector_collector_frames_injected_total)
+e2e_check "the agents' tunnel frames (forged for up to 64 KiB) were cut to the MTU of -o ($records received, $injected injected)" \
+	test "$injected" -gt "$((records + records / 4))"
 e2e_checks_done

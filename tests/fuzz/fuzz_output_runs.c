@@ -1,7 +1,10 @@
 /* libFuzzer harness for the runs of -o (agent/output_packet.c, included directly). The
  * collector injects frames that agents sent over the network, and the sink parses each one to
- * decide whether it joins a run that the kernel will cut (GSO). Input: the first byte says how
- * often the batch is flushed, then frames, each a 2-byte big-endian length and its bytes.
+ * decide whether it joins a run that the kernel will cut (GSO). Input: the first byte's low 6
+ * bits say how often the batch is flushed and its top 2 the interface's MTU (none, 576, 1500,
+ * 9000), then frames, each a 2-byte big-endian length and its bytes. A frame larger than the
+ * MTU must leave as forge_cut_segment()'s pieces (sent by themselves, or as one frame the
+ * model of the kernel cuts), or be refused when forge_cut_init() refuses it.
  * sendmmsg() is replaced by a model of the kernel's TCP segmentation (sequence numbers, IPv4
  * ids and lengths per segment, PSH and FIN on the last one only), and what leaves must be the
  * frames that went in, in order, byte for byte except the checksums of the frames of a run
@@ -22,6 +25,45 @@ static struct {
 	size_t len;
 } want[MAX_FRAMES];
 static size_t n_want, next_want;
+/* the pieces of oversized frames that want[] points into */
+static uint8_t pieces[4 << 20];
+static size_t pieces_used;
+
+/* Expects frame f[0..len) as the sink must send it at mtu (0: any size). Returns 0, or
+ * -EMSGSIZE when it must be refused (nothing expected). */
+static int want_frame(const uint8_t *f, size_t len, unsigned mtu)
+{
+	struct forge_cut c;
+	size_t l2;
+	int n;
+
+	if (len < 14 || len > SLOT_BYTES)
+		return -EMSGSIZE;
+	l2 = get16(f + 12) == 0x8100 || get16(f + 12) == 0x88a8 ? 18 : 14;
+	if (!mtu || len <= mtu + l2 || n_want >= MAX_FRAMES) {
+		if (mtu && len > mtu + l2)
+			abort(); /* no room to expect it: the caller stops before */
+		want[n_want].frame = f;
+		want[n_want++].len = len;
+		return 0;
+	}
+	n = forge_cut_init(&c, f, len, mtu);
+	if (n < 0)
+		return -EMSGSIZE;
+	if (n_want + (size_t)n > MAX_FRAMES ||
+	    pieces_used + (size_t)n * (c.hdr_len + c.mss) > sizeof(pieces))
+		abort();
+	for (int k = 0; k < n; k++) {
+		size_t l = forge_cut_segment(&c, (unsigned)k, pieces + pieces_used);
+
+		if (l < c.hdr_len || l > l2 + mtu)
+			abort();
+		want[n_want].frame = pieces + pieces_used;
+		want[n_want++].len = l;
+		pieces_used += l;
+	}
+	return 0;
+}
 
 /* The next frame written must be f[0..len); in a run, the checksums are not compared. */
 static void expect(const uint8_t *f, size_t len, bool cut)
@@ -110,7 +152,9 @@ int fuzz_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct packet_output *p;
+	static const unsigned mtus[4] = {0, 576, 1500, 9000};
 	size_t off = 1, every, written = 0;
+	unsigned mtu;
 
 	if (!p) {
 		p = calloc(1, sizeof(*p));
@@ -126,21 +170,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p->n = 0;
 	p->run.open = false;
 	memset(&p->base.stats, 0, sizeof(p->base.stats));
-	n_want = next_want = 0;
+	n_want = next_want = pieces_used = 0;
 	if (size < 1)
 		return 0;
-	every = data[0]; /* 0: flush only at the end */
-	while (off + 2 <= size && n_want < MAX_FRAMES) {
+	every = data[0] & 0x3f; /* 0: flush only at the end */
+	mtu = mtus[data[0] >> 6];
+	p->mtu = mtu;
+	/* room for the pieces of the largest frame at the smallest MTU */
+	while (off + 2 <= size && n_want + 200 < MAX_FRAMES) {
 		size_t len = get16(data + off);
-		int ret;
+		int ret, want_ret;
 
 		off += 2;
 		if (len > size - off)
 			len = size - off;
 		/* expected before the write: a full batch leaves inside it */
-		want[n_want].frame = data + off;
-		want[n_want++].len = len;
-		if (n_want % 2 == 0 && len > 0) {
+		want_ret = want_frame(data + off, len, mtu);
+		if (written % 2 == 1 && len > 0) {
 			size_t split = data[off] % 96u < len ? data[off] % 96u : len;
 
 			ret = output_packet_write_parts(&p->base, data + off, split,
@@ -148,15 +194,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			ret = packet_write(&p->base, data + off, len, 0);
 		}
-		if (len < 14 || len > SLOT_BYTES) {
-			if (ret != -EMSGSIZE)
-				abort();
-			n_want--; /* refused, and counted as dropped */
-		} else if (ret != 0) {
-			abort();
-		}
+		if (ret != want_ret)
+			abort(); /* refused frames are counted as dropped, and expected nowhere */
 		off += len;
-		if (every && ++written % every == 0 && packet_flush(&p->base) != 0)
+		written++;
+		if (every && written % every == 0 && packet_flush(&p->base) != 0)
 			abort();
 	}
 	if (packet_flush(&p->base) != 0 || next_want != n_want || p->base.stats.frames != n_want)

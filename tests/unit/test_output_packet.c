@@ -6,6 +6,9 @@
  * take (TCP options, IP options, a sequence or id that does not follow, a retransmission).
  * Frames forged with partial TCP checksums (forge_config.tcp_csum_partial, what the agent does
  * for -o alone) arrive with the checksums complete, whether sent in runs or one by one.
+ * Frames forged for MTU 65535 (the tunnel's) arrive cut to the interface's MTU (or a smaller
+ * output_packet_set_mtu()), by the kernel or by forge_cut, as the same frames; what cannot be
+ * cut is dropped and counted.
  * Not root: exit 77 (skipped), a failure when CI is set. */
 
 #include <arpa/inet.h>
@@ -29,7 +32,8 @@
 #include "forge_check.h"
 #include "output.h"
 
-#define MAX_RX (1 << 14)
+#define MAX_RX	 (1 << 14)
+#define SLOT_MAX (14 + 4 + 65535)
 
 struct rx {
 	uint8_t *frame[MAX_RX];
@@ -137,12 +141,16 @@ static void rx_free(struct rx *rx)
 	rx->n = 0;
 }
 
-/* Frames of a few connections, in the order a mirror would emit them. */
-static void forge_workload_csum(struct capture *cap, int family, int vlan, bool csum_partial)
+/* set by a test: output_packet_set_mtu() on every output run_case_want() opens */
+static unsigned cap_mtu;
+
+/* Frames of a few connections forged for mtu, in the order a mirror would emit them. */
+static void forge_workload_mtu(struct capture *cap, int family, int vlan, bool csum_partial,
+			       unsigned mtu)
 {
 	static uint8_t data[300000 + 8];
 	/* IPv6 with the ACKs delayed as the agent forges them, IPv4 with an ACK after each write */
-	struct forge_config fc = {.mtu = 1500,
+	struct forge_config fc = {.mtu = mtu,
 				  .vlan = vlan,
 				  .delay_acks = family == AF_INET6,
 				  .tcp_csum_partial = csum_partial};
@@ -184,6 +192,11 @@ static void forge_workload_csum(struct capture *cap, int family, int vlan, bool 
 	forge_flow_free(f1);
 	forge_flow_free(f2);
 	forge_free(fg);
+}
+
+static void forge_workload_csum(struct capture *cap, int family, int vlan, bool csum_partial)
+{
+	forge_workload_mtu(cap, family, vlan, csum_partial, 1500);
 }
 
 static void forge_workload(struct capture *cap, int family, int vlan)
@@ -262,6 +275,8 @@ static void run_case_want(struct capture *cap, const struct capture *want, bool 
 	assert_non_null(rx);
 	assert_int_equal(output_packet_open("pkt0", &o, err, sizeof(err)), 0);
 	assert_int_equal(output_packet_cuts(o), expect_cuts);
+	if (cap_mtu)
+		assert_int_equal(output_packet_set_mtu(o, cap_mtu), 0);
 	if (partial)
 		assert_int_equal(output_packet_complete_csum(o), 0);
 	for (size_t i = 0; i < cap->n; i++) {
@@ -277,7 +292,7 @@ static void run_case_want(struct capture *cap, const struct capture *want, bool 
 	rx_drain(fd, rx, 200);
 	close(fd);
 	expect_same(want, rx);
-	assert_int_equal(st.frames, cap->n);
+	assert_int_equal(st.frames, want->n);
 	assert_int_equal(st.dropped, 0);
 	if (expect_cuts)
 		assert_true(st.cut_frames > cap->n / 2);
@@ -384,6 +399,132 @@ static void test_partial_checksums(void **state)
 	capture_free(&cap);
 }
 
+/* want: the frames of big (forged for MTU 65535) cut at mtu by forge_cut, each checked with
+ * the tests' own parser: well formed, checksums right, within the MTU, the big frame's payload
+ * in order with the sequence numbers following on, IPv4 ids counting up, PSH only on the last
+ * piece, everything else as the big frame had it. */
+static size_t cut_model(const struct capture *big, unsigned mtu, struct capture *want)
+{
+	static uint8_t seg[SLOT_MAX];
+	size_t cut = 0;
+
+	for (size_t i = 0; i < big->n; i++) {
+		struct forge_cut c;
+		struct pframe bp, p;
+		size_t off = 0;
+		int n = forge_cut_init(&c, big->v[i].frame, big->v[i].len, mtu);
+
+		assert_true(n >= 1);
+		if (n == 1) {
+			capture_emit(want, big->v[i].frame, big->v[i].len, 1);
+			continue;
+		}
+		cut++;
+		get_frame(big, i, &bp);
+		for (int k = 0; k < n; k++) {
+			size_t l = forge_cut_segment(&c, (unsigned)k, seg);
+
+			capture_emit(want, seg, l, 1);
+			get_frame(want, want->n - 1, &p);
+			assert_true(p.ip_len <= mtu);
+			assert_int_equal(p.seq, bp.seq + (uint32_t)off);
+			assert_int_equal(p.ack, bp.ack);
+			assert_int_equal(p.sport, bp.sport);
+			assert_int_equal(p.win, bp.win);
+			assert_int_equal(p.tagged, bp.tagged);
+			if (p.family == AF_INET)
+				assert_int_equal(p.ip_id, (uint16_t)(bp.ip_id + k));
+			assert_int_equal(p.flags, k == n - 1 ? bp.flags : bp.flags & ~TH_PSH);
+			assert_true(off + p.payload_len <= bp.payload_len);
+			assert_memory_equal(p.payload, bp.payload + off, p.payload_len);
+			off += p.payload_len;
+		}
+		assert_int_equal(off, bp.payload_len);
+	}
+	return cut;
+}
+
+/* Frames forged for the tunnel's MTU 65535 sent on a smaller MTU (the collector's -o): each
+ * TCP segment too large arrives cut, by the kernel (TX offload off) or by forge_cut (on), as
+ * the same frames; the MTU is the interface's or output_packet_set_mtu()'s. */
+static void test_oversized_frames_cut(void **state)
+{
+	struct capture big, want, want9k;
+
+	(void)state;
+	capture_init(&big);
+	capture_init(&want);
+	capture_init(&want9k);
+	forge_workload_mtu(&big, AF_INET, 0, false, 65535);
+	forge_workload_mtu(&big, AF_INET6, 7, false, 65535);
+	assert_true(cut_model(&big, 1500, &want) > 10);
+	assert_true(want.n > 2 * big.n);
+	sh("ethtool -K pkt0 tx off >/dev/null");
+	run_case_want(&big, &want, false, 1, 1000);
+	run_case_want(&big, &want, false, 1, 3);
+	sh("ethtool -K pkt0 tx on >/dev/null");
+	run_case_want(&big, &want, false, 0, 1000);
+	/* a jumbo link cut to 1500 by output_packet_set_mtu, then at its own MTU */
+	sh("ip link set pkt0 mtu 9000 && ip link set pkt1 mtu 9000");
+	cap_mtu = 1500;
+	run_case_want(&big, &want, false, 0, 1000);
+	cap_mtu = 0;
+	assert_true(cut_model(&big, 9000, &want9k) > 10);
+	run_case_want(&big, &want9k, false, 0, 1000);
+	sh("ethtool -K pkt0 tx off >/dev/null");
+	run_case_want(&big, &want9k, false, 1, 1000);
+	sh("ip link set pkt0 mtu 1500 && ip link set pkt1 mtu 1500");
+	capture_free(&want9k);
+	capture_free(&want);
+	capture_free(&big);
+}
+
+/* A frame larger than the MTU that is not a TCP segment a sender cuts (a SYN carrying 3000
+ * bytes, a UDP datagram) is dropped, counted and explained; the frames around it go out. */
+static void test_oversized_uncuttable_dropped(void **state)
+{
+	static uint8_t f[4000];
+	struct output_stats st;
+	struct capture cap;
+	struct output *o;
+	struct rx *rx = calloc(1, sizeof(*rx));
+	char err[256] = "";
+	size_t big = 0;
+	int fd;
+
+	(void)state;
+	assert_non_null(rx);
+	capture_init(&cap);
+	forge_workload_mtu(&cap, AF_INET, 0, false, 3000);
+	while (big < cap.n && cap.v[big].len != 3014)
+		big++;
+	assert_true(big < cap.n);
+	sh("ethtool -K pkt0 tx off >/dev/null");
+	fd = rx_open();
+	assert_int_equal(output_packet_open("pkt0", &o, err, sizeof(err)), 0);
+	assert_int_equal(output_write(o, cap.v[0].frame, cap.v[0].len, 1), 0); /* the SYN */
+	memcpy(f, cap.v[big].frame, 3014);
+	f[14 + 20 + 13] |= TH_SYN;
+	assert_int_equal(output_write(o, f, 3014, 1), -EMSGSIZE);
+	assert_non_null(strstr(output_last_error(o), "not a TCP segment that can be cut"));
+	f[14 + 20 + 13] &= (uint8_t)~TH_SYN;
+	f[14 + 9] = 17; /* UDP */
+	assert_int_equal(output_write(o, f, 3014, 1), -EMSGSIZE);
+	assert_int_equal(output_write(o, cap.v[1].frame, cap.v[1].len, 1), 0);
+	assert_int_equal(output_flush(o), 0);
+	output_get_stats(o, &st);
+	output_close(o);
+	rx_drain(fd, rx, 200);
+	close(fd);
+	assert_int_equal(st.dropped, 2);
+	assert_int_equal(st.frames, 2);
+	assert_int_equal(rx->n, 2);
+	assert_memory_equal(rx->frame[1], cap.v[1].frame, cap.v[1].len);
+	rx_free(rx);
+	free(rx);
+	capture_free(&cap);
+}
+
 static void test_frames_a_run_must_not_take(void **state)
 {
 	struct capture cap, odd;
@@ -452,6 +593,8 @@ int main(void)
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_vlan),
 	    cmocka_unit_test(test_partial_checksums),
+	    cmocka_unit_test(test_oversized_frames_cut),
+	    cmocka_unit_test(test_oversized_uncuttable_dropped),
 	    cmocka_unit_test(test_frames_a_run_must_not_take),
 	    cmocka_unit_test(test_refused_frames_counted),
 	};
