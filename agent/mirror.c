@@ -64,16 +64,18 @@ static int emit(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns)
 	return 0;
 }
 
-/* -o alone: the frame's headers and its payload, straight from the ring buffer record into
- * the output's batch (one copy fewer). */
+/* Without -w (only -o and -t): the frame's headers and its payload, straight from the ring
+ * buffer record into the output's batch and the tunnel's queue (one copy fewer). */
 static int emit_parts(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
 		      size_t payload_len, uint64_t ts_ns)
 {
 	struct mirror *m = ctx;
 
-	(void)ts_ns;
-	if (output_packet_write_parts(m->outs[0], hdr, hdr_len, payload, payload_len) < 0)
-		m->emit_errors++;
+	for (size_t i = 0; i < m->n_outs; i++)
+		if (output_packet_write_parts(m->outs[i], hdr, hdr_len, payload, payload_len) < 0)
+			m->emit_errors++;
+	if (m->tunnel)
+		tunnel_client_send_parts(m->tunnel, hdr, hdr_len, payload, payload_len, ts_ns);
 	return 0;
 }
 
@@ -457,13 +459,14 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 		}
 	}
 	/* -o alone: forge leaves the TCP checksums to the sink, which completes those of frames
-	 * sent by themselves (the kernel sums the runs it cuts anyway), and hands over each
-	 * frame's payload where it is */
+	 * sent by themselves (the kernel sums the runs it cuts anyway). Without -w, forge hands
+	 * over each frame's payload where it is (-o and -t copy it once, into their batch or
+	 * queue); the pcap sink takes whole frames. */
 	if (m->n_outs == 1 && !o->pcap_path && !o->tunnel &&
-	    output_packet_complete_csum(m->outs[0]) == 0) {
+	    output_packet_complete_csum(m->outs[0]) == 0)
 		fc.tcp_csum_partial = true;
+	if (!o->pcap_path)
 		fc.emit_parts = emit_parts;
-	}
 	ret = forge_new(&fc, emit, m, &m->forge);
 	if (ret) {
 		snprintf(err, err_len, "cannot set up packet forging: %s", strerror(-ret));

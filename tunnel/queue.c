@@ -46,7 +46,7 @@ static void copy_out(const struct queue *q, uint64_t pos, uint8_t *dst, size_t l
 }
 
 int queue_push(struct queue *q, const uint8_t *hdr, size_t hdr_len, const uint8_t *frame,
-	       size_t len, bool *was_empty)
+	       size_t len, const uint8_t *more, size_t more_len, bool *was_empty)
 {
 	int ret = 0;
 
@@ -54,14 +54,16 @@ int queue_push(struct queue *q, const uint8_t *hdr, size_t hdr_len, const uint8_
 	*was_empty = q->head == q->tail;
 	if (!q->open) {
 		ret = -ENOTCONN;
-	} else if (q->size - (size_t)(q->head - q->tail) < hdr_len + len) {
+	} else if (q->size - (size_t)(q->head - q->tail) < hdr_len + len + more_len) {
 		ret = -ENOBUFS;
 	} else {
 		copy_in(q, q->head, hdr, hdr_len);
 		copy_in(q, q->head + hdr_len, frame, len);
-		q->head += hdr_len + len;
+		if (more_len)
+			copy_in(q, q->head + hdr_len + len, more, more_len);
+		q->head += hdr_len + len + more_len;
 		q->frames++;
-		q->frame_bytes += len;
+		q->frame_bytes += len + more_len;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ret;

@@ -30,10 +30,11 @@ struct queue_counts {
 int queue_init(struct queue *q, size_t size);
 void queue_destroy(struct queue *q);
 
-/* Copies record header + frame in. -ENOTCONN when closed, -ENOBUFS when it does not fit.
+/* Copies record header + frame in, the frame given as frame[0..len) then more[0..more_len)
+ * (more may be NULL with more_len 0). -ENOTCONN when closed, -ENOBUFS when it does not fit.
  * *was_empty tells whether the sender may be asleep. */
 int queue_push(struct queue *q, const uint8_t *hdr, size_t hdr_len, const uint8_t *frame,
-	       size_t len, bool *was_empty);
+	       size_t len, const uint8_t *more, size_t more_len, bool *was_empty);
 /* Contiguous bytes at the tail (0 when empty). They stay put until consumed. */
 size_t queue_peek(struct queue *q, const uint8_t **data);
 /* n bytes of the peeked data were written; adds the frames completed to *done. */

@@ -362,7 +362,14 @@ cleanup:
 
 int tunnel_client_send(struct tunnel_client *tc, const uint8_t *frame, size_t len, uint64_t ts_ns)
 {
+	return tunnel_client_send_parts(tc, frame, len, NULL, 0, ts_ns);
+}
+
+int tunnel_client_send_parts(struct tunnel_client *tc, const uint8_t *frame, size_t frame_len,
+			     const uint8_t *more, size_t more_len, uint64_t ts_ns)
+{
 	uint8_t hdr[PCAP_STREAM_RECORD_HDR];
+	size_t len = frame_len + more_len;
 	bool was_empty;
 	int ret;
 
@@ -373,7 +380,8 @@ int tunnel_client_send(struct tunnel_client *tc, const uint8_t *frame, size_t le
 	pcap_stream_record_header(hdr, (uint32_t)len, ts_ns);
 	ret = atomic_load_explicit(&tc->stopping, memory_order_relaxed)
 		  ? -ENOTCONN
-		  : queue_push(&tc->q, hdr, sizeof(hdr), frame, len, &was_empty);
+		  : queue_push(&tc->q, hdr, sizeof(hdr), frame, frame_len, more, more_len,
+			       &was_empty);
 	if (ret == 0) {
 		COUNT(tc, frames_queued, 1);
 		COUNT(tc, bytes_queued, len);

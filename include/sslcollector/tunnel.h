@@ -83,6 +83,10 @@ int tunnel_client_start(const struct tunnel_client_config *cfg, struct tunnel_cl
  * the frame and counts it: -ENOTCONN while no session is up, -ENOBUFS when the queue is full,
  * -EMSGSIZE when len is 0 or above TUNNEL_MAX_FRAME. ts_ns: CLOCK_REALTIME nanoseconds. */
 int tunnel_client_send(struct tunnel_client *tc, const uint8_t *frame, size_t len, uint64_t ts_ns);
+/* The same for a frame given as frame[0..frame_len) followed by more[0..more_len) (its
+ * headers and its payload where it lies: forge_config.emit_parts), copied once. */
+int tunnel_client_send_parts(struct tunnel_client *tc, const uint8_t *frame, size_t frame_len,
+			     const uint8_t *more, size_t more_len, uint64_t ts_ns);
 
 /* Increments each time a session is established. When it changes, the frames sent before
  * are gone for the collector: start every mirrored connection again with a handshake. */

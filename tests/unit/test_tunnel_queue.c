@@ -1,6 +1,7 @@
 /* The agent's send queue (tunnel/queue.c): records go in whole or not at all, come out in order
  * across the end of the ring, are counted as sent only once whole, a drained queue starts again
- * at the beginning of its buffer, and closing it counts what was thrown away. */
+ * at the beginning of its buffer, and closing it counts what was thrown away; a frame pushed in
+ * two parts comes out whole, also across the end of the ring. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,17 +16,22 @@
 
 #define QSIZE 1000u
 
-/* A pcap record header for a frame of len bytes, then the frame, whose bytes are tag, tag+1, ... */
+/* A pcap record header for a frame of len bytes, then the frame, whose bytes are tag, tag+1, ...
+ * Frames with an even tag are pushed in two parts (headers and payload, as the agent's forge
+ * hands them over), split at a third of their length. */
 static void push_frame(struct queue *q, uint8_t tag, size_t len, int want)
 {
 	uint8_t hdr[PCAP_STREAM_RECORD_HDR], frame[512];
+	size_t split = tag % 2 ? len : len / 3;
 	bool was_empty;
 
 	assert_true(len <= sizeof(frame));
 	for (size_t i = 0; i < len; i++)
 		frame[i] = (uint8_t)(tag + i);
 	pcap_stream_record_header(hdr, (uint32_t)len, 0);
-	assert_int_equal(queue_push(q, hdr, sizeof(hdr), frame, len, &was_empty), want);
+	assert_int_equal(
+	    queue_push(q, hdr, sizeof(hdr), frame, split, frame + split, len - split, &was_empty),
+	    want);
 }
 
 /* Takes everything out in peeks of at most chunk bytes into out; returns the bytes taken. */
