@@ -7,14 +7,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "forge_internal.h"
 #include "sslcollector/forge.h"
-
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_URG 0x20
-#define TH_CWR 0x80
 
 static inline uint16_t get16(const uint8_t *p)
 {
@@ -85,7 +79,7 @@ int forge_cut_init(struct forge_cut *c, const uint8_t *frame, size_t len, unsign
 	}
 	if (ip_hdr + th_len >= mtu)
 		return -EMSGSIZE; /* not even one payload byte fits */
-	if (c->flags & (TH_SYN | TH_RST | TH_URG))
+	if (c->flags & (FORGE_TH_SYN | FORGE_TH_RST | FORGE_TH_URG))
 		return -EPROTONOSUPPORT; /* nothing a sender cuts */
 	c->mss = mtu - ip_hdr - th_len;
 	c->count = (unsigned)((c->payload + c->mss - 1) / c->mss);
@@ -122,9 +116,9 @@ size_t forge_cut_segment(const struct forge_cut *c, unsigned i, uint8_t *out)
 	tcp[6] = (uint8_t)(seq >> 8);
 	tcp[7] = (uint8_t)seq;
 	if (i + 1 < c->count)
-		flags &= (uint8_t) ~(TH_FIN | TH_PSH);
+		flags &= (uint8_t) ~(FORGE_TH_FIN | FORGE_TH_PSH);
 	if (i > 0)
-		flags &= (uint8_t)~TH_CWR;
+		flags &= (uint8_t)~FORGE_TH_CWR;
 	tcp[13] = flags;
 	/* pseudo-header: addresses, then zero, protocol and the TCP length as 16-bit words (the
 	 * IPv6 form's 32-bit length and 24 zero bits sum the same for lengths below 65536) */

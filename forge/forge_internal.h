@@ -17,6 +17,8 @@ struct libnet_context; /* libnet_t, from <libnet.h> */
 #define FORGE_TH_RST 0x04
 #define FORGE_TH_PSH 0x08
 #define FORGE_TH_ACK 0x10
+#define FORGE_TH_URG 0x20
+#define FORGE_TH_CWR 0x80
 
 #define FORGE_TTL   64
 #define FORGE_IP_DF 0x4000

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* cut.c's values too: a different one would not compile (-Werror, macro redefined) */
+/* the model's own flag values, written apart from forge's FORGE_TH_* */
 #define TH_FIN 0x01
 #define TH_SYN 0x02
 #define TH_RST 0x04

@@ -260,3 +260,13 @@ void assert_direction(const struct pframe *p, const struct forge_tuple *t, bool 
 	assert_int_equal(p->sport, from_client ? t->client_port : t->server_port);
 	assert_int_equal(p->dport, from_client ? t->server_port : t->client_port);
 }
+
+uint8_t *pattern(size_t len, unsigned seed)
+{
+	uint8_t *p = malloc(len ? len : 1);
+
+	assert_non_null(p);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 131 + seed * 17 + (i >> 8));
+	return p;
+}

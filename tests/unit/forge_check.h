@@ -89,6 +89,8 @@ void make_tuple(struct forge_tuple *t, int family);
  * checksums are right and the fields forge keeps constant have their values (TTL/hop limit 64,
  * DF, window 65535, no urgent pointer, no options other than MSS and window scale). */
 void get_frame(const struct capture *c, size_t i, struct pframe *p);
+/* len bytes of a test pattern that differs with seed (malloc'd; at least 1 byte). */
+uint8_t *pattern(size_t len, unsigned seed);
 
 /* Fails the test unless p goes from the client to the server of t (or the other way). */
 void assert_direction(const struct pframe *p, const struct forge_tuple *t, bool from_client);

@@ -45,16 +45,6 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, (uint16_t)v);
 }
 
-static uint8_t *pattern(size_t len, unsigned seed)
-{
-	uint8_t *p = malloc(len ? len : 1);
-
-	assert_non_null(p);
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(i * 131 + seed * 17 + (i >> 8));
-	return p;
-}
-
 /* A heap copy of exactly len bytes. */
 static uint8_t *dup_frame(const uint8_t *f, size_t len)
 {

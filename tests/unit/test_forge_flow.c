@@ -13,16 +13,6 @@
 
 #include "forge_env.h"
 
-static uint8_t *pattern(size_t len, unsigned seed)
-{
-	uint8_t *p = malloc(len ? len : 1);
-
-	assert_non_null(p);
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(i * 131 + seed * 17 + (i >> 8));
-	return p;
-}
-
 static void check_handshake(int family, unsigned mtu)
 {
 	struct env e;
