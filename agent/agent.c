@@ -433,6 +433,8 @@ int agent_run(const struct sslc_options *o)
 			goto out;
 		}
 		mirror_set_addrs(a->mirror, &a->addrs);
+		if (mirror_holds_payloads(a->mirror))
+			capture_set_sync(a->cap, mirror_release, a->mirror);
 	}
 	if ((status = discovery_attach_extra_libs(a->disc, o)))
 		goto out;

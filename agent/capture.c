@@ -1,5 +1,10 @@
 /* libbpf skeleton life cycle of the capture programs: open -> set rodata and ring size ->
- * load -> attach tracepoints; uprobes per TLS library file; ring buffer consumption. */
+ * load -> attach tracepoints; uprobes per TLS library file; ring buffer consumption.
+ *
+ * The ring buffer is read by a consumer of our own rather than libbpf's, which gives each
+ * record's space back to the BPF side as soon as its callback returns. Ours gives the space
+ * back only after the sync callback (capture_set_sync), every CAPTURE_HOLD_BYTES and at the
+ * end of each capture_consume(), so that -o can send payloads straight from their records. */
 #include "capture.h"
 #include "capture_bpf.skel.h"
 #include "probesite.h"
@@ -10,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -71,23 +77,78 @@ struct probed_file {
 	struct bpf_link *links[N_PROBES];
 };
 
+/* The BPF ring buffer as mapped by its consumer: the kernel's layout (kernel/bpf/ringbuf.c). */
+struct ring {
+	int fd;
+	size_t page;
+	uint64_t mask;		      /* data size - 1 */
+	uint64_t *consumer_pos;	      /* page 0, ours to write */
+	const uint64_t *producer_pos; /* page 1, read-only */
+	const uint8_t *data;	      /* from page 2: the data area, mapped twice in a row */
+	uint64_t pos;		      /* records before it are delivered; not given back yet */
+	uint64_t hold_max;	      /* give space back after this much at the latest */
+};
+
 struct capture {
 	struct capture_bpf *skel;
-	struct ring_buffer *ring;
+	struct ring ring;
 	capture_event_fn fn;
 	void *ctx;
+	capture_sync_fn sync;
+	void *sync_ctx;
 	struct probed_file *files;
 	size_t n_files, cap_files;
 	int ncpus;
 };
 
-static int ring_cb(void *ctx, void *data, size_t size)
+static int ring_map(struct ring *r, int fd, uint64_t size)
 {
-	struct capture *c = ctx;
+	void *p;
 
-	if (size < sizeof(struct sslc_event))
-		return 0; /* cannot happen with our programs; never trust it blindly */
-	return c->fn(c->ctx, data, size);
+	r->fd = fd;
+	r->page = (size_t)sysconf(_SC_PAGESIZE);
+	r->mask = size - 1;
+	p = mmap(NULL, r->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->consumer_pos = p;
+	/* the producer page, then the data pages twice: a record never wraps for the reader */
+	p = mmap(NULL, r->page + 2 * size, PROT_READ, MAP_SHARED, fd, (off_t)r->page);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		munmap(r->consumer_pos, r->page);
+		r->consumer_pos = NULL;
+		return err;
+	}
+	r->producer_pos = p;
+	r->data = (const uint8_t *)p + r->page;
+	r->pos = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+	r->hold_max = size / 4 < CAPTURE_HOLD_BYTES ? size / 4 : CAPTURE_HOLD_BYTES;
+	return 0;
+}
+
+static void ring_unmap(struct ring *r)
+{
+	if (r->consumer_pos)
+		munmap(r->consumer_pos, r->page);
+	if (r->producer_pos)
+		munmap((void *)r->producer_pos, r->page + 2 * (r->mask + 1));
+	r->consumer_pos = NULL;
+	r->producer_pos = NULL;
+}
+
+/* Gives the space of every delivered record back to the BPF side, once whatever refers to
+ * their bytes is done with them. */
+static void ring_release(struct capture *c)
+{
+	struct ring *r = &c->ring;
+
+	if (*r->consumer_pos == r->pos)
+		return;
+	if (c->sync)
+		c->sync(c->sync_ctx);
+	__atomic_store_n(r->consumer_pos, r->pos, __ATOMIC_RELEASE);
 }
 
 static void explain_load_error(int err, char *msg, size_t len)
@@ -182,10 +243,9 @@ int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ct
 			 ret == -EPERM ? " (run as root or with CAP_BPF and CAP_PERFMON)" : "");
 		goto fail;
 	}
-	c->ring = ring_buffer__new(bpf_map__fd(c->skel->maps.events), ring_cb, c, NULL);
-	if (!c->ring) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot map the ring buffer: %s", strerror(errno));
+	ret = ring_map(&c->ring, bpf_map__fd(c->skel->maps.events), cfg->ring_bytes);
+	if (ret) {
+		snprintf(err, err_len, "cannot map the ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
 	*out = c;
@@ -199,7 +259,7 @@ void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
-	ring_buffer__free(c->ring);
+	ring_unmap(&c->ring);
 	for (size_t i = 0; i < c->n_files; i++)
 		for (size_t p = 0; p < N_PROBES; p++)
 			bpf_link__destroy(c->files[i].links[p]);
@@ -401,12 +461,53 @@ int capture_ignore_pid(struct capture *c, uint32_t pid)
 
 int capture_fd(const struct capture *c)
 {
-	return ring_buffer__epoll_fd(c->ring);
+	return c->ring.fd;
+}
+
+void capture_set_sync(struct capture *c, capture_sync_fn fn, void *ctx)
+{
+	c->sync = fn;
+	c->sync_ctx = ctx;
 }
 
 int capture_consume(struct capture *c)
 {
-	return ring_buffer__consume(c->ring);
+	struct ring *r = &c->ring;
+	uint64_t held = 0;
+	int n = 0, ret = 0;
+
+	for (;;) {
+		uint64_t prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+
+		if (r->pos >= prod)
+			break;
+		while (r->pos < prod) {
+			const uint8_t *rec = r->data + (r->pos & r->mask);
+			uint32_t hdr = __atomic_load_n((const uint32_t *)rec, __ATOMIC_ACQUIRE);
+			uint32_t len =
+			    hdr & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+			uint64_t step = ((uint64_t)len + BPF_RINGBUF_HDR_SZ + 7) & ~(uint64_t)7;
+
+			if (hdr & BPF_RINGBUF_BUSY_BIT)
+				goto out; /* still being written: the next call takes it */
+			if (!(hdr & BPF_RINGBUF_DISCARD_BIT) && len >= sizeof(struct sslc_event)) {
+				/* shorter records cannot come from our programs: never trusted */
+				ret = c->fn(c->ctx, (const void *)(rec + BPF_RINGBUF_HDR_SZ), len);
+				n++;
+			}
+			r->pos += step;
+			held += step;
+			if (ret < 0)
+				goto out;
+			if (held >= r->hold_max) {
+				ring_release(c);
+				held = 0;
+			}
+		}
+	}
+out:
+	ring_release(c);
+	return ret < 0 ? ret : n;
 }
 
 int capture_drain_orphans(struct capture *c)
@@ -425,6 +526,8 @@ int capture_drain_orphans(struct capture *c)
 			return ret;
 		n++;
 	}
+	if (n && c->sync) /* nothing may refer to e once we return */
+		c->sync(c->sync_ctx);
 	return n;
 }
 

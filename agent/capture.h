@@ -58,6 +58,14 @@ int capture_ignore_pid(struct capture *c, uint32_t pid);
 
 /* The ring buffer's epoll-able fd, readable when records are waiting. */
 int capture_fd(const struct capture *c);
+/* A record's bytes stay where they are after its callback returns, until the capture calls
+ * sync: then whatever still refers to them (the -o batch) must be done with them, because
+ * their space goes back to the BPF side. Called every CAPTURE_HOLD_BYTES of records (a quarter
+ * of the ring if less) and at
+ * the end of every capture_consume() and capture_drain_orphans() that delivered any. */
+typedef void (*capture_sync_fn)(void *ctx);
+#define CAPTURE_HOLD_BYTES (1u << 20)
+void capture_set_sync(struct capture *c, capture_sync_fn fn, void *ctx);
 /* Delivers every waiting record. Returns the number delivered or a negative errno. */
 int capture_consume(struct capture *c);
 /* Delivers CLOSE records that were parked because the ring buffer was full. */

@@ -37,6 +37,7 @@ struct mirror {
 	size_t n_outs;
 	struct u64map flows;  /* conn_id -> flow */
 	struct u64map by_key; /* connection key -> flow, to spot both ends of one connection */
+	bool hold; /* the -o outputs send payloads from the ring buffer (mirror_release) */
 	struct tunnel_client *tunnel;
 	uint64_t tunnel_gen; /* the tunnel session the open flows were started in */
 	const struct local_addrs *addrs;
@@ -64,8 +65,9 @@ static int emit(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns)
 	return 0;
 }
 
-/* Without -w (only -o and -t): the frame's headers and its payload, straight from the ring
- * buffer record into the output's batch and the tunnel's queue (one copy fewer). */
+/* Without -w (only -o and -t): the frame's headers and its payload where it lies in the ring
+ * buffer record. -o sends the payload from there (mirror_release), the tunnel copies it into
+ * its queue. */
 static int emit_parts(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
 		      size_t payload_len, uint64_t ts_ns)
 {
@@ -372,6 +374,16 @@ void mirror_flush(struct mirror *m)
 	}
 }
 
+bool mirror_holds_payloads(const struct mirror *m)
+{
+	return m && m->hold;
+}
+
+void mirror_release(void *ctx)
+{
+	mirror_flush(ctx);
+}
+
 void mirror_set_addrs(struct mirror *m, const struct local_addrs *addrs)
 {
 	m->addrs = addrs;
@@ -465,8 +477,15 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 	if (m->n_outs == 1 && !o->pcap_path && !o->tunnel &&
 	    output_packet_complete_csum(m->outs[0]) == 0)
 		fc.tcp_csum_partial = true;
-	if (!o->pcap_path)
+	if (!o->pcap_path) {
 		fc.emit_parts = emit_parts;
+		/* -o sends each payload from its ring buffer record: mirror_release() */
+		m->hold = true;
+		for (size_t i = 0; i < m->n_outs; i++)
+			if (output_packet_hold_payloads(m->outs[i]) < 0)
+				m->hold = false;
+		m->hold = m->hold && m->n_outs > 0;
+	}
 	ret = forge_new(&fc, emit, m, &m->forge);
 	if (ret) {
 		snprintf(err, err_len, "cannot set up packet forging: %s", strerror(-ret));

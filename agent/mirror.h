@@ -5,6 +5,7 @@
 #ifndef SSLC_MIRROR_H
 #define SSLC_MIRROR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "local_addrs.h"
@@ -26,6 +27,13 @@ void mirror_tick(struct mirror *m, uint64_t wall_ns);
 /* Forges the ACKs that wait (see forge's delay_acks) and sends what the outputs have batched.
  * Called after each batch of events. */
 void mirror_flush(struct mirror *m);
+/* True when the -o outputs send payloads from where forge found them (the ring buffer
+ * record of the event): then mirror_release() must run before the record's space is reused
+ * (capture_set_sync). */
+bool mirror_holds_payloads(const struct mirror *m);
+/* mirror_flush() as a capture_sync_fn (ctx: the mirror): afterwards nothing refers to the
+ * events' bytes any more. */
+void mirror_release(void *ctx);
 /* Appends the mirror's metrics (flows, frames, drops per output, tunnel). */
 void mirror_metrics(struct mirror *m, struct metrics_buf *mb);
 /* One-line summary for the status line and the log. */

@@ -41,6 +41,11 @@ int output_packet_complete_csum(struct output *o);
  * copied once into the batch (forge_config.emit_parts). -EINVAL for other sinks. */
 int output_packet_write_parts(struct output *o, const uint8_t *hdr, size_t hdr_len,
 			      const uint8_t *payload, size_t payload_len);
+/* For -o: from now on the payloads given to output_packet_write_parts() are not copied but
+ * sent from where they lie, so they must stay as they are until the next output_flush() (the
+ * headers are still copied). For payloads in the capture's ring buffer, released only after
+ * that flush. -EINVAL for other sinks. */
+int output_packet_hold_payloads(struct output *o);
 /* What the agent and the collector log when output_packet_cuts() is 0 (two %s: the interface). */
 #define OUTPUT_PACKET_ADVICE                                                                       \
 	"-o %s: the interface offloads TX checksums or segmentation, so frames are sent one by "   \

@@ -1,6 +1,8 @@
 /* -o IFACE: frames sent on an AF_PACKET socket bound to the interface. Protocol 0, so the
  * socket receives nothing; no PACKET_QDISC_BYPASS, so a sniffer on the same interface (the IDS)
- * still sees every frame. Frames are copied into a batch and sent with sendmmsg().
+ * still sees every frame. Frames are copied into a batch and sent with sendmmsg(); after
+ * output_packet_hold_payloads(), the payloads given to output_packet_write_parts() are not
+ * copied but sent from where they lie (the agent's ring buffer), each message a list of pieces.
  *
  * Runs cut by the kernel: when the interface computes neither checksums nor segmentation in
  * hardware (TX checksum offload off, which turns TSO off too: `ethtool -K IFACE tx off`), the
@@ -40,6 +42,8 @@
 #include <unistd.h>
 
 #define BATCH_FRAMES 64
+/* pieces of one message (headers in the slot, payloads where they lie), virtio-net header apart */
+#define MAX_PIECES 16
 /* Ethernet, 802.1Q and the largest IPv6 packet without jumbograms */
 #define SLOT_BYTES (14 + 4 + 40 + 65535)
 /* ENOBUFS means the device queue is full for a moment: retry briefly before dropping. */
@@ -85,10 +89,17 @@ struct packet_output {
 	unsigned mtu;	   /* the interface's MTU, at most mtu_cap; 0: unknown, nothing is cut */
 	unsigned mtu_cap;  /* output_packet_set_mtu(), 0 for none */
 	uint64_t recheck_ns;
+	bool hold;  /* output_packet_hold_payloads(): payloads are not copied */
 	unsigned n; /* slots ready to send */
 	struct run run;
 	struct mmsghdr msgs[BATCH_FRAMES];
-	struct iovec iov[BATCH_FRAMES][2];
+	/* message i: [0] the virtio-net header, [1 .. npieces[i]] its bytes: copies into slot i
+	 * (its first piece, starting at the slot, always holds the headers) and held payloads */
+	struct iovec iov[BATCH_FRAMES][1 + MAX_PIECES];
+	uint8_t npieces[BATCH_FRAMES];
+	uint32_t len[BATCH_FRAMES];  /* bytes of message i */
+	uint32_t used[BATCH_FRAMES]; /* bytes of slot i in use */
+	bool csum_due[BATCH_FRAMES]; /* complete_csum() before sending (held payloads final) */
 	struct virtio_net_hdr vh[BATCH_FRAMES];
 	uint32_t frames[BATCH_FRAMES]; /* frames sent in each slot */
 	uint32_t bytes[BATCH_FRAMES];  /* their bytes, as the frames were given */
@@ -229,6 +240,55 @@ static bool parse_seg(const uint8_t *f, size_t hlen, size_t len, struct seg *s)
 	return true;
 }
 
+/* Where the IP and TCP headers of a TCP frame over Ethernet [802.1Q] IPv4/IPv6 start, and the
+ * TCP length its IP header gives, read from its first flen bytes (which hold the IP header);
+ * false for anything else. */
+static bool tcp_offsets(const uint8_t *f, size_t flen, size_t *l3p, size_t *l4p, size_t *tcp_len)
+{
+	size_t l3 = 14, l4;
+	uint16_t type;
+	const uint8_t *ip;
+
+	if (flen < 14)
+		return false;
+	type = get16(f + 12);
+	if (type == ETHERTYPE_VLAN) {
+		if (flen < 18)
+			return false;
+		type = get16(f + 16);
+		l3 = 18;
+	}
+	ip = f + l3;
+	if (type == ETHERTYPE_IP) {
+		if (flen < l3 + 20 || ip[0] >> 4 != 4 || ip[9] != IPPROTO_TCP)
+			return false;
+		l4 = l3 + (size_t)(ip[0] & 0xf) * 4;
+		if (l4 < l3 + 20 || get16(ip + 2) < l4 - l3)
+			return false;
+		*tcp_len = get16(ip + 2) - (l4 - l3);
+	} else if (type == ETHERTYPE_IPV6) {
+		if (flen < l3 + 40 || ip[0] >> 4 != 6 || ip[6] != IPPROTO_TCP)
+			return false;
+		l4 = l3 + 40;
+		*tcp_len = get16(ip + 4);
+	} else {
+		return false;
+	}
+	*l3p = l3;
+	*l4p = l4;
+	return true;
+}
+
+/* Do the first hlen bytes of frame f hold all its headers, Ethernet [802.1Q] to the end of
+ * TCP's (options included)? False for anything but TCP over IPv4/IPv6. */
+static bool headers_in(const uint8_t *f, size_t hlen)
+{
+	size_t l3, l4, tcp_len;
+
+	return tcp_offsets(f, hlen, &l3, &l4, &tcp_len) && hlen >= l4 + 20 &&
+	       hlen >= l4 + (size_t)(f[l4 + 12] >> 4) * 4;
+}
+
 /* The headers of a frame with the fields that differ from frame to frame of a run cleared. */
 static void run_key(const uint8_t *f, const struct seg *s, uint8_t *key)
 {
@@ -251,59 +311,101 @@ static uint8_t *slot_at(struct packet_output *p, unsigned i)
 	return p->slots + (size_t)i * SLOT_BYTES;
 }
 
+static void slot_reset(struct packet_output *p, unsigned i)
+{
+	p->npieces[i] = 0;
+	p->len[i] = 0;
+	p->used[i] = 0;
+	p->csum_due[i] = false;
+}
+
+/* Appends src[0..n) to message i: copied into its slot (copy), or referred to where it lies.
+ * The caller has checked that the slot and the pieces have room. */
+static void slot_append(struct packet_output *p, unsigned i, const uint8_t *src, size_t n,
+			bool copy)
+{
+	struct iovec *last = p->npieces[i] ? &p->iov[i][p->npieces[i]] : NULL;
+	const uint8_t *at = src;
+
+	if (!n)
+		return;
+	if (copy) {
+		at = slot_at(p, i) + p->used[i];
+		memcpy((uint8_t *)at, src, n);
+		p->used[i] += (uint32_t)n;
+	}
+	if (last && (const uint8_t *)last->iov_base + last->iov_len == at) {
+		last->iov_len += n;
+	} else {
+		last = &p->iov[i][++p->npieces[i]];
+		last->iov_base = (void *)(uintptr_t)at;
+		last->iov_len = n;
+	}
+	p->len[i] += (uint32_t)n;
+	p->msgs[i].msg_hdr.msg_iovlen = p->npieces[i] + (p->vnet ? 1 : 0);
+}
+
 /* Can the open run take frame f (parsed as s) next? */
 static bool run_takes(struct packet_output *p, const uint8_t *f, const struct seg *s)
 {
 	const struct run *r = &p->run;
-	size_t len = p->iov[p->n][1].iov_len;
+	size_t len = p->len[p->n];
 	uint8_t key[HDR_MAX];
 
-	if (!r->open || (r->flags & TH_PSH) || r->last != r->gso_size || s->v6 != r->v6 ||
-	    s->l4 != r->l4 || s->seq != r->next_seq || (!s->v6 && s->id != r->next_id) ||
-	    s->payload > r->gso_size || len + s->payload > SLOT_BYTES ||
-	    len + s->payload - r->l3 - (r->v6 ? 40 : 0) > 65535)
+	/* a frame adds at most two pieces: payload bytes among its headers, and its payload */
+	if (!r->open || p->npieces[p->n] + 2 > MAX_PIECES || (r->flags & TH_PSH) ||
+	    r->last != r->gso_size || s->v6 != r->v6 || s->l4 != r->l4 || s->seq != r->next_seq ||
+	    (!s->v6 && s->id != r->next_id) || s->payload > r->gso_size ||
+	    len + s->payload > SLOT_BYTES || len + s->payload - r->l3 - (r->v6 ? 40 : 0) > 65535)
 		return false;
 	run_key(f, s, key);
 	return memcmp(key, r->key, (size_t)s->l4 + 20) == 0;
 }
 
-/* A frame sent by itself whose TCP checksum field holds the pseudo-header's sum only
- * (forge_config.tcp_csum_partial): sums the TCP header and payload into it. Frames that are
- * not TCP over Ethernet [802.1Q] IPv4/IPv6 are left as they are. */
-static void complete_csum(uint8_t *f, size_t len)
+/* The ones' complement sum of bytes [from, from + n) of the pieces v[0..k), folded to 16
+ * bits, in memory order. A piece that starts at an odd offset of the range has its sum's bytes
+ * swapped (RFC 1071: the sum is byte-order independent, so shifting by one byte swaps it). */
+static uint32_t sum_pieces(const struct iovec *v, unsigned k, size_t from, size_t n)
 {
-	size_t l3 = 14, l4, tcp_len;
-	uint16_t type, csum;
-	const uint8_t *ip;
+	uint32_t acc = 0;
+	size_t pos = 0, done = 0;
 
-	if (len < 14)
-		return;
-	type = get16(f + 12);
-	if (type == ETHERTYPE_VLAN) {
-		if (len < 18)
-			return;
-		type = get16(f + 16);
-		l3 = 18;
+	for (unsigned j = 0; j < k && done < n; pos += v[j].iov_len, j++) {
+		size_t skip, take;
+		uint32_t s;
+
+		if (pos + v[j].iov_len <= from)
+			continue;
+		skip = from > pos ? from - pos : 0;
+		take = v[j].iov_len - skip < n - done ? v[j].iov_len - skip : n - done;
+		s = forge_csum_partial((const uint8_t *)v[j].iov_base + skip, take, 0);
+		s = (s & 0xffff) + (s >> 16);
+		s = (s & 0xffff) + (s >> 16);
+		if (done & 1)
+			s = (s >> 8 | s << 8) & 0xffff;
+		acc += s;
+		done += take;
 	}
-	ip = f + l3;
-	if (type == ETHERTYPE_IP) {
-		if (len < l3 + 20 || ip[0] >> 4 != 4 || ip[9] != IPPROTO_TCP)
-			return;
-		l4 = l3 + (size_t)(ip[0] & 0xf) * 4;
-		if (l4 < l3 + 20 || get16(ip + 2) < l4 - l3)
-			return;
-		tcp_len = get16(ip + 2) - (l4 - l3);
-	} else if (type == ETHERTYPE_IPV6) {
-		if (len < l3 + 40 || ip[0] >> 4 != 6 || ip[6] != IPPROTO_TCP)
-			return;
-		l4 = l3 + 40;
-		tcp_len = get16(ip + 4);
-	} else {
+	return acc;
+}
+
+/* Message i, a frame sent by itself whose TCP checksum field holds the pseudo-header's sum
+ * only (forge_config.tcp_csum_partial): sums the TCP header and payload into it. Frames that
+ * are not TCP over Ethernet [802.1Q] IPv4/IPv6, or whose headers are not all in the first
+ * piece, are left as they are. */
+static void complete_csum(struct packet_output *p, unsigned i)
+{
+	uint8_t *f = slot_at(p, i);
+	size_t l3, l4, tcp_len, len = p->len[i], flen;
+	uint16_t csum;
+
+	if (!p->npieces[i])
 		return;
-	}
-	if (tcp_len < 20 || l4 + tcp_len > len)
+	flen = p->iov[i][1].iov_len;
+	if (!tcp_offsets(f, flen, &l3, &l4, &tcp_len) || tcp_len < 20 || l4 + tcp_len > len ||
+	    l4 + 18 > flen)
 		return;
-	csum = forge_csum_fold(forge_csum_partial(f + l4, tcp_len, 0));
+	csum = forge_csum_fold(sum_pieces(&p->iov[i][1], p->npieces[i], l4, tcp_len));
 	memcpy(f + l4 + 16, &csum, 2);
 }
 
@@ -313,7 +415,7 @@ static void close_slot(struct packet_output *p)
 	struct run *r = &p->run;
 	struct virtio_net_hdr *vh = &p->vh[p->n];
 	uint8_t *f = slot_at(p, p->n), *ip, *tcp;
-	size_t len = p->iov[p->n][1].iov_len;
+	size_t len = p->len[p->n];
 	uint16_t tcp_len;
 	uint32_t sum;
 
@@ -340,8 +442,10 @@ static void close_slot(struct packet_output *p)
 		vh->gso_size = r->gso_size;
 		vh->csum_start = r->l4;
 		vh->csum_offset = 16;
-	} else if (p->csum_partial) {
-		complete_csum(f, len);
+	} else {
+		/* at the flush: a held payload is final only then (and in the cache for the send)
+		 */
+		p->csum_due[p->n] = p->csum_partial;
 	}
 	r->open = false;
 	p->n++;
@@ -356,6 +460,9 @@ static int packet_flush(struct output *base)
 
 	if (p->run.open)
 		close_slot(p);
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->csum_due[i])
+			complete_csum(p, i);
 	while (done < p->n) {
 		int r = sendmmsg(p->fd, p->msgs + done, p->n - done, 0);
 
@@ -434,8 +541,8 @@ static int write_oversize(struct packet_output *p, const uint8_t *hdr, size_t hl
 			err = packet_flush(&p->base);
 	}
 	if (p->cut && parse_seg(src, len, len, &s) && c.hdr_len == (size_t)s.l4 + 20) {
-		memcpy(slot_at(p, p->n), src, len);
-		p->iov[p->n][1].iov_len = len;
+		slot_reset(p, p->n);
+		slot_append(p, p->n, src, len, true);
 		p->frames[p->n] = c.count;
 		p->bytes[p->n] = (uint32_t)(c.count * c.hdr_len + c.payload);
 		r->open = true;
@@ -454,7 +561,9 @@ static int write_oversize(struct packet_output *p, const uint8_t *hdr, size_t hl
 				err = e;
 			l = forge_cut_segment(&c, i, slot_at(p, p->n));
 			memset(&p->vh[p->n], 0, sizeof(p->vh[p->n]));
-			p->iov[p->n][1].iov_len = l;
+			slot_reset(p, p->n);
+			p->used[p->n] = (uint32_t)l;
+			slot_append(p, p->n, slot_at(p, p->n), l, false);
 			p->frames[p->n] = 1;
 			p->bytes[p->n] = (uint32_t)l;
 			p->n++;
@@ -474,7 +583,6 @@ static int write_parts(struct packet_output *p, const uint8_t *hdr, size_t hlen,
 	const uint8_t *frame = hdr;
 	size_t len = hlen + plen;
 	struct seg s;
-	uint8_t *slot;
 	bool data;
 	int err = 0, e;
 
@@ -492,14 +600,8 @@ static int write_parts(struct packet_output *p, const uint8_t *hdr, size_t hlen,
 	}
 	data = p->cut && parse_seg(frame, hlen, len, &s);
 	if (data && run_takes(p, frame, &s)) {
-		struct iovec *iov = &p->iov[p->n][1];
-		uint8_t *to = (uint8_t *)iov->iov_base + iov->iov_len;
-		size_t in_hdr = hlen - s.l4 - 20;
-
-		memcpy(to, frame + s.l4 + 20, in_hdr);
-		if (plen)
-			memcpy(to + in_hdr, pay, plen);
-		iov->iov_len += s.payload;
+		slot_append(p, p->n, frame + s.l4 + 20, hlen - s.l4 - 20, true);
+		slot_append(p, p->n, pay, plen, !p->hold);
 		p->frames[p->n]++;
 		p->bytes[p->n] += (uint32_t)len;
 		r->frames++;
@@ -515,11 +617,10 @@ static int write_parts(struct packet_output *p, const uint8_t *hdr, size_t hlen,
 		if (p->n == BATCH_FRAMES)
 			err = packet_flush(&p->base);
 	}
-	slot = slot_at(p, p->n);
-	memcpy(slot, frame, hlen);
-	if (plen)
-		memcpy(slot + hlen, pay, plen);
-	p->iov[p->n][1].iov_len = len;
+	slot_reset(p, p->n);
+	slot_append(p, p->n, frame, hlen, true);
+	/* held only after the whole headers: the checksum is written into the slot */
+	slot_append(p, p->n, pay, plen, !p->hold || !(data || headers_in(frame, hlen)));
 	p->frames[p->n] = 1;
 	p->bytes[p->n] = (uint32_t)len;
 	if (data && !(s.flags & TH_PSH)) {
@@ -553,9 +654,8 @@ static void packet_init_batch(struct packet_output *p)
 	for (unsigned i = 0; i < BATCH_FRAMES; i++) {
 		p->iov[i][0].iov_base = &p->vh[i];
 		p->iov[i][0].iov_len = sizeof(p->vh[i]);
-		p->iov[i][1].iov_base = slot_at(p, i);
 		p->msgs[i].msg_hdr.msg_iov = p->vnet ? p->iov[i] : &p->iov[i][1];
-		p->msgs[i].msg_hdr.msg_iovlen = p->vnet ? 2 : 1;
+		slot_reset(p, i);
 	}
 }
 
@@ -637,6 +737,14 @@ int output_packet_write_parts(struct output *o, const uint8_t *hdr, size_t hdr_l
 	if (!o || o->ops != &packet_ops)
 		return -EINVAL;
 	return write_parts((struct packet_output *)o, hdr, hdr_len, payload, payload_len);
+}
+
+int output_packet_hold_payloads(struct output *o)
+{
+	if (!o || o->ops != &packet_ops)
+		return -EINVAL;
+	((struct packet_output *)o)->hold = true;
+	return 0;
 }
 
 int output_packet_set_mtu(struct output *o, unsigned mtu)

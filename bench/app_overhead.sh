@@ -19,6 +19,7 @@
 #   agent-o1  agent-o with TX offload left on on vo (every frame sent by itself)
 #   agent-o9k agent-o with MTU 9000 on vo and its peer (the README's mirror link: frames of up
 #             to 9000 bytes, a sixth as many as with 1500)
+#   agent-o64k agent-o with MTU 65535 on vo and its peer (one frame per write of up to 64 KiB)
 #   floor     bench/probe_floor.py                  (counting uprobes at the agent's own probe
 #                                                    sites: what no capture there can undercut)
 # Each run starts its capture, runs wrk for -d seconds, stops the capture and reads its
@@ -111,10 +112,11 @@ start_capture() {
 	cap_note=
 	case $config in
 	none) return 0 ;;
-	agent-o | agent-o1 | agent-o9k)
+	agent-o | agent-o1 | agent-o9k | agent-o64k)
 		ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx "$([[ $config == agent-o1 ]] && echo on || echo off)" >/dev/null
 		local mtu=1500
 		[[ $config == agent-o9k ]] && mtu=9000
+		[[ $config == agent-o64k ]] && mtu=65535
 		ip -n "$BNS_S" link set "$BIF_O" mtu $mtu
 		ip -n "$BNS_M" link set "$BIF_M" mtu $mtu
 		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/$tag.prom" \

@@ -10,7 +10,9 @@
  * frames that went in, in order, byte for byte except the checksums of the frames of a run
  * (the kernel computes those). Every other frame is written in two parts
  * (output_packet_write_parts, as the agent's forge hands them over), split where its first byte
- * says. */
+ * says. Each input runs twice: payloads copied, and held (output_packet_hold_payloads: sent
+ * from where they lie, so the harness hands each in a buffer of its own that it frees right
+ * after the next flush; ASan catches a piece sent from a freed buffer). */
 #define sendmmsg fuzz_sendmmsg
 #include "../../agent/output_packet.c"
 
@@ -137,19 +139,50 @@ static void segment(const struct virtio_net_hdr *vh, const uint8_t *f, size_t le
 
 int fuzz_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags)
 {
+	static uint8_t whole[SLOT_BYTES];
+
 	(void)fd;
 	(void)flags;
 	for (unsigned i = 0; i < n; i++) {
 		const struct msghdr *m = &msgs[i].msg_hdr;
+		size_t len = 0;
 
-		if (m->msg_iovlen != 2 || m->msg_iov[0].iov_len != sizeof(struct virtio_net_hdr))
+		if (m->msg_iovlen < 2 || m->msg_iovlen > 1 + MAX_PIECES ||
+		    m->msg_iov[0].iov_len != sizeof(struct virtio_net_hdr))
 			abort();
-		segment(m->msg_iov[0].iov_base, m->msg_iov[1].iov_base, m->msg_iov[1].iov_len);
+		/* the kernel gathers the pieces (copy_from_iter) */
+		for (size_t k = 1; k < m->msg_iovlen; k++) {
+			if (!m->msg_iov[k].iov_len || len + m->msg_iov[k].iov_len > sizeof(whole))
+				abort();
+			memcpy(whole + len, m->msg_iov[k].iov_base, m->msg_iov[k].iov_len);
+			len += m->msg_iov[k].iov_len;
+		}
+		segment(m->msg_iov[0].iov_base, whole, len);
 	}
 	return (int)n;
 }
 
+/* Held payloads: each in a buffer of its own until the next packet_flush(). */
+static uint8_t *held[MAX_FRAMES];
+static size_t n_held;
+
+static void release_held(void)
+{
+	for (size_t i = 0; i < n_held; i++)
+		free(held[i]);
+	n_held = 0;
+}
+
+static void run(const uint8_t *data, size_t size, bool hold);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	run(data, size, false);
+	run(data, size, true);
+	return 0;
+}
+
+static void run(const uint8_t *data, size_t size, bool hold)
 {
 	static struct packet_output *p;
 	static const unsigned mtus[4] = {0, 576, 1500, 9000};
@@ -166,13 +199,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		packet_init_batch(p);
 	}
 	p->cut = true;
+	p->hold = hold;
 	p->recheck_ns = UINT64_MAX; /* no interface to ask */
 	p->n = 0;
 	p->run.open = false;
 	memset(&p->base.stats, 0, sizeof(p->base.stats));
 	n_want = next_want = pieces_used = 0;
 	if (size < 1)
-		return 0;
+		return;
 	every = data[0] & 0x3f; /* 0: flush only at the end */
 	mtu = mtus[data[0] >> 6];
 	p->mtu = mtu;
@@ -188,9 +222,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want_ret = want_frame(data + off, len, mtu);
 		if (written % 2 == 1 && len > 0) {
 			size_t split = data[off] % 96u < len ? data[off] % 96u : len;
+			const uint8_t *pay = data + off + split;
 
-			ret = output_packet_write_parts(&p->base, data + off, split,
-							data + off + split, len - split);
+			if (hold && len > split) {
+				uint8_t *b = malloc(len - split);
+
+				if (!b)
+					abort();
+				memcpy(b, pay, len - split);
+				held[n_held++] = b;
+				pay = b;
+			}
+			ret = output_packet_write_parts(&p->base, data + off, split, pay,
+							len - split);
 		} else {
 			ret = packet_write(&p->base, data + off, len, 0);
 		}
@@ -198,10 +242,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* refused frames are counted as dropped, and expected nowhere */
 		off += len;
 		written++;
-		if (every && written % every == 0 && packet_flush(&p->base) != 0)
-			abort();
+		if (every && written % every == 0) {
+			if (packet_flush(&p->base) != 0)
+				abort();
+			release_held();
+		}
 	}
 	if (packet_flush(&p->base) != 0 || next_want != n_want || p->base.stats.frames != n_want)
 		abort();
-	return 0;
+	release_held();
 }

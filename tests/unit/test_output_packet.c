@@ -250,6 +250,15 @@ static void odd_frames(struct capture *cap, struct capture *out)
 	}
 }
 
+enum hold_mode {
+	HOLD_NONE,
+	HOLD,
+	HOLD_LATE
+};
+static enum hold_mode g_hold;
+static uint8_t ring[8 << 20];
+static size_t ring_used;
+
 static void expect_same(const struct capture *sent, const struct rx *rx)
 {
 	assert_int_equal(rx->n, sent->n);
@@ -259,6 +268,42 @@ static void expect_same(const struct capture *sent, const struct rx *rx)
 			fail_msg("frame %zu of %zu differs (%zu bytes sent, %zu received)", i,
 				 sent->n, sent->v[i].len, rx->len[i]);
 	}
+}
+
+/* How run_case_want() hands the frames over: HOLD_NONE whole (output_write); otherwise in two
+ * parts with the output holding payloads (output_packet_hold_payloads), each payload in a
+ * "ring" that is overwritten after every flush, as the capture's ring buffer is reused.
+ * HOLD_LATE writes each payload wrong and corrects it after output_packet_write_parts()
+ * returns: only an output that sends payloads from where they lie gets them right (flush
+ * often enough that the batch is never full in between). */
+
+/* Frame i of a workload: headers, then the payload from the ring. Every third frame leaves
+ * its first payload byte among the headers, so the payload piece starts at an odd offset. */
+static void write_held(struct output *o, const uint8_t *f, size_t len, size_t i)
+{
+	struct pframe p;
+	size_t h, n;
+	uint8_t *r = ring + ring_used;
+
+	if (!parse_frame(f, len, &p) || !p.payload_len) {
+		assert_int_equal(output_write(o, f, len, 1), 0);
+		return;
+	}
+	h = (size_t)(p.payload - f) + (i % 3 == 1 && p.payload_len > 1);
+	n = len - h;
+	assert_true(ring_used + n <= sizeof(ring));
+	for (size_t k = 0; k < n; k++)
+		r[k] = g_hold == HOLD_LATE ? (uint8_t)~f[h + k] : f[h + k];
+	assert_int_equal(output_packet_write_parts(o, f, h, r, n), 0);
+	if (g_hold == HOLD_LATE)
+		memcpy(r, f + h, n);
+	ring_used += n;
+}
+
+static void ring_reuse(void)
+{
+	memset(ring, 0xee, ring_used);
+	ring_used = 0;
 }
 
 /* Sends cap through -o pkt0 (flushing every `every` frames) and checks that pkt1 receives
@@ -279,14 +324,21 @@ static void run_case_want(struct capture *cap, const struct capture *want, bool 
 		assert_int_equal(output_packet_set_mtu(o, cap_mtu), 0);
 	if (partial)
 		assert_int_equal(output_packet_complete_csum(o), 0);
+	if (g_hold)
+		assert_int_equal(output_packet_hold_payloads(o), 0);
 	for (size_t i = 0; i < cap->n; i++) {
-		assert_int_equal(output_write(o, cap->v[i].frame, cap->v[i].len, 1), 0);
+		if (g_hold)
+			write_held(o, cap->v[i].frame, cap->v[i].len, i);
+		else
+			assert_int_equal(output_write(o, cap->v[i].frame, cap->v[i].len, 1), 0);
 		if ((i + 1) % every == 0) {
 			assert_int_equal(output_flush(o), 0);
+			ring_reuse();
 			rx_drain(fd, rx, 0); /* keeps the receive buffer from overflowing */
 		}
 	}
 	assert_int_equal(output_flush(o), 0);
+	ring_reuse();
 	output_get_stats(o, &st);
 	output_close(o);
 	rx_drain(fd, rx, 200);
@@ -395,6 +447,57 @@ static void test_partial_checksums(void **state)
 	run_case_want(&cap, &want, true, 1, 7);
 	sh("ethtool -K pkt0 tx on >/dev/null");
 	run_case_want(&cap, &want, true, 0, 1000);
+	capture_free(&want);
+	capture_free(&cap);
+}
+
+static int hold_off(void **state)
+{
+	(void)state;
+	g_hold = HOLD_NONE;
+	return 0;
+}
+
+/* Payloads sent from where they lie (the agent's -o, from its ring buffer): the same frames
+ * arrive, in runs and alone, with checksums completed over headers and payload pieces. */
+static void test_payloads_held(void **state)
+{
+	struct capture cap, want;
+
+	(void)state;
+	capture_init(&cap);
+	forge_workload(&cap, AF_INET, 0);
+	forge_workload(&cap, AF_INET6, 5);
+	sh("ethtool -K pkt0 tx off >/dev/null");
+	g_hold = HOLD;
+	run_case(&cap, 1, 1000);
+	g_hold = HOLD_LATE;
+	run_case(&cap, 1, 7);
+	sh("ethtool -K pkt0 tx on >/dev/null");
+	run_case(&cap, 0, 7);
+	g_hold = HOLD;
+	run_case(&cap, 0, 1000);
+	capture_free(&cap);
+
+	/* partial checksums completed over the pieces (odd offsets included) */
+	capture_init(&cap);
+	capture_init(&want);
+	forge_workload_csum(&cap, AF_INET, 0, true);
+	forge_workload_csum(&cap, AF_INET6, 7, true);
+	for (size_t i = 0; i < cap.n; i++) {
+		uint8_t f[1600];
+
+		assert_true(cap.v[i].len <= sizeof(f));
+		memcpy(f, cap.v[i].frame, cap.v[i].len);
+		complete_ref(f, cap.v[i].len);
+		capture_emit(&want, f, cap.v[i].len, 1);
+	}
+	run_case_want(&cap, &want, true, 0, 1000);
+	g_hold = HOLD_LATE;
+	run_case_want(&cap, &want, true, 0, 7);
+	sh("ethtool -K pkt0 tx off >/dev/null");
+	run_case_want(&cap, &want, true, 1, 7);
+	g_hold = HOLD_NONE;
 	capture_free(&want);
 	capture_free(&cap);
 }
@@ -593,6 +696,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_vlan),
 	    cmocka_unit_test(test_partial_checksums),
+	    cmocka_unit_test_teardown(test_payloads_held, hold_off),
 	    cmocka_unit_test(test_oversized_frames_cut),
 	    cmocka_unit_test(test_oversized_uncuttable_dropped),
 	    cmocka_unit_test(test_frames_a_run_must_not_take),
