@@ -443,8 +443,7 @@ static void close_slot(struct packet_output *p)
 		vh->csum_start = r->l4;
 		vh->csum_offset = 16;
 	} else {
-		/* at the flush: a held payload is final only then (and in the cache for the send)
-		 */
+		/* at the flush, when held payloads are final (and then cached for the send) */
 		p->csum_due[p->n] = p->csum_partial;
 	}
 	r->open = false;
