@@ -193,53 +193,6 @@ static uint64_t coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Ethernet [802.1Q] IPv4 (no options, not a fragment) or IPv6 (no extension headers), TCP
- * without options, flags ACK or ACK|PSH, some payload, lengths exactly the frame's (len bytes,
- * of which the first hlen are at f: the headers must be among them). */
-static bool parse_seg(const uint8_t *f, size_t hlen, size_t len, struct seg *s)
-{
-	size_t l3 = 14, l4;
-	uint16_t type;
-	const uint8_t *ip;
-
-	if (hlen < 14)
-		return false;
-	type = get16(f + 12);
-	if (type == ETHERTYPE_VLAN) {
-		if (hlen < 18)
-			return false;
-		type = get16(f + 16);
-		l3 = 18;
-	}
-	ip = f + l3;
-	if (type == ETHERTYPE_IP) {
-		l4 = l3 + 20;
-		if (hlen < l4 + 20 || ip[0] != 0x45 || ip[9] != IPPROTO_TCP ||
-		    (get16(ip + 6) & 0x3fff) || get16(ip + 2) != len - l3)
-			return false;
-		s->v6 = false;
-		s->id = get16(ip + 4);
-	} else if (type == ETHERTYPE_IPV6) {
-		l4 = l3 + 40;
-		if (hlen < l4 + 20 || ip[0] >> 4 != 6 || ip[6] != IPPROTO_TCP ||
-		    get16(ip + 4) != len - l4)
-			return false;
-		s->v6 = true;
-		s->id = 0;
-	} else {
-		return false;
-	}
-	s->flags = f[l4 + 13];
-	if (f[l4 + 12] != 5 << 4 || (s->flags != TH_ACK && s->flags != (TH_ACK | TH_PSH)) ||
-	    len == l4 + 20)
-		return false;
-	s->l3 = (uint8_t)l3;
-	s->l4 = (uint8_t)l4;
-	s->seq = get32(f + l4 + 4);
-	s->payload = len - l4 - 20;
-	return true;
-}
-
 /* Where the IP and TCP headers of a TCP frame over Ethernet [802.1Q] IPv4/IPv6 start, and the
  * TCP length its IP header gives, read from its first flen bytes (which hold the IP header);
  * false for anything else. */
@@ -276,6 +229,32 @@ static bool tcp_offsets(const uint8_t *f, size_t flen, size_t *l3p, size_t *l4p,
 	}
 	*l3p = l3;
 	*l4p = l4;
+	return true;
+}
+
+/* Ethernet [802.1Q] IPv4 (no options, not a fragment) or IPv6 (no extension headers), TCP
+ * without options, flags ACK or ACK|PSH, some payload, lengths exactly the frame's (len bytes,
+ * of which the first hlen are at f: the headers must be among them). */
+static bool parse_seg(const uint8_t *f, size_t hlen, size_t len, struct seg *s)
+{
+	size_t l3, l4, tcp_len;
+	const uint8_t *ip;
+
+	if (!tcp_offsets(f, hlen, &l3, &l4, &tcp_len) || hlen < l4 + 20 || l4 + tcp_len != len)
+		return false;
+	ip = f + l3;
+	s->v6 = ip[0] >> 4 == 6;
+	if (!s->v6 && (ip[0] != 0x45 || (get16(ip + 6) & 0x3fff)))
+		return false; /* options, or a fragment */
+	s->id = s->v6 ? 0 : get16(ip + 4);
+	s->flags = f[l4 + 13];
+	if (f[l4 + 12] != 5 << 4 || (s->flags != TH_ACK && s->flags != (TH_ACK | TH_PSH)) ||
+	    len == l4 + 20)
+		return false;
+	s->l3 = (uint8_t)l3;
+	s->l4 = (uint8_t)l4;
+	s->seq = get32(f + l4 + 4);
+	s->payload = len - l4 - 20;
 	return true;
 }
 
@@ -371,20 +350,20 @@ static uint32_t sum_pieces(const struct iovec *v, unsigned k, size_t from, size_
 	size_t pos = 0, done = 0;
 
 	for (unsigned j = 0; j < k && done < n; pos += v[j].iov_len, j++) {
-		size_t skip, take;
+		size_t at, len; /* the bytes of piece j in the range: [at, at + len) */
 		uint32_t s;
 
 		if (pos + v[j].iov_len <= from)
 			continue;
-		skip = from > pos ? from - pos : 0;
-		take = v[j].iov_len - skip < n - done ? v[j].iov_len - skip : n - done;
-		s = forge_csum_partial((const uint8_t *)v[j].iov_base + skip, take, 0);
+		at = from > pos ? from - pos : 0;
+		len = v[j].iov_len - at < n - done ? v[j].iov_len - at : n - done;
+		s = forge_csum_partial((const uint8_t *)v[j].iov_base + at, len, 0);
 		s = (s & 0xffff) + (s >> 16);
 		s = (s & 0xffff) + (s >> 16);
 		if (done & 1)
 			s = (s >> 8 | s << 8) & 0xffff;
 		acc += s;
-		done += take;
+		done += len;
 	}
 	return acc;
 }

@@ -213,13 +213,15 @@ static void odd_frames(struct capture *cap, struct capture *out)
 	while (first + 1 < cap->n && !(cap->v[first].len == 1514 && cap->v[first + 1].len == 1514))
 		first++;
 	assert_true(first + 1 < cap->n);
-	for (int kind = 0; kind < 6; kind++) {
+	for (int kind = 0; kind < 7; kind++) {
 		for (size_t k = 0; k < 2; k++) {
 			const struct captured *c = &cap->v[first + k];
 			uint8_t f[1600];
 			size_t len = c->len;
 
 			memcpy(f, c->frame, len);
+			if (kind == 6) /* both IPv4 fragments (more fragments): never a run */
+				f[14 + 6] |= 0x20;
 			if (k == 1) {
 				switch (kind) {
 				case 0: /* sequence number jumps */
@@ -242,6 +244,8 @@ static void odd_frames(struct capture *cap, struct capture *out)
 					break;
 				case 5: /* a retransmission of the frame before */
 					memcpy(f, cap->v[first].frame, len);
+					break;
+				case 6: /* above */
 					break;
 				}
 			}
