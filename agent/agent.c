@@ -326,7 +326,7 @@ static void log_final_counters(struct agent *a)
 	log_info("counters: calls %" PRIu64 ", records %" PRIu64 ", ring full %" PRIu64
 		 ", lost bytes: ring full %" PRIu64 ", over --max-call-size %" PRIu64
 		 ", unreadable %" PRIu64 "; bytes without a known socket %" PRIu64
-		 ", nested calls %" PRIu64 ", non-TCP first syscalls %" PRIu64
+		 ", nested calls %" PRIu64 ", first socket not TCP %" PRIu64
 		 ", closes held for a call %" PRIu64 ", untracked calls %" PRIu64,
 		 cnt[SSLC_CNT_CALLS], cnt[SSLC_CNT_DATA_EVENTS], cnt[SSLC_CNT_RING_FULL],
 		 cnt[SSLC_CNT_GAP_RING_BYTES], cnt[SSLC_CNT_GAP_CAP_BYTES],
@@ -367,6 +367,7 @@ static int open_capture(struct agent *a)
 	    .n_pids = a->o->n_pids,
 	    .max_call = a->o->max_call_bytes,
 	    .ring_bytes = a->o->ring_bytes,
+	    .syscall_hook = a->o->syscall_hook,
 	};
 	char err[512];
 	uint64_t caps = effective_caps();
@@ -389,6 +390,15 @@ static int open_capture(struct agent *a)
 		log_error("%s", err);
 		return EXIT_RUNTIME;
 	}
+	const char *why;
+	if (!capture_syscall_hook(a->cap, &why))
+		log_debug("sockets named by the socket hooks (sock_send_length, sock_recv_length)");
+	else if (*why)
+		log_info("%s: using the syscall hook instead, which adds about 30 ns to every "
+			 "system call on the machine",
+			 why);
+	else
+		log_info("--syscall-hook: every system call on the machine runs the hook");
 	return 0;
 }
 

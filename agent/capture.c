@@ -99,6 +99,8 @@ struct capture {
 	struct probed_file *files;
 	size_t n_files, cap_files;
 	int ncpus;
+	bool syscall_hook;   /* the sockets are named by the syscall hook */
+	char hooks_why[256]; /* ... why, when not asked for */
 };
 
 static int ring_map(struct ring *r, int fd, uint64_t size)
@@ -174,6 +176,100 @@ static void explain_load_error(int err, char *msg, size_t len)
 			 strerror(-err));
 }
 
+/* The socket hooks (tracepoints sock_send_length, sock_recv_length: Linux 6.3;
+ * mmap_lock_start_locking) run only for what they watch; the syscall hook runs for every
+ * system call of the machine. false with why filled when the kernel lacks the former. */
+static bool socket_hooks_in_kernel(char *why, size_t why_len)
+{
+	static const struct {
+		const char *name;
+		enum bpf_attach_type type;
+	} need[] = {
+	    {"sock_send_length", BPF_TRACE_RAW_TP},
+	    {"sock_recv_length", BPF_TRACE_RAW_TP},
+	    {"mmap_lock_start_locking", BPF_TRACE_RAW_TP},
+	};
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (libbpf_find_vmlinux_btf_id(need[i].name, need[i].type) < 0) {
+			snprintf(why, why_len,
+				 "the kernel has no tracepoint %s (Linux 6.3 or newer has it)",
+				 need[i].name);
+			return false;
+		}
+	return true;
+}
+
+/* Opens, configures, loads and attaches the BPF object with the socket hooks or the syscall
+ * hook. On failure, nothing is left loaded. */
+static int load_skel(struct capture *c, const struct capture_config *cfg, bool syscall_hook,
+		     char *err, size_t err_len)
+{
+	struct capture_bpf *s;
+	int ret;
+
+	s = capture_bpf__open();
+	if (!s) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot open the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	s->rodata->cfg_netns = cfg->netns;
+	s->rodata->cfg_any_addr = cfg->any_addr;
+	s->rodata->cfg_pid_filter = cfg->n_pids > 0;
+	s->rodata->cfg_max_call = cfg->max_call;
+	s->rodata->cfg_self_tgid = (uint32_t)getpid();
+	/* a quarter of the ring, at most 256 KiB: about 0.3 ms of data at 1 GB/s */
+	s->rodata->cfg_wake_bytes = cfg->ring_bytes / 4 < CAPTURE_WAKE_MAX_BYTES
+					? cfg->ring_bytes / 4
+					: CAPTURE_WAKE_MAX_BYTES;
+	s->rodata->cfg_wake_hard_bytes = cfg->ring_bytes / 2;
+	ret = bpf_map__set_max_entries(s->maps.events, (uint32_t)cfg->ring_bytes);
+	if (ret) {
+		snprintf(err, err_len, "--ring-size %llu: %s", (unsigned long long)cfg->ring_bytes,
+			 strerror(-ret));
+		goto fail;
+	}
+	/* uprobes are attached per file by capture_attach_file() */
+	for (size_t i = 0; i < N_PROBES; i++)
+		bpf_program__set_autoattach(
+		    *(struct bpf_program **)((char *)s + probes[i].prog_offset), false);
+	bpf_program__set_autoload(s->progs.sys_enter, syscall_hook);
+	bpf_program__set_autoload(s->progs.sock_send_length, !syscall_hook);
+	bpf_program__set_autoload(s->progs.sock_recv_length, !syscall_hook);
+	bpf_program__set_autoload(s->progs.mmap_lock_start_locking, !syscall_hook);
+
+	ret = capture_bpf__load(s);
+	if (ret) {
+		explain_load_error(ret, err, err_len);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_pids; i++) {
+		uint32_t pid = (uint32_t)cfg->pids[i];
+		uint8_t one = 1;
+
+		ret = bpf_map__update_elem(s->maps.pid_filter, &pid, sizeof(pid), &one, sizeof(one),
+					   BPF_ANY);
+		if (ret) {
+			snprintf(err, err_len, "-p %u: cannot set the filter: %s", pid,
+				 strerror(-ret));
+			goto fail;
+		}
+	}
+	ret = capture_bpf__attach(s);
+	if (ret) {
+		snprintf(err, err_len, "cannot attach the tracepoints: %s%s", strerror(-ret),
+			 ret == -EPERM ? " (run as root or with CAP_BPF and CAP_PERFMON)" : "");
+		goto fail;
+	}
+	c->skel = s;
+	c->syscall_hook = syscall_hook;
+	return 0;
+fail:
+	capture_bpf__destroy(s);
+	return ret;
+}
+
 int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ctx,
 		 struct capture **out, char *err, size_t err_len)
 {
@@ -193,56 +289,16 @@ int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ct
 		goto fail;
 	}
 
-	c->skel = capture_bpf__open();
-	if (!c->skel) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open the BPF object: %s", strerror(errno));
+	if (cfg->syscall_hook)
+		ret = load_skel(c, cfg, true, err, err_len);
+	else if (!socket_hooks_in_kernel(c->hooks_why, sizeof(c->hooks_why)))
+		ret = load_skel(c, cfg, true, err, err_len);
+	else if ((ret = load_skel(c, cfg, false, err, err_len))) {
+		snprintf(c->hooks_why, sizeof(c->hooks_why), "the socket hooks failed: %s", err);
+		ret = load_skel(c, cfg, true, err, err_len);
+	}
+	if (ret)
 		goto fail;
-	}
-	c->skel->rodata->cfg_netns = cfg->netns;
-	c->skel->rodata->cfg_any_addr = cfg->any_addr;
-	c->skel->rodata->cfg_pid_filter = cfg->n_pids > 0;
-	c->skel->rodata->cfg_max_call = cfg->max_call;
-	c->skel->rodata->cfg_self_tgid = (uint32_t)getpid();
-	/* a quarter of the ring, at most 256 KiB: about 0.3 ms of data at 1 GB/s */
-	c->skel->rodata->cfg_wake_bytes = cfg->ring_bytes / 4 < CAPTURE_WAKE_MAX_BYTES
-					      ? cfg->ring_bytes / 4
-					      : CAPTURE_WAKE_MAX_BYTES;
-	c->skel->rodata->cfg_wake_hard_bytes = cfg->ring_bytes / 2;
-	ret = bpf_map__set_max_entries(c->skel->maps.events, (uint32_t)cfg->ring_bytes);
-	if (ret) {
-		snprintf(err, err_len, "--ring-size %llu: %s", (unsigned long long)cfg->ring_bytes,
-			 strerror(-ret));
-		goto fail;
-	}
-	/* uprobes are attached per file by capture_attach_file() */
-	for (size_t i = 0; i < N_PROBES; i++)
-		bpf_program__set_autoattach(
-		    *(struct bpf_program **)((char *)c->skel + probes[i].prog_offset), false);
-
-	ret = capture_bpf__load(c->skel);
-	if (ret) {
-		explain_load_error(ret, err, err_len);
-		goto fail;
-	}
-	for (size_t i = 0; i < cfg->n_pids; i++) {
-		uint32_t pid = (uint32_t)cfg->pids[i];
-		uint8_t one = 1;
-
-		ret = bpf_map__update_elem(c->skel->maps.pid_filter, &pid, sizeof(pid), &one,
-					   sizeof(one), BPF_ANY);
-		if (ret) {
-			snprintf(err, err_len, "-p %u: cannot set the filter: %s", pid,
-				 strerror(-ret));
-			goto fail;
-		}
-	}
-	ret = capture_bpf__attach(c->skel);
-	if (ret) {
-		snprintf(err, err_len, "cannot attach the tracepoints: %s%s", strerror(-ret),
-			 ret == -EPERM ? " (run as root or with CAP_BPF and CAP_PERFMON)" : "");
-		goto fail;
-	}
 	ret = ring_map(&c->ring, bpf_map__fd(c->skel->maps.events), cfg->ring_bytes);
 	if (ret) {
 		snprintf(err, err_len, "cannot map the ring buffer: %s", strerror(-ret));
@@ -253,6 +309,12 @@ int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ct
 fail:
 	capture_close(c);
 	return ret;
+}
+
+bool capture_syscall_hook(const struct capture *c, const char **why)
+{
+	*why = c->hooks_why;
+	return c->syscall_hook;
 }
 
 void capture_close(struct capture *c)

@@ -19,6 +19,7 @@ struct capture_config {
 	size_t n_pids;
 	uint64_t max_call;   /* bytes captured per SSL call */
 	uint64_t ring_bytes; /* ring buffer size, a power of two */
+	bool syscall_hook;   /* name sockets with the syscall hook even if the socket hooks work */
 };
 
 /* Called for every record, in ring buffer order. size: the record's size in the ring. A
@@ -36,6 +37,11 @@ typedef int (*capture_event_fn)(void *ctx, const struct sslc_event *e, size_t si
 int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ctx,
 		 struct capture **out, char *err, size_t err_len);
 void capture_close(struct capture *c); /* accepts NULL */
+/* The socket an SSL call goes through is named by the socket hooks (tracepoints on sends and
+ * receives, and on the lock mmap() takes, for new libraries), or, on kernels without them or
+ * when asked, by the syscall hook: one program run by every system call on the machine.
+ * true for the latter; why: the reason when not asked for, else "". */
+bool capture_syscall_hook(const struct capture *c, const char **why);
 
 /* Probes SSL_read/SSL_write(_ex), SSL_shutdown and SSL_free in an ELF file (a libssl or a
  * static executable). Files already probed (same device and inode) are skipped (returns 1).

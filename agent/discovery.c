@@ -244,6 +244,7 @@ int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *
 
 void discovery_library_mapped(struct discovery *d, pid_t pid, uint64_t now_ns)
 {
+	log_debug("process %d maps a libssl not seen before: looking at its libraries", (int)pid);
 	schedule_scan(d, pid, 0, now_ns);
 	run_pending_scans(d, now_ns);
 }

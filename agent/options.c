@@ -45,6 +45,7 @@ enum {
 	OPT_VLAN_PER_AGENT,
 	OPT_QUEUE_SIZE,
 	OPT_RING_SIZE,
+	OPT_SYSCALL_HOOK,
 	OPT_MAX_CALL_SIZE,
 	OPT_IDLE_TIMEOUT,
 	OPT_HANDSHAKE_TIMEOUT,
@@ -79,6 +80,7 @@ static const struct option long_options[] = {
     {"vlan-per-agent", no_argument, NULL, OPT_VLAN_PER_AGENT},
     {"queue-size", required_argument, NULL, OPT_QUEUE_SIZE},
     {"ring-size", required_argument, NULL, OPT_RING_SIZE},
+    {"syscall-hook", no_argument, NULL, OPT_SYSCALL_HOOK},
     {"max-call-size", required_argument, NULL, OPT_MAX_CALL_SIZE},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
@@ -324,11 +326,12 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 			return fail(err, err_len, "-p: only for the agent, not with -C");
 		if (o->n_libs)
 			return fail(err, err_len, "--lib: only for the agent, not with -C");
-		if (o->print || o->list || o->dump_dir)
+		if (o->print || o->list || o->dump_dir || o->syscall_hook)
 			return fail(err, err_len, "%s: only for the agent, not with -C",
-				    o->print  ? "--print"
-				    : o->list ? "--list"
-					      : "--dump-dir");
+				    o->print	  ? "--print"
+				    : o->list	  ? "--list"
+				    : o->dump_dir ? "--dump-dir"
+						  : "--syscall-hook");
 		if (!o->out_iface[0] && !o->pcap_path)
 			return fail(
 			    err, err_len,
@@ -565,6 +568,9 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 				    "--ring-size %s: a power of two from 64K to 1G (e.g. 16M)",
 				    optarg);
 			o->ring_bytes = v;
+			break;
+		case OPT_SYSCALL_HOOK:
+			o->syscall_hook = true;
 			break;
 		case OPT_MAX_CALL_SIZE:
 			if (parse_size(optarg, &v) || v < 1 || v > (1ULL << 30))

@@ -51,6 +51,7 @@ struct sslc_options {
 	size_t n_libs;
 	int verbosity;		 /* -1 quiet, 0 normal, 1 -v, 2 -vv */
 	bool use_syslog;	 /* --syslog */
+	bool syscall_hook;	 /* --syscall-hook */
 	unsigned mtu;		 /* --mtu, 0: the -o interface's MTU, else 1500 */
 	int vlan;		 /* --vlan, -1: none */
 	bool vlan_per_agent;	 /* collector --vlan-per-agent */

@@ -55,6 +55,8 @@ static const char usage_text[] =
     "      --max-call-size BYTES  capture at most this much of one SSL call; the rest is\n"
     "                          reported as a gap (default 16M)\n"
     "      --idle-timeout SEC  close mirrored connections idle this long (default 300)\n"
+    "      --syscall-hook      find each SSL call's socket with a hook on every system\n"
+    "                          call (slower; the default on kernels before 6.3)\n"
     "\n"
     "Reporting:\n"
     "      --stats-file FILE   write Prometheus metrics to FILE (node_exporter textfile)\n"

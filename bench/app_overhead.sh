@@ -20,6 +20,8 @@
 #   agent-o9k agent-o with MTU 9000 on vo and its peer (the README's mirror link: frames of up
 #             to 9000 bytes, a sixth as many as with 1500)
 #   agent-o64k agent-o with MTU 65535 on vo and its peer (one frame per write of up to 64 KiB)
+#   agent-osys agent-o with --syscall-hook (the hook on every system call that kernels before
+#             6.3 get, instead of the socket tracepoints)
 #   floor     bench/probe_floor.py                  (counting uprobes at the agent's own probe
 #                                                    sites: what no capture there can undercut)
 # Each run starts its capture, runs wrk for -d seconds, stops the capture and reads its
@@ -112,15 +114,17 @@ start_capture() {
 	cap_note=
 	case $config in
 	none) return 0 ;;
-	agent-o | agent-o1 | agent-o9k | agent-o64k)
+	agent-o | agent-o1 | agent-o9k | agent-o64k | agent-osys)
 		ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx "$([[ $config == agent-o1 ]] && echo on || echo off)" >/dev/null
 		local mtu=1500
 		[[ $config == agent-o9k ]] && mtu=9000
 		[[ $config == agent-o64k ]] && mtu=65535
 		ip -n "$BNS_S" link set "$BIF_O" mtu $mtu
 		ip -n "$BNS_M" link set "$BIF_M" mtu $mtu
+		local hook=()
+		[[ $config == agent-osys ]] && hook=(--syscall-hook)
 		ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/$tag.prom" \
-			--stats-interval 3600 2>"$BENCH_TMP/$tag.log" &
+			--stats-interval 3600 "${hook[@]}" 2>"$BENCH_TMP/$tag.log" &
 		cap_pid=$!
 		;;
 	agent-w)

@@ -51,7 +51,7 @@ dirty=$(git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep
 log "1+2/4: application overhead and loss ($rounds rounds of ${secs} s per body size and capture)"
 t0=$(date +%s)
 "$here/app_overhead.sh" -b "$build" -r "$rounds" -d "$secs" \
-	-c "none agent-o agent-o9k agent-o1 agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" -o "$work/app.tsv"
+	-c "none agent-o agent-o9k agent-o1 agent-osys agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" -o "$work/app.tsv"
 t_app=$(($(date +%s) - t0))
 /usr/bin/python3 "$here/report.py" "$work/app.tsv" >"$work/app.md"
 
@@ -98,7 +98,7 @@ As root, from the top of the repository (about 15 minutes on 2 cores):
 
 \`\`\`sh
 bench/run.sh                # all of it; writes docs/BENCHMARKS.md
-bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o9k agent-o1 agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" \\
+bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o9k agent-o1 agent-osys agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" \\
     -o results.tsv && bench/report.py results.tsv
 bench/scale.sh              # RSS with 10,000 connections / 100 agents
 $build/bench/forge_bench -r 3 -s 0.5
@@ -130,6 +130,10 @@ time, started before and stopped after each wrk run:
 
 - **the same with TX offload on on vo**: every frame sent by itself (what \`-o\` costs on an
   interface left with offload on).
+- **the same with \`--syscall-hook\`**: each call's socket found by a BPF program on every
+  system call of the machine (kernels before 6.3, and this agent before it used the
+  \`sock_send_length\`/\`sock_recv_length\` tracepoints): nginx's and wrk's other system
+  calls pay for it too.
 - **sslcollector -I vs -w /dev/null**: the same capture and forging with no network output:
   the difference to \`-o\` is what sending the frames costs.
 - **sslcollector -I vs -t 127.0.0.1 + collector** (\`sslcollector -C -o vo\`, same namespace):

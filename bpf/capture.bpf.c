@@ -114,7 +114,7 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	c->num = num;
 	c->ex_out = ex_out;
 	c->func = func;
-	c->fd_seen = 0;
+	c->sock_seen = 0;
 	c->active = 1;
 	if (s && func != SSLC_FUNC_HANDSHAKE)
 		s->call_state = CALL_ACTIVE; /* see enum call_state */
@@ -164,7 +164,7 @@ int BPF_URETPROBE(ssl_handshake_exit)
 	return 0;
 }
 
-/* ---- the socket: from the syscall the SSL call makes ------------------------------------ */
+/* ---- the socket: from the first send or receive the SSL call makes ---------------------- */
 
 static __always_inline bool conn_wanted(const struct sslc_conn *c)
 {
@@ -249,23 +249,20 @@ static __always_inline void session_close(struct session *s, __u8 flags, __u8 fu
 	count(SSLC_CNT_CLOSE_DEFERRED, 1);
 }
 
-/* Binds the session to the socket behind fd (first time, or when the SSL object moved),
- * during a call of func. */
-static __always_inline void session_bind(struct session_key *key, int fd, __u8 func)
+/* Binds the session s (NULL: none yet) to the TCP socket sk (first time, or when the SSL
+ * object moved), during a call of func. fd: sk's descriptor if known, else -1. */
+static __always_inline void session_bind(struct session_key *key, struct session *s,
+					 struct sock *sk, int fd, __u8 func)
 {
-	struct session *s = bpf_map_lookup_elem(&sessions, key);
-	struct sock *sk;
-
-	if (s && s->fd == fd && s->state != SESSION_UNBOUND)
-		return; /* the usual case: nothing changed */
-	sk = fd_to_tcp_sock(fd);
-	if (!sk) {
-		count(SSLC_CNT_NOT_TCP, 1);
-		return;
-	}
-	if (s && s->sk == (__u64)sk && s->state != SESSION_UNBOUND) {
-		s->fd = fd; /* same socket under another fd (dup) */
-		return;
+	if (s && s->sk == (__u64)sk) {
+		if (s->state != SESSION_UNBOUND) {
+			s->fd = fd; /* same socket under another fd (dup), or now known by its fd */
+			return;
+		}
+		/* its connection has ended, and its mirror with it: calls on the dead socket (a
+		 * write that meets the reset, a read of the end) start no new connection */
+		if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+			return;
 	}
 	if (s) /* the SSL object now runs over another socket: a new connection */
 		session_close(s, SSLC_F_CLOSE_REPLACED, SSLC_FUNC_NONE);
@@ -282,36 +279,81 @@ static __always_inline void session_bind(struct session_key *key, int fd, __u8 f
 		return;
 	}
 	n.state = SESSION_MIRRORED;
-	/* the call whose syscall this is (see enum call_state) */
+	/* the call whose socket operation this is (see enum call_state) */
 	n.call_state = func == SSLC_FUNC_HANDSHAKE ? CALL_DONE : CALL_ACTIVE;
 	n.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
 	bpf_map_update_elem(&sessions, key, &n, BPF_ANY);
 	struct sock_owner owner = {.key = *key, .conn_id = n.conn_id};
 	bpf_map_update_elem(&socks, &n.sk, &owner, BPF_ANY);
 	count(SSLC_CNT_SESSIONS, 1);
+	/* The connection may have ended before it was known to be ours (a reset during the
+	 * socket operation that named it, seen after that returned): inet_sock_set_state found
+	 * no owner then. Its end waits for the call's return as if it had. Checked after `socks`
+	 * names the owner, so that an end from then on is seen here or there. */
+	if (n.call_state != CALL_ACTIVE || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
+		return;
+	s = bpf_map_lookup_elem(&sessions, key);
+	if (!s || s->conn_id != n.conn_id || s->call_state != CALL_ACTIVE)
+		return;
+	s->close_flags = SSLC_F_CLOSE_SOCKET | SSLC_F_CLOSE_RESET;
+	if (__sync_val_compare_and_swap(&s->call_state, CALL_ACTIVE, CALL_CLOSE_DEFERRED) ==
+	    CALL_ACTIVE)
+		bpf_map_delete_elem(&socks, &n.sk);
+}
+
+/* The syscall hook's bind: fd, an argument of the call's first read/write-like syscall. */
+static __always_inline void session_bind_fd(struct session_key *key, int fd, __u8 func)
+{
+	struct session *s = bpf_map_lookup_elem(&sessions, key);
+	struct sock *sk;
+
+	if (s && s->fd == fd && s->state != SESSION_UNBOUND)
+		return; /* the usual case: nothing changed */
+	sk = fd_to_tcp_sock(fd);
+	if (!sk) {
+		count(SSLC_CNT_NOT_TCP, 1);
+		return;
+	}
+	session_bind(key, s, sk, fd, func);
+}
+
+/* The socket hook's bind: sk, the socket the call's first send or receive went through. */
+static __always_inline void session_bind_sock(struct session_key *key, struct sock *sk, __u8 func)
+{
+	struct session *s = bpf_map_lookup_elem(&sessions, key);
+
+	if (s && s->sk == (__u64)sk && s->state != SESSION_UNBOUND)
+		return; /* the usual case: nothing changed */
+	if (!sock_is_tcp(sk)) {
+		count(SSLC_CNT_NOT_TCP, 1);
+		return;
+	}
+	session_bind(key, s, sk, -1, func);
 }
 
 /* x86_64 syscall numbers of the calls OpenSSL's socket BIO (and curl's) make. */
 #if defined(__TARGET_ARCH_x86)
-#define NR_read	    0
-#define NR_write    1
-#define NR_readv    19
-#define NR_writev   20
-#define NR_sendto   44
-#define NR_recvfrom 45
-#define NR_sendmsg  46
-#define NR_recvmsg  47
-#define NR_mmap	    9
+#define NR_read		 0
+#define NR_write	 1
+#define NR_readv	 19
+#define NR_writev	 20
+#define NR_sendto	 44
+#define NR_recvfrom	 45
+#define NR_sendmsg	 46
+#define NR_recvmsg	 47
+#define NR_mmap		 9
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
-#define NR_read	    63
-#define NR_write    64
-#define NR_readv    65
-#define NR_writev   66
-#define NR_sendto   206
-#define NR_recvfrom 207
-#define NR_sendmsg  211
-#define NR_recvmsg  212
-#define NR_mmap	    222
+#define NR_read		 63
+#define NR_write	 64
+#define NR_readv	 65
+#define NR_writev	 66
+#define NR_sendto	 206
+#define NR_recvfrom	 207
+#define NR_sendmsg	 211
+#define NR_recvmsg	 212
+#define NR_mmap		 222
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
 #else
 #error "syscall numbers for this architecture are missing"
 #endif
@@ -320,16 +362,13 @@ static __always_inline void session_bind(struct session_key *key, int fd, __u8 f
 
 /* A process maps a libssl it may be the first to use (a container's copy, a dlopen()ed
  * wheel): tell the agent at once, so it probes the file before the first SSL call. */
-static __always_inline void check_new_library(struct pt_regs *regs)
+static __always_inline void check_new_library(struct file *file)
 {
 	char name[8] = {};
 	struct lib_key key = {};
 	struct sslc_event *e;
-	struct file *file;
 	__u8 one = 1;
 
-	if (!(PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC))
-		return;
 	/* processes of other network namespaces are not mirrored: their libraries are not probed
 	 * (see agent/discovery.h) */
 	if (cfg_netns) {
@@ -338,9 +377,6 @@ static __always_inline void check_new_library(struct pt_regs *regs)
 		if (BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) != cfg_netns)
 			return;
 	}
-	file = fd_to_file((int)PT_REGS_PARM5_CORE_SYSCALL(regs));
-	if (!file)
-		return;
 	bpf_probe_read_kernel_str(name, sizeof(name),
 				  BPF_CORE_READ(file, f_path.dentry, d_name.name));
 	if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' ||
@@ -361,13 +397,67 @@ static __always_inline void check_new_library(struct pt_regs *regs)
 	count(SSLC_CNT_NEW_LIBRARIES, 1);
 }
 
+/* The socket hooks (the default): the call's first send or receive names its socket, and
+ * mmap() is seen when it takes the address space's lock for writing. None of them runs for
+ * other system calls. */
+static __always_inline void sock_op(struct sock *sk)
+{
+	struct call_args *c = thread_call(false);
+
+	if (!c || !c->active || c->sock_seen)
+		return;
+	c->sock_seen = 1;
+	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = c->ssl};
+	session_bind_sock(&key, sk, c->func);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send_length, struct sock *sk, int ret, int flags)
+{
+	sock_op(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	sock_op(sk);
+	return 0;
+}
+
+/* An executable mapping of a file by mmap(2): its arguments from the task's saved user
+ * registers (the same values the syscall hook reads). */
+static __always_inline void check_mmap(struct pt_regs *regs)
+{
+	if (!(PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC))
+		return;
+	struct file *file = fd_to_file((int)PT_REGS_PARM5_CORE_SYSCALL(regs));
+	if (file)
+		check_new_library(file);
+}
+
+SEC("tp_btf/mmap_lock_start_locking")
+int BPF_PROG(mmap_lock_start_locking, struct mm_struct *mm, bool write)
+{
+	if (!write) /* page faults, /proc/PID/maps readers */
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	/* munmap, mprotect, brk, ... and the kernel's own users (no syscall: -1 or 0) */
+	if (SYSCALL_NR(regs) != NR_mmap)
+		return 0;
+	check_mmap(regs);
+	return 0;
+}
+
+/* The syscall hook (kernels without the socket hooks, or --syscall-hook): one program for
+ * every system call on the machine, which costs each of them some 30 ns. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
 	struct call_args *c;
 
 	if (nr == NR_mmap) {
-		check_new_library(regs);
+		check_mmap(regs);
 		return 0;
 	}
 	switch (nr) {
@@ -384,11 +474,11 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	}
 	c = thread_call(false);
-	if (!c || !c->active || c->fd_seen)
+	if (!c || !c->active || c->sock_seen)
 		return 0;
-	c->fd_seen = 1;
+	c->sock_seen = 1;
 	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = c->ssl};
-	session_bind(&key, (int)PT_REGS_PARM1_CORE_SYSCALL(regs), c->func);
+	session_bind_fd(&key, (int)PT_REGS_PARM1_CORE_SYSCALL(regs), c->func);
 	return 0;
 }
 

@@ -10,10 +10,10 @@ struct call_args {
 	__u64 ssl;
 	__u64 buf;
 	__u64 num;
-	__u64 ex_out; /* _ex functions: where the byte count is stored */
-	__u8 func;    /* enum sslc_func */
-	__u8 fd_seen; /* the call's first syscall has named the socket */
-	__u8 active;  /* a call is in progress (its return not seen yet) */
+	__u64 ex_out;	/* _ex functions: where the byte count is stored */
+	__u8 func;	/* enum sslc_func */
+	__u8 sock_seen; /* the call's first socket operation has named the socket */
+	__u8 active;	/* a call is in progress (its return not seen yet) */
 	__u8 pad[5];
 };
 
@@ -49,8 +49,8 @@ struct session {
 	__u64 gap[2]; /* bytes lost per direction, not yet reported */
 	struct sslc_conn conn;
 	__u32 call_state; /* enum call_state; changed atomically */
-	__s32 fd;
-	__u8 state; /* enum session_state */
+	__s32 fd;	  /* the socket's descriptor, when bound by the syscall hook; else -1 */
+	__u8 state;	  /* enum session_state */
 	__u8 closed;
 	__u8 close_flags; /* of a close deferred until the call in flight returns */
 	__u8 pad;

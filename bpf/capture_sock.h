@@ -17,6 +17,8 @@ static __always_inline void read_conn(struct sock *sk, struct sslc_conn *c)
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
 	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!c->local_port) /* a closed socket gave its port back; the port it sent from stays */
+		c->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	c->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	c->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (family == AF_INET) {
@@ -38,6 +40,16 @@ static __always_inline void read_conn(struct sock *sk, struct sslc_conn *c)
 		l[1] = l[2] = l[3] = 0;
 		r[1] = r[2] = r[3] = 0;
 	}
+}
+
+/* A TCP socket over IPv4 or IPv6. */
+static __always_inline bool sock_is_tcp(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+	       BPF_CORE_READ(sk, sk_type) == SOCK_STREAM &&
+	       (family == AF_INET || family == AF_INET6);
 }
 
 /* fd -> struct file of the current task, or NULL. */
@@ -70,13 +82,7 @@ static __always_inline struct sock *fd_to_tcp_sock(int fd)
 	if (!sock)
 		return NULL;
 	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return NULL;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
-	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
-		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
+	if (!sk || !sock_is_tcp(sk))
 		return NULL;
 	return sk;
 }

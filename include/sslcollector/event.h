@@ -106,7 +106,7 @@ enum sslc_counter {
 	SSLC_CNT_CLOSE_DEFERRED,  /* CLOSE events parked in the `orphans` map (ring full) */
 	SSLC_CNT_NEW_LIBRARIES,	  /* notifications of libssl files not probed yet */
 	SSLC_CNT_NESTED_CALLS, /* SSL calls entered while another was in progress on the thread */
-	SSLC_CNT_NOT_TCP,      /* first syscall of an SSL call was not on a TCP socket */
+	SSLC_CNT_NOT_TCP,      /* first socket operation of an SSL call was not TCP */
 	SSLC_CNT_CLOSE_AFTER_CALL, /* connection ends held until the SSL call in flight returned */
 	SSLC_CNT_UNTRACKED_CALLS,  /* SSL calls not followed: no memory for the thread's record */
 	SSLC_CNT__MAX,

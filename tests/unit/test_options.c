@@ -166,6 +166,10 @@ static void test_more_valid_lines(void **state)
 	assert_int_equal(o.ring_bytes, 1ULL << 20);
 	assert_int_equal(o.max_call_bytes, 4ULL << 20);
 	assert_int_equal(o.idle_timeout_s, 60);
+	assert_false(o.syscall_hook);
+
+	expect_ok("sslcollector -I eth0 -o mirror0 --syscall-hook", &o);
+	assert_true(o.syscall_hook);
 
 	expect_ok("sslcollector --print", &o);
 	assert_true(o.print);
@@ -212,6 +216,8 @@ static const struct bad_case bad_cases[] = {
     {"sslcollector -C", "-C"},
     {"sslcollector -C -o ids0 -I eth0", "-I"},
     {"sslcollector -C -o ids0 -t 10.0.0.5", "-t"},
+    {"sslcollector -C -o ids0 --syscall-hook", "--syscall-hook: only for the agent"},
+    {"sslcollector -C -o ids0 --dump-dir /tmp", "--dump-dir: only for the agent"},
     {"sslcollector -C -o ids0 -l 10.0.0.5:99999", "-l 10.0.0.5:99999"},
     {"sslcollector -C -o ids0 -l not-an-ip", "-l not-an-ip"},
     {"sslcollector -I eth0 -o mirror0 -l 10.0.0.5", "-l"},

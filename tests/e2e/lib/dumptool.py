@@ -1,11 +1,13 @@
 """Checks what sslcollector captured (--dump-dir, --print) against a ground truth.
 
   dumptool.py check DUMP_DIR GT.json [--side server|client] [--allow-gaps] [--require-gaps]
+                    [--reset]
       Every connection of GT.json is in DUMP_DIR once, seen from the mirrored side, with the
       right local/remote address and port and role, and its two streams are the bytes the
       client sent and received: exactly (no gaps allowed), or, with --allow-gaps, captured
       bytes + gap bytes == the bytes sent, each captured piece equal to the truth at its
       offset. --require-gaps: fail unless some bytes were lost (the test must exercise loss).
+      --reset: every connection must end as a reset.
   dumptool.py bigcall PRINT_LOG SIZE
       --print lines show one call of SIZE bytes delivered completely, in chunks covering every
       byte exactly once.
@@ -107,6 +109,9 @@ def cmd_check(a):
             lost += gap
         if not m["closed"]:
             errors.append("%s: the capture never saw the connection end" % gt.describe(conn))
+        elif a.reset and not m["reset"]:
+            errors.append("%s: the capture ended the connection without a reset"
+                          % gt.describe(conn))
     if a.require_gaps and lost == 0 and not errors:
         errors.append("no byte was lost: the test did not exercise gap accounting")
     for e in errors:
@@ -162,6 +167,7 @@ def main():
     c.add_argument("--side", choices=("server", "client"), default="server")
     c.add_argument("--allow-gaps", action="store_true")
     c.add_argument("--require-gaps", action="store_true")
+    c.add_argument("--reset", action="store_true")
     b = sub.add_parser("bigcall")
     b.add_argument("print_log")
     b.add_argument("size", type=int)

@@ -17,6 +17,12 @@ with client/server address, the exact bytes each way in files; no requests, no r
       socket *inside* the write() system call (veth and loopback deliver at once): the TCP
       connection is closed before SSL_write_ex returns. Writes the server's view as ground
       truth (request received, answer sent) and exits.
+  tls_clients.py resetter [--cafile CA] HOST PORT PATH
+      handshake, "GET PATH", then close with a reset (SO_LINGER 0), without reading.
+  tls_clients.py late-reset-server --cert PEM --key KEY --out GT --go FILE ADDR PORT
+      for one connection: finish the handshake, wait for FILE go (the client has sent its
+      request and reset the connection meanwhile), then read the request, which the kernel
+      still holds, and check that nothing follows it. Writes the server's view.
 
 Run with Debian's /usr/bin/python3.
 """
@@ -26,6 +32,7 @@ import json
 import os
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -193,6 +200,45 @@ def cmd_closer(a):
     return 0
 
 
+def cmd_resetter(a):
+    ctx = context(a.cafile)
+    with socket.create_connection((a.host, a.port), timeout=60) as raw:
+        with ctx.wrap_socket(raw, server_hostname=a.host) as tls:
+            tls.sendall(request(a.host, a.path))
+            time.sleep(0.5)  # sent and acknowledged: a reset discards what is not yet sent
+            tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return 0
+
+
+def cmd_late_reset_server(a):
+    truth = Truth(a.out)
+    ctx = server_context(a)
+    ctx.num_tickets = 0
+    with listening_socket(a) as srv:
+        conn, peer = srv.accept()
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                local = tls.getsockname()
+                deadline = time.time() + 120
+                while not os.path.exists(a.go):
+                    if time.time() > deadline:
+                        raise TimeoutError("no go file %s" % a.go)
+                    time.sleep(0.02)
+                req = read_request(tls)
+                truth.add("late-reset", peer, local, req, b"")
+                if not req.startswith(b"GET "):
+                    truth.fail("late-reset: no request before the reset: %r" % req[:60])
+                try:
+                    more = tls.recv(4096)  # b"": Python reports the reset as an EOF
+                    if more:
+                        truth.fail("late-reset: no reset, the read returned %r" % more[:60])
+                except OSError:
+                    pass
+        except (OSError, ssl.SSLError) as e:
+            truth.fail("late-reset: %r" % e)
+    return truth.write()
+
+
 def cmd_reset_server(a):
     truth = Truth(a.out)
     ctx = server_context(a)
@@ -249,13 +295,18 @@ def main():
     late.add_argument("--ready", required=True)
     late.add_argument("--go", required=True)
     client_parser(sub, "closer", out=False).add_argument("--count", type=int, default=1)
+    client_parser(sub, "resetter", out=False)
+    lr = server_parser(sub, "late-reset-server")
+    lr.add_argument("--out", required=True)
+    lr.add_argument("--go", required=True)
     server_parser(sub, "bigwrite-server").add_argument("--size", type=int, default=4 << 20)
     r = server_parser(sub, "reset-server")
     r.add_argument("--out", required=True)
     r.add_argument("--count", type=int, default=1)
     a = ap.parse_args()
     return {"fetch": cmd_fetch, "late": cmd_late, "bigwrite-server": cmd_bigwrite_server,
-            "closer": cmd_closer, "reset-server": cmd_reset_server}[a.cmd](a)
+            "closer": cmd_closer, "reset-server": cmd_reset_server, "resetter": cmd_resetter,
+            "late-reset-server": cmd_late_reset_server}[a.cmd](a)
 
 
 if __name__ == "__main__":
