@@ -11,12 +11,13 @@
 # Prints a text report; the perf data stays in -k DIR when given.
 #
 #   bench/profile.sh [-b BUILD_DIR] [-s SIZE] [-d SECONDS] [-k KEEP_DIR] [-l private|shared]
-#                    [-m MTU] [-t]
+#                    [-m MTU] [-t] [-a AGENT_OPTION]...
 #                    (root; default 64k, 8 s, wrk with a private libssl as in app_overhead.sh,
 #                    MTU 1500 on vo and its peer; -m 9000: the mirror link of agent-o9k;
 #                    -t: through the tunnel, the agent and the collector profiled apart;
 #                    -t -m 9000: as agent-t9k; the agent forges its default 64 KiB frames
-#                    and the collector cuts them to vo's MTU)
+#                    and the collector cuts them to vo's MTU; -a: one more option for the
+#                    agent, e.g. -a --syscall-hook)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +30,8 @@ keep=
 client_lib=private
 mtu=1500
 tunnel=
-while getopts "b:s:d:k:l:m:th" o; do
+agent_opts=()
+while getopts "b:s:d:k:l:m:a:th" o; do
 	case $o in
 	b) build=$OPTARG ;;
 	s) size=$OPTARG ;;
@@ -38,6 +40,7 @@ while getopts "b:s:d:k:l:m:th" o; do
 	l) client_lib=$OPTARG ;;
 	m) mtu=$OPTARG ;;
 	t) tunnel=1 ;;
+	a) agent_opts+=("$OPTARG") ;;
 	*) sed -n '2,/^set -e/{/^set -e/d;p}' "$0"; exit 2 ;;
 	esac
 done
@@ -136,10 +139,11 @@ if [[ -n $tunnel ]]; then
 		--ca "$BENCH_TMP/pki/agents/bench/ca.crt" \
 		--cert "$BENCH_TMP/pki/agents/bench/agent.crt" \
 		--key "$BENCH_TMP/pki/agents/bench/agent.key" \
-		--stats-file "$BENCH_TMP/agent.prom" --stats-interval 3600 2>"$BENCH_TMP/agent.log" &
+		--stats-file "$BENCH_TMP/agent.prom" --stats-interval 3600 "${agent_opts[@]}" \
+		2>"$BENCH_TMP/agent.log" &
 else
 	ip netns exec "$BNS_S" "$bin" -I "$BIF_S" -o "$BIF_O" --stats-file "$BENCH_TMP/agent.prom" \
-		--stats-interval 3600 2>"$BENCH_TMP/agent.log" &
+		--stats-interval 3600 "${agent_opts[@]}" 2>"$BENCH_TMP/agent.log" &
 fi
 apid=$!
 BENCH_PIDS+=("$apid")
