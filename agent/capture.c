@@ -193,7 +193,8 @@ static bool socket_hooks_in_kernel(char *why, size_t why_len)
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (libbpf_find_vmlinux_btf_id(need[i].name, need[i].type) < 0) {
 			snprintf(why, why_len,
-				 "the kernel has no tracepoint %s (Linux 6.3 or newer has it)",
+				 "the kernel has no tracepoint %s (the socket hooks need Linux 6.3 "
+				 "or newer)",
 				 need[i].name);
 			return false;
 		}
