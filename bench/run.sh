@@ -7,7 +7,7 @@
 # As root, from the top of the repository:
 #
 #   bench/run.sh [-b BUILD_DIR] [-r ROUNDS] [-d SECONDS] [-o OUTPUT.md]
-#     defaults: -b build-rel -r 5 -d 4 -o docs/BENCHMARKS.md  (about 15 minutes on 2 cores)
+#     defaults: -b build-rel -r 5 -d 4 -o docs/BENCHMARKS.md  (about 20 minutes on 2 cores)
 #
 # It installs what is missing (scripts/install-deps.sh bench) and builds the release build
 # (RelWithDebInfo, no sanitizers) first.
@@ -94,7 +94,7 @@ $(bench_machine_md)
 
 ## How to run
 
-As root, from the top of the repository (about 15 minutes on 2 cores):
+As root, from the top of the repository (about 20 minutes on 2 cores):
 
 \`\`\`sh
 bench/run.sh                # all of it; writes docs/BENCHMARKS.md
