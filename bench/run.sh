@@ -3,7 +3,8 @@
 #   1+2. bench/app_overhead.sh   nginx + wrk, with/without the agent, bpftrace reference; loss
 #   3.   bench/scale.sh          agent RSS with 10,000 idle TLS connections; collector with 100
 #   4.   build-rel/bench/forge_bench, and bench/tunnel_throughput.sh when this build has it
-#   and bench/uprobe_floor.py (the cost of one uprobe hit on this machine)
+#   and bench/uprobe_floor.py (the cost of one uprobe hit on this machine), bench/syscall_cost.sh
+#   (what a system call of another program pays with the agent)
 # As root, from the top of the repository:
 #
 #   bench/run.sh [-b BUILD_DIR] [-r ROUNDS] [-d SECONDS] [-o OUTPUT.md]
@@ -60,10 +61,11 @@ t0=$(date +%s)
 "$here/scale.sh" -b "$build" >"$work/scale.md"
 t_scale=$(($(date +%s) - t0))
 
-log "4/4: forge throughput, uprobe floor"
+log "4/4: forge throughput, uprobe floor, system call cost"
 t0=$(date +%s)
 /usr/bin/python3 "$here/uprobe_floor.py" -n 20000 >"$work/floor.txt"
 "$build/bench/forge_bench" -r 3 -s 0.5 >"$work/forge.txt"
+"$here/syscall_cost.sh" -b "$build" >"$work/syscall.md"
 tunnel_note="not available in this build (bench/tunnel_throughput.sh is on the tunnel branch)"
 if [[ -x $here/tunnel_throughput.sh ]]; then
 	log "4/4: tunnel throughput"
@@ -103,6 +105,7 @@ bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o9k agent-o1 ag
 bench/scale.sh              # RSS with 10,000 connections / 100 agents
 $build/bench/forge_bench -r 3 -s 0.5
 bench/uprobe_floor.py       # the cost of one uprobe hit on this machine
+bench/syscall_cost.sh       # what a system call of another program pays (socket and syscall hooks)
 bench/profile.sh            # where the agent's overhead goes (perf, BPF program stats)
 \`\`\`
 
@@ -205,6 +208,17 @@ virtual machine, as here — this is the floor of every uprobe-based capture.
 \`\`\`
 $(cat "$work/floor.txt")
 \`\`\`
+
+## What other programs pay
+
+The agent's probes are in OpenSSL, so programs that do not use it pay only for the hooks that
+find each SSL call's socket, which fire for other programs too. \`bench/syscall_cost.sh\`:
+\`bench/syscall_cost\` (the fastest of 40 rounds of 100,000 calls) with no capture, with the
+agent (\`-I vs -w /dev/null\`) and with the agent and \`--syscall-hook\`, alternating, 5
+repeats. The default socket hooks run a BPF program on every socket send and receive of the
+machine and on nothing else; the syscall hook (kernels before 6.3) on every system call.
+
+$(cat "$work/syscall.md")
 
 \`bench/profile.sh\` (not run by run.sh; perf record of the whole system) breaks a 64 KiB run
 with the agent down into traps, BPF programs, ring buffer wake-ups and the agent's sends;
