@@ -436,13 +436,14 @@ static __always_inline void check_mmap(struct pt_regs *regs)
 		check_new_library(file);
 }
 
+/* Only the first argument: kernels before 6.12 have a memcg path between it and `write`. */
 SEC("tp_btf/mmap_lock_start_locking")
-int BPF_PROG(mmap_lock_start_locking, struct mm_struct *mm, bool write)
+int BPF_PROG(mmap_lock_start_locking, struct mm_struct *mm)
 {
-	if (!write) /* page faults, /proc/PID/maps readers */
-		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	/* munmap, mprotect, brk, ... and the kernel's own users (no syscall: -1 or 0) */
+
+	/* page faults (no syscall: -1), munmap, mprotect, brk, /proc/PID/maps readers, ... and
+	 * the kernel's own users (kernel threads: 0) */
 	if (SYSCALL_NR(regs) != NR_mmap)
 		return 0;
 	check_mmap(regs);
