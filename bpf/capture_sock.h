@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* From a file descriptor of the current task to its struct file, its TCP socket and the
- * socket's addresses, ports and network namespace: CO-RE reads, valid for any kernel with BTF.
+/* A TCP socket (from a socket tracepoint, or behind a file descriptor of the current task) and
+ * its addresses, ports and network namespace: CO-RE reads, valid for any kernel with BTF.
  * Included by capture.bpf.c only. */
 #ifndef SSLC_CAPTURE_SOCK_H
 #define SSLC_CAPTURE_SOCK_H
