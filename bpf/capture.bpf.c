@@ -436,7 +436,7 @@ static __always_inline void check_mmap(struct pt_regs *regs)
 		check_new_library(file);
 }
 
-/* Only the first argument: kernels before 6.12 have a memcg path between it and `write`. */
+/* Only the first argument: older kernels have a memcg path between it and `write`. */
 SEC("tp_btf/mmap_lock_start_locking")
 int BPF_PROG(mmap_lock_start_locking, struct mm_struct *mm)
 {
