@@ -27,6 +27,8 @@ function flush_sample() {
 		cat = "uretprobe: trampoline, exit BPF programs (copy)"
 	else if ($0 ~ / syscall_trace_enter /)
 		cat = "syscall tracepoint sys_enter (incl. BPF)"
+	else if ($0 ~ / bpf_trace_run3 | call_trace_sock_recv_length | __mmap_lock_do_trace_start_locking /)
+		cat = "socket hooks: sock_*_length, mmap_lock (BPF)"
 	next
 }
 END {

@@ -196,7 +196,8 @@ perf report -i "$pdir/perf.data" --children --sort sym --stdio -g none 2>/dev/nu
 			"bpf_probe_read_user:copying plaintext into the ring buffer|" \
 			"bpf_ringbuf_submit:ring buffer submit incl. wake-up|" \
 			"native_apic_msr_write:wake-up self-IPI (APIC MSR write; irq_work)|" \
-			"__bpf_trace_sys_enter:raw tracepoint sys_enter (every syscall)|" \
+			"__bpf_trace_sys_enter:raw tracepoint sys_enter (every syscall; --syscall-hook)|" \
+			"bpf_trace_run3:3-argument BPF tracepoints (the socket hooks, inet_sock_set_state)|" \
 			"__sys_sendmmsg:sendmmsg of -o (AF_PACKET, veth, peer stack)", e, "|")
 		for (i = 1; i <= n; i++) { split(e[i], kv, ":"); want[kv[1]] = kv[2]; order[i] = kv[1] }
 	}
@@ -228,7 +229,8 @@ awk -F '\t' '{ v[$1, $2] = $3; cats[$2] = 1 }
 			"other kernel (TCP, epoll, softirq, ...)|" \
 			"uprobe entry: int3 trap, entry BPF programs|" \
 			"uretprobe: trampoline, exit BPF programs (copy)|" \
-			"syscall tracepoint sys_enter (incl. BPF)|total", order, "|")
+			"syscall tracepoint sys_enter (incl. BPF)|" \
+			"socket hooks: sock_*_length, mmap_lock (BPF)|total", order, "|")
 		for (i = 1; i <= n; i++) {
 			c = order[i]; a = v["none", c] + 0; b = v["agent", c] + 0
 			printf "  %-50s %9.2f %9.2f %+9.2f\n", c, a, b, b - a
