@@ -80,7 +80,7 @@ def compare_stream(what, truth, captured, gaps, allow_gaps):
 def cmd_check(a):
     gt = GroundTruth(a.gt)
     dump = load_dump(a.dump_dir)
-    errors = []
+    errors = ["%s: its writer reported: %s" % (a.gt, e) for e in gt.errors]
     lost = 0
     for conn in gt.connections:
         client = (norm_ip(conn["client"][0]), int(conn["client"][1]))

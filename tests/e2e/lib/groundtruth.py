@@ -37,6 +37,9 @@ class GroundTruth:
         self.connections = self.data["connections"]
         self.requests = self.data["requests"]
         self.rules = self.data["rules"]
+        # What the writer found wrong while making it (a peer that did not behave as
+        # planned): a check against such a ground truth must fail, naming them.
+        self.errors = self.data.get("errors", [])
         self.by_id = {c["id"]: c for c in self.connections}
         self.requests_of = {c["id"]: [] for c in self.connections}
         for r in self.requests:
