@@ -22,6 +22,9 @@
 #   agent-o64k agent-o with MTU 65535 on vo and its peer (one frame per write of up to 64 KiB)
 #   agent-osys agent-o with --syscall-hook (the hook on every system call that kernels before
 #             6.3 get, instead of the socket tracepoints)
+#   agent-odown agent-o with vo's peer down: the veth drops every frame it is given (counted
+#             in vo's tx_dropped), so the far side's receive path (netif_rx, its softirq, the
+#             peer's IP layer dropping the frame), which runs on these 2 cores too, is not paid
 #   floor     bench/probe_floor.py                  (counting uprobes at the agent's own probe
 #                                                    sites: what no capture there can undercut)
 # Each run starts its capture, runs wrk for -d seconds, stops the capture and reads its
@@ -67,6 +70,16 @@ while getopts "b:r:d:s:o:c:l:h" o; do
 	esac
 done
 [[ $build == /* ]] || build=$PWD/$build
+for c in "${configs[@]}"; do
+	case $c in
+	none | agent-o | agent-o1 | agent-o9k | agent-o64k | agent-osys | agent-odown | agent-w | \
+		agent-t | agent-t1500 | agent-t9k | floor | bpftrace | probes-only) ;;
+	*)
+		echo "${0##*/}: -c: unknown configuration '$c' (the list is at the top of $0)" >&2
+		exit 2
+		;;
+	esac
+done
 bench_need_root
 bench_need_build "$build"
 bench_need_tools nginx wrk bpftrace openssl curl ip awk
@@ -104,6 +117,8 @@ fi
 cap_pid=
 col_pid=
 bt_reader=
+odown_drop0=0
+odown_dropped=0
 # start_capture CONFIG TAG: starts the capture of CONFIG; 0 when it is mirroring, 1 when it
 # failed (the reason in $cap_fail), 2 when this build does not have it.
 start_capture() {
@@ -114,8 +129,12 @@ start_capture() {
 	cap_note=
 	case $config in
 	none) return 0 ;;
-	agent-o | agent-o1 | agent-o9k | agent-o64k | agent-osys)
+	agent-o | agent-o1 | agent-o9k | agent-o64k | agent-osys | agent-odown)
 		ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx "$([[ $config == agent-o1 ]] && echo on || echo off)" >/dev/null
+		if [[ $config == agent-odown ]]; then
+			ip -n "$BNS_M" link set "$BIF_M" down
+			odown_drop0=$(vo_tx_dropped)
+		fi
 		local mtu=1500
 		[[ $config == agent-o9k ]] && mtu=9000
 		[[ $config == agent-o64k ]] && mtu=65535
@@ -143,6 +162,7 @@ start_capture() {
 		;;
 	agent-t | agent-t1500 | agent-t9k)
 		[[ $tunnel_state == "not available in this build" || $tunnel_state == failed* ]] && return 2
+		mirror_peer_up
 		ip netns exec "$BNS_S" ethtool -K "$BIF_O" tx off >/dev/null
 		local mtu=1500 agent_mtu=()
 		[[ $config == agent-t9k ]] && mtu=9000
@@ -263,10 +283,29 @@ stop_capture() {
 		;;
 	esac
 	cap_pid= col_pid=
+	if [[ $config == agent-odown ]]; then
+		odown_dropped=$(($(vo_tx_dropped) - odown_drop0))
+		mirror_peer_up
+	fi
 }
 
 sink_rx() {
 	ip netns exec "$BNS_M" cat "/sys/class/net/$BIF_M/statistics/rx_packets"
+}
+
+vo_tx_dropped() {
+	ip netns exec "$BNS_S" cat "/sys/class/net/$BIF_O/statistics/tx_dropped"
+}
+
+# After agent-odown: the sink's end up again, and its carrier back, before the next run.
+mirror_peer_up() {
+	local i
+	ip -n "$BNS_M" link set "$BIF_M" up
+	for i in $(seq 100); do
+		ip -n "$BNS_M" link show dev "$BIF_M" | grep -q LOWER_UP && return 0
+		sleep 0.05
+	done
+	log "the sink's link $BIF_M has no carrier after 5 s"
 }
 
 # The access log is written per request (no buffer); after wrk exits nginx still logs the
@@ -333,6 +372,8 @@ run_one() {
 		fdrop=$(bench_metric_sum "$prom" sslcollector_agent_output_dropped_total)
 		sinkrx=$((rx1 - rx0))
 		[[ -s $prom ]] || note+="agent wrote no stats file: $(tail -1 "$BENCH_TMP/$tag.log")"
+		[[ $config != agent-odown ]] ||
+			note+="${note:+; }sink's end down: the veth dropped $odown_dropped frames"
 		if [[ $config == agent-t* ]]; then
 			# the agent's frames go into the tunnel; the collector's counters are by output
 			fout=$(bench_metric "$prom" sslcollector_tunnel_frames_sent_total)

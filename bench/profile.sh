@@ -203,6 +203,25 @@ perf report -i "$pdir/perf.data" --children --sort sym --stdio -g none 2>/dev/nu
 	}
 	$3 == "[k]" && ($4 in want) { got[$4] = $1 }
 	END { for (i = 1; i <= n; i++) printf "  %8s  %-22s %s\n", (order[i] in got) ? got[order[i]] : "0%", order[i], want[order[i]] }'
+if [[ -z $tunnel ]]; then
+	echo
+	echo "perf: the agent's sends, inclusive share of all samples (the agent's threads only):"
+	perf report -i "$pdir/perf.data" --pid "$apid" --children --sort sym --stdio -g none 2>/dev/null |
+		awk '
+		BEGIN {
+			n = split("__sys_sendmmsg:all of it|" \
+				"___sys_sendmsg:each message (msghdr and iovec import, the send below)|" \
+				"packet_sendmsg:AF_PACKET (skb allocation, copy, transmit)|" \
+				"validate_xmit_skb:segmentation of runs (GSO) and checksums|" \
+				"veth_xmit:the veth handing each frame to its peer|" \
+				"__netif_receive_skb_core:the far side receiving them (its softirq, here)|" \
+				"ip_rcv:... and its IPv4 layer dropping them (other hosts'"'"' frames)|" \
+				"ipv6_rcv:... and its IPv6 layer", e, "|")
+			for (i = 1; i <= n; i++) { split(e[i], kv, ":"); want[kv[1]] = kv[2]; order[i] = kv[1] }
+		}
+		$3 == "[k]" { s = $4; sub(/\..*/, "", s); if ((s in want) && !(s in got)) got[s] = $1 }
+		END { for (i = 1; i <= n; i++) printf "  %8s  %-24s %s\n", (order[i] in got) ? got[order[i]] : "0%", order[i], want[order[i]] }'
+fi
 echo
 echo "perf: top symbols (self time, all commands):"
 perf report -i "$pdir/perf.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null |

@@ -26,6 +26,7 @@ CONFIGS = [
     ("agent-w", "sslcollector -I vs -w /dev/null (no network output)"),
     ("agent-o1", "sslcollector -I vs -o vo, TX offload on on vo (frames sent one by one)"),
     ("agent-osys", "sslcollector -I vs -o vo --syscall-hook (a BPF program on every system call, as on kernels before 6.3)"),
+    ("agent-odown", "sslcollector -I vs -o vo, vo's peer down (the veth drops the frames: no receive path on the far side)"),
     ("floor", "bench/probe_floor.py (counting probes at the agent's sites: the floor)"),
 ]
 TARGET = {"1k": 0.90, "64k": 0.95, "1m": 0.95}

@@ -52,7 +52,7 @@ dirty=$(git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep
 log "1+2/4: application overhead and loss ($rounds rounds of ${secs} s per body size and capture)"
 t0=$(date +%s)
 "$here/app_overhead.sh" -b "$build" -r "$rounds" -d "$secs" \
-	-c "none agent-o agent-o9k agent-o1 agent-osys agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" -o "$work/app.tsv"
+	-c "none agent-o agent-o9k agent-o1 agent-osys agent-odown agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" -o "$work/app.tsv"
 t_app=$(($(date +%s) - t0))
 /usr/bin/python3 "$here/report.py" "$work/app.tsv" >"$work/app.md"
 
@@ -100,7 +100,7 @@ As root, from the top of the repository (about 20 minutes on 2 cores):
 
 \`\`\`sh
 bench/run.sh                # all of it; writes docs/BENCHMARKS.md
-bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o9k agent-o1 agent-osys agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" \\
+bench/app_overhead.sh -r $rounds -d $secs -c "none agent-o agent-o9k agent-o1 agent-osys agent-odown agent-w agent-t agent-t1500 agent-t9k floor bpftrace probes-only" \\
     -o results.tsv && bench/report.py results.tsv
 bench/scale.sh              # RSS with 10,000 connections / 100 agents
 $build/bench/forge_bench -r 3 -s 0.5
@@ -137,6 +137,12 @@ time, started before and stopped after each wrk run:
   system call of the machine (kernels before 6.3, and this agent before it used the
   \`sock_send_length\`/\`sock_recv_length\` tracepoints): nginx's and wrk's other system
   calls pay for it too.
+- **the same with vo's peer down**: the veth drops every frame it is given (they are counted
+  in \`vo\`'s \`tx_dropped\`), so the far side's receive path (the backlog queue, its softirq,
+  the peer's IP layer dropping each frame, all on these same 2 cores) is not paid. Between it
+  and \`-o\`: what the mirror link's other end costs the machine when the IDS runs on it; between
+  it and \`-w\`: what the agent's sends themselves cost (system call, AF_PACKET, segmentation,
+  the veth).
 - **sslcollector -I vs -w /dev/null**: the same capture and forging with no network output:
   the difference to \`-o\` is what sending the frames costs.
 - **sslcollector -I vs -t 127.0.0.1 + collector** (\`sslcollector -C -o vo\`, same namespace):
