@@ -608,7 +608,8 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 			o->dump_dir = optarg;
 			break;
 		case ':':
-			if (optopt)
+			/* named as typed: "--pid" rather than its short form */
+			if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
 				return fail(err, err_len, "-%c: missing argument", optopt);
 			return fail(err, err_len, "%s: missing argument", argv[optind - 1]);
 		default:
