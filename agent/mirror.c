@@ -34,6 +34,7 @@ struct mirror {
 	const struct sslc_options *o;
 	struct forge *forge;
 	struct output *outs[MAX_OUTPUTS];
+	struct output_report out_report[MAX_OUTPUTS];
 	size_t n_outs;
 	struct u64map flows;  /* conn_id -> flow */
 	struct u64map by_key; /* connection key -> flow, to spot both ends of one connection */
@@ -354,6 +355,29 @@ void mirror_tick(struct mirror *m, uint64_t wall)
 	}
 }
 
+/* A failing output is logged once (at most once per 10 s), and when it works again. */
+static void report_output(struct mirror *m, size_t i)
+{
+	struct output *o = m->outs[i];
+	struct timespec ts;
+
+	if (output_failing(o) == m->out_report[i].reported)
+		return; /* nothing new: the common case, without a clock read */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	switch (output_report(o, &m->out_report[i],
+			      (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
+			      10000000000ULL)) {
+	case 1:
+		log_warn("%s: %s (its frames are dropped until it works again; "
+			 "sslcollector_agent_output_dropped_total counts them)",
+			 output_name(o), output_last_error(o));
+		break;
+	case -1:
+		log_info("%s: works again", output_name(o));
+		break;
+	}
+}
+
 void mirror_flush(struct mirror *m)
 {
 	for (size_t i = 0; i < m->n_acks; i++) {
@@ -371,6 +395,7 @@ void mirror_flush(struct mirror *m)
 
 		if (ret < 0)
 			m->emit_errors++;
+		report_output(m, i);
 	}
 }
 

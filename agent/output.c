@@ -21,6 +21,27 @@ const char *output_last_error(const struct output *o)
 	return o->last_error;
 }
 
+bool output_failing(const struct output *o)
+{
+	return o->failing;
+}
+
+int output_report(const struct output *o, struct output_report *r, uint64_t now_ns,
+		  uint64_t period_ns)
+{
+	if (o->failing == r->reported)
+		return 0;
+	if (r->reported) {
+		r->reported = false;
+		return -1;
+	}
+	if (r->last_ns && now_ns - r->last_ns < period_ns)
+		return 0;
+	r->reported = true;
+	r->last_ns = now_ns;
+	return 1;
+}
+
 const char *output_name(const struct output *o)
 {
 	return o->name;

@@ -4,6 +4,7 @@
 #ifndef SSLC_OUTPUT_H
 #define SSLC_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,20 @@ void output_get_stats(const struct output *o, struct output_stats *st);
 const char *output_name(const struct output *o);
 /* Why the last frame was refused or dropped ("" if none yet). */
 const char *output_last_error(const struct output *o);
+/* True while the output refuses frames: its last send (-o) or flush to the file (-w) failed,
+ * for output_last_error()'s reason, and none has succeeded since. -o looks an interface that
+ * is gone up again by name every second and sends on it once it is back. */
+bool output_failing(const struct output *o);
+/* Logging a failing output without flooding the log, one per output: output_report() returns 1
+ * when o is failing and that is not reported yet, and no report was made in the last
+ * period_ns (the caller logs output_last_error() now); -1 when o works again after such a
+ * report (the caller logs that); else 0. */
+struct output_report {
+	bool reported;
+	uint64_t last_ns;
+};
+int output_report(const struct output *o, struct output_report *r, uint64_t now_ns,
+		  uint64_t period_ns);
 /* Flushes and closes; accepts NULL. */
 void output_close(struct output *o);
 

@@ -4,6 +4,8 @@
 
 #include "output.h"
 
+#include <stdbool.h>
+
 struct output_ops {
 	int (*write)(struct output *o, const uint8_t *frame, size_t len, uint64_t ts_ns);
 	int (*flush)(struct output *o);
@@ -14,6 +16,7 @@ struct output {
 	const struct output_ops *ops;
 	char name[300];
 	char last_error[256];
+	bool failing; /* the last send/write failed; cleared by the next that succeeds */
 	struct output_stats stats;
 };
 

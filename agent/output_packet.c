@@ -83,6 +83,7 @@ struct packet_output {
 	struct output base;
 	int fd;
 	char ifname[IF_NAMESIZE];
+	bool gone;	   /* the interface was removed: nothing is sent until it is back */
 	bool vnet;	   /* PACKET_VNET_HDR is on: every send starts with a virtio_net_hdr */
 	bool cut;	   /* the interface leaves segmentation and checksums to the kernel */
 	bool csum_partial; /* TCP checksums come partial (output_packet_complete_csum) */
@@ -429,6 +430,40 @@ static void close_slot(struct packet_output *p)
 	p->n++;
 }
 
+static int bind_iface(int fd, unsigned ifindex)
+{
+	struct sockaddr_ll sll = {0};
+
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = 0;
+	sll.sll_ifindex = (int)ifindex;
+	return bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -errno : 0;
+}
+
+/* The interface was removed (the kernel unbinds the socket then): once one of that name exists
+ * again, the socket is bound to it. */
+static void rebind(struct packet_output *p)
+{
+	unsigned idx = if_nametoindex(p->ifname);
+	int err;
+
+	if (!idx) {
+		snprintf(p->base.last_error, sizeof(p->base.last_error),
+			 "interface %s does not exist any more; sending again once it does",
+			 p->ifname);
+		return;
+	}
+	if ((err = bind_iface(p->fd, idx)) < 0) {
+		snprintf(p->base.last_error, sizeof(p->base.last_error),
+			 "interface %s is back, but binding to it failed: %s", p->ifname,
+			 strerror(-err));
+		return;
+	}
+	p->gone = false;
+	p->base.failing = false;
+	p->base.last_error[0] = '\0';
+}
+
 static int packet_flush(struct output *base)
 {
 	struct packet_output *p = (struct packet_output *)base;
@@ -442,8 +477,15 @@ static int packet_flush(struct output *base)
 		if (p->csum_due[i])
 			complete_csum(p, i);
 	while (done < p->n) {
-		int r = sendmmsg(p->fd, p->msgs + done, p->n - done, 0);
+		int r;
 
+		if (p->gone) { /* no system call per batch while there is nothing to send on */
+			for (; done < p->n; done++)
+				p->base.stats.dropped += p->frames[done];
+			err = -ENODEV;
+			break;
+		}
+		r = sendmmsg(p->fd, p->msgs + done, p->n - done, 0);
 		if (r > 0) {
 			for (unsigned i = done; i < done + (unsigned)r; i++) {
 				p->base.stats.frames += p->frames[i];
@@ -453,6 +495,7 @@ static int packet_flush(struct output *base)
 			}
 			done += (unsigned)r;
 			retries = 0;
+			p->base.failing = false;
 			continue;
 		}
 		if (errno == EINTR)
@@ -467,14 +510,24 @@ static int packet_flush(struct output *base)
 		err = -errno;
 		p->base.stats.errors++;
 		p->base.stats.dropped += p->frames[done];
-		snprintf(p->base.last_error, sizeof(p->base.last_error), "send on %s: %s",
-			 p->ifname, strerror(errno));
+		p->base.failing = true;
+		if (errno == ENXIO || errno == ENODEV) {
+			/* unbound: the interface was removed */
+			p->gone = true;
+			snprintf(p->base.last_error, sizeof(p->base.last_error),
+				 "interface %s is gone; sending again once it is back", p->ifname);
+		} else {
+			snprintf(p->base.last_error, sizeof(p->base.last_error), "send on %s: %s",
+				 p->ifname, strerror(errno));
+		}
 		done++;
 		retries = 0;
 	}
 	p->n = 0;
 	now = coarse_ns();
 	if (now >= p->recheck_ns) {
+		if (p->gone)
+			rebind(p);
 		p->cut = p->vnet && kernel_cuts(p->fd, p->ifname);
 		p->mtu = read_mtu(p);
 		p->recheck_ns = now + RECHECK_NS;
@@ -656,7 +709,6 @@ static const struct output_ops packet_ops = {
 
 int output_packet_open(const char *ifname, struct output **out, char *err, size_t err_len)
 {
-	struct sockaddr_ll sll = {0};
 	struct packet_output *p;
 	unsigned ifindex;
 	int ret, one = 1;
@@ -685,12 +737,8 @@ int output_packet_open(const char *ifname, struct output **out, char *err, size_
 	}
 	/* without it (very old kernels) every frame is sent as it is */
 	p->vnet = setsockopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == 0;
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = 0;
-	sll.sll_ifindex = (int)ifindex;
-	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		ret = -errno;
-		snprintf(err, err_len, "-o %s: cannot bind: %s", ifname, strerror(errno));
+	if ((ret = bind_iface(p->fd, ifindex)) < 0) {
+		snprintf(err, err_len, "-o %s: cannot bind: %s", ifname, strerror(-ret));
 		goto fail;
 	}
 	packet_init_batch(p);

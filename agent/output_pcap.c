@@ -63,8 +63,10 @@ static int pcapout_flush_now(struct pcap_output *p)
 		snprintf(p->base.last_error, sizeof(p->base.last_error), "writing %s: %s",
 			 p->base.name + 3, strerror(-err));
 		clearerr(p->file);
+		p->base.failing = true;
 		return err;
 	}
+	p->base.failing = false;
 	return 0;
 }
 

@@ -151,14 +151,43 @@ static int write_stats(struct collector *c)
 	return ret;
 }
 
+/* An output failing as a whole (interface gone or down, file system full) is logged once (at
+ * most once per OUTPUT_LOG_PERIOD_MS), and when it works again. */
+static void report_output(struct output *o, struct output_report *r, uint64_t now_ms)
+{
+	if (!o)
+		return;
+	switch (output_report(o, r, now_ms * 1000000ULL, OUTPUT_LOG_PERIOD_MS * 1000000ULL)) {
+	case 1:
+		log_warn("%s: %s (frames are dropped until it works again; "
+			 "sslcollector_collector_frames_dropped_total counts them)",
+			 output_name(o), output_last_error(o));
+		break;
+	case -1:
+		log_info("%s: works again", output_name(o));
+		break;
+	}
+}
+
+static void flush_outputs(struct collector *c)
+{
+	uint64_t now = collector_now_ms();
+
+	if (c->out_iface)
+		output_flush(c->out_iface);
+	if (c->out_pcap)
+		output_flush(c->out_pcap);
+	report_output(c->out_iface, &c->iface_report, now);
+	report_output(c->out_pcap, &c->pcap_report, now);
+}
+
 static void tick(struct collector *c)
 {
 	uint64_t now = collector_now_ms();
 	static int last_stats_err;
 
 	agent_check_deadlines(c, now);
-	if (c->out_pcap)
-		output_flush(c->out_pcap);
+	flush_outputs(c); /* also when no agent sends: an -o interface that is back is found */
 	if (c->opts->stats_path && now >= c->next_stats_ms) {
 		int ret = write_stats(c);
 
@@ -228,10 +257,7 @@ static void run_loop(struct collector *c)
 			}
 		}
 		agent_service_ready(c);
-		if (c->out_iface)
-			output_flush(c->out_iface);
-		if (c->out_pcap)
-			output_flush(c->out_pcap);
+		flush_outputs(c);
 		agent_reap(c);
 	}
 }

@@ -253,6 +253,9 @@ static void output_failed(struct collector *c, struct agent *a, const struct out
 {
 	uint64_t now = collector_now_ms();
 
+	if (output_failing(o))
+		return; /* the output as a whole, not this agent's frame: collector_report_outputs()
+			 */
 	if (c->output_log_ms && now - c->output_log_ms < OUTPUT_LOG_PERIOD_MS)
 		return;
 	c->output_log_ms = now;

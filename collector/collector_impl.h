@@ -62,7 +62,8 @@ struct collector {
 	struct source sig, timer;
 	struct output *out_iface, *out_pcap;
 	unsigned mtu;
-	uint64_t output_log_ms; /* last output refusal logged */
+	uint64_t output_log_ms; /* last refusal of an agent's frame logged */
+	struct output_report iface_report, pcap_report; /* an output failing as a whole */
 	struct pcap_stream_limits limits;
 	size_t frame_buf_size;
 

@@ -693,6 +693,61 @@ static void test_refused_frames_counted(void **state)
 	capture_free(&cap);
 }
 
+/* The interface is removed, then created again under the same name (a new index): frames
+ * written meanwhile are dropped and counted, the output says why, and within the next
+ * recheck (1 s) it sends on the new interface again, exactly what it is given. */
+static void test_interface_recreated(void **state)
+{
+	struct output_stats st;
+	struct capture cap;
+	struct output *o;
+	struct rx *rx = calloc(1, sizeof(*rx));
+	char err[256] = "";
+	int fd;
+
+	(void)state;
+	assert_non_null(rx);
+	capture_init(&cap);
+	forge_workload(&cap, AF_INET, 0);
+	sh("ethtool -K pkt0 tx on >/dev/null");
+	assert_int_equal(output_packet_open("pkt0", &o, err, sizeof(err)), 0);
+	for (size_t i = 0; i < cap.n; i++)
+		assert_int_equal(output_write(o, cap.v[i].frame, cap.v[i].len, 1), 0);
+	assert_int_equal(output_flush(o), 0);
+	assert_false(output_failing(o));
+
+	sh("ip link del pkt0");
+	for (size_t i = 0; i < cap.n; i++)
+		output_write(o, cap.v[i].frame, cap.v[i].len, 1);
+	assert_true(output_flush(o) < 0);
+	assert_true(output_failing(o));
+	assert_non_null(strstr(output_last_error(o), "pkt0 is gone"));
+	output_get_stats(o, &st);
+	assert_int_equal(st.frames, cap.n);
+	assert_int_equal(st.dropped, cap.n);
+
+	sh("ip link add name pkt0 type veth peer name pkt1");
+	sh("ip link set pkt0 up && ip link set pkt1 up");
+	fd = rx_open();
+	usleep(1100 * 1000); /* the output looks for the interface again every second */
+	output_flush(o);
+	assert_false(output_failing(o));
+	assert_string_equal(output_last_error(o), "");
+	for (size_t i = 0; i < cap.n; i++)
+		assert_int_equal(output_write(o, cap.v[i].frame, cap.v[i].len, 1), 0);
+	assert_int_equal(output_flush(o), 0);
+	output_get_stats(o, &st);
+	output_close(o);
+	rx_drain(fd, rx, 200);
+	close(fd);
+	expect_same(&cap, rx);
+	assert_int_equal(st.frames, 2 * cap.n);
+	assert_int_equal(st.dropped, cap.n);
+	rx_free(rx);
+	free(rx);
+	capture_free(&cap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -705,6 +760,7 @@ int main(void)
 	    cmocka_unit_test(test_oversized_uncuttable_dropped),
 	    cmocka_unit_test(test_frames_a_run_must_not_take),
 	    cmocka_unit_test(test_refused_frames_counted),
+	    cmocka_unit_test(test_interface_recreated),
 	};
 
 	if (geteuid() != 0) {
