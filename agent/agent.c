@@ -496,7 +496,11 @@ int agent_run(const struct sslc_options *o)
 			case 2: {
 				struct signalfd_siginfo si;
 
-				if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					break;
+				if (si.ssi_signo == SIGHUP)
+					mirror_reopen(a->mirror); /* log rotation */
+				else
 					stop = true;
 				break;
 			}

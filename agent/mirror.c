@@ -399,6 +399,26 @@ void mirror_flush(struct mirror *m)
 	}
 }
 
+void mirror_reopen(struct mirror *m)
+{
+	bool any = false;
+
+	for (size_t i = 0; m && i < m->n_outs; i++) {
+		char msg[400];
+		int ret = output_reopen(m->outs[i], msg, sizeof(msg));
+
+		if (ret == -ENOTSUP)
+			continue;
+		any = true;
+		if (ret < 0)
+			log_warn("SIGHUP: %s", msg);
+		else
+			log_info("SIGHUP: %s", msg);
+	}
+	if (!any)
+		log_info("SIGHUP: no -w file to start again");
+}
+
 bool mirror_holds_payloads(const struct mirror *m)
 {
 	return m && m->hold;

@@ -27,6 +27,9 @@ void mirror_tick(struct mirror *m, uint64_t wall_ns);
 /* Forges the ACKs that wait (see forge's delay_acks) and sends what the outputs have batched.
  * Called after each batch of events. */
 void mirror_flush(struct mirror *m);
+/* SIGHUP: each -w file that was moved away (log rotation) is started again under its name;
+ * logs what it did. */
+void mirror_reopen(struct mirror *m);
 /* True when the -o outputs send payloads from where forge found them (the ring buffer
  * record of the event): then mirror_release() must run before the record's space is reused
  * (capture_set_sync). */

@@ -1,6 +1,9 @@
 /* Dispatch to the sink implementations. */
 #include "output_impl.h"
 
+#include <errno.h>
+#include <stdio.h>
+
 int output_write(struct output *o, const uint8_t *frame, size_t len, uint64_t ts_ns)
 {
 	return o->ops->write(o, frame, len, ts_ns);
@@ -19,6 +22,28 @@ void output_get_stats(const struct output *o, struct output_stats *st)
 const char *output_last_error(const struct output *o)
 {
 	return o->last_error;
+}
+
+int output_reopen(struct output *o, char *msg, size_t len)
+{
+	char err[320] = "";
+	int ret;
+
+	if (!o->ops->reopen) {
+		snprintf(msg, len, "%s: not a file", o->name);
+		return -ENOTSUP;
+	}
+	ret = o->ops->reopen(o, err, sizeof(err));
+	if (ret > 0)
+		snprintf(msg, len, "%s: started a new file", o->name);
+	else if (ret == 0)
+		snprintf(msg, len,
+			 "%s: the file is still there under that name, so it goes on (move it "
+			 "away first)",
+			 o->name);
+	else
+		snprintf(msg, len, "%s; the frames go on into the file as it was", err);
+	return ret;
 }
 
 bool output_failing(const struct output *o)

@@ -77,6 +77,11 @@ struct output_report {
 };
 int output_report(const struct output *o, struct output_report *r, uint64_t now_ns,
 		  uint64_t period_ns);
+/* -w: starts a new file under the same name after the file was moved away (log rotation):
+ * returns 1, or 0 when the name still refers to the file being written (nothing is done), or
+ * a negative errno (the frames go on into the file being written); -ENOTSUP for -o. msg gets
+ * a line for the log in every case. */
+int output_reopen(struct output *o, char *msg, size_t len);
 /* Flushes and closes; accepts NULL. */
 void output_close(struct output *o);
 

@@ -10,6 +10,7 @@ struct output_ops {
 	int (*write)(struct output *o, const uint8_t *frame, size_t len, uint64_t ts_ns);
 	int (*flush)(struct output *o);
 	void (*close)(struct output *o);
+	int (*reopen)(struct output *o, char *err, size_t err_len); /* NULL: not a file */
 };
 
 struct output {

@@ -89,27 +89,18 @@ static void pcapout_close(struct output *base)
 	free(p);
 }
 
-static const struct output_ops pcap_ops = {
-    .write = pcapout_write,
-    .flush = pcapout_flush,
-    .close = pcapout_close,
-};
-
-int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len)
+/* Creates (or truncates) path, private, and starts a pcap in it (the global header is written
+ * at the next flush). */
+static int open_dumper(const char *path, pcap_t *dead, FILE **file, pcap_dumper_t **dumper,
+		       char *err, size_t err_len)
 {
-	struct pcap_output *p;
 	struct stat st;
 	int fd, ret;
 
-	*out = NULL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, err_len, "-w %s: %s", path, strerror(errno));
-		free(p);
 		return ret;
 	}
 	/* an existing file keeps its mode through O_TRUNC: make it private too (only a regular
@@ -119,31 +110,77 @@ int output_pcap_open(const char *path, struct output **out, char *err, size_t er
 		snprintf(err, err_len, "-w %s: cannot make it private (chmod 0600): %s", path,
 			 strerror(errno));
 		close(fd);
-		free(p);
 		return ret;
 	}
-	p->file = fdopen(fd, "wb");
-	if (!p->file) {
+	*file = fdopen(fd, "wb");
+	if (!*file) {
 		ret = -errno;
+		snprintf(err, err_len, "-w %s: %s", path, strerror(errno));
 		close(fd);
-		free(p);
 		return ret;
 	}
-	setvbuf(p->file, NULL, _IOFBF, 1 << 20);
+	setvbuf(*file, NULL, _IOFBF, 1 << 20);
+	*dumper = pcap_dump_fopen(dead, *file);
+	if (!*dumper) {
+		snprintf(err, err_len, "-w %s: %s", path, pcap_geterr(dead));
+		fclose(*file);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* After the file was moved away (log rotation): a new one under the same name. */
+static int pcapout_reopen(struct output *base, char *err, size_t err_len)
+{
+	struct pcap_output *p = (struct pcap_output *)base;
+	const char *path = p->base.name + 3;
+	struct stat now, ours;
+	pcap_dumper_t *dumper;
+	FILE *file;
+	int ret;
+
+	if (stat(path, &now) == 0 && fstat(fileno(p->file), &ours) == 0 &&
+	    now.st_dev == ours.st_dev && now.st_ino == ours.st_ino)
+		return 0; /* still there: starting again would throw its frames away */
+	if ((ret = open_dumper(path, p->dead, &file, &dumper, err, err_len)) < 0)
+		return ret; /* the frames go on into the file we have */
+	pcapout_flush_now(p);
+	pcap_dump_close(p->dumper); /* closes p->file */
+	p->dumper = dumper;
+	p->file = file;
+	if (pcapout_flush_now(p) < 0) { /* the new file's global header */
+		snprintf(err, err_len, "%s", p->base.last_error);
+		return -EIO;
+	}
+	return 1;
+}
+
+static const struct output_ops pcap_ops = {
+    .write = pcapout_write,
+    .flush = pcapout_flush,
+    .close = pcapout_close,
+    .reopen = pcapout_reopen,
+};
+
+int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len)
+{
+	struct pcap_output *p;
+	int ret;
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
 	p->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, PCAP_SNAPLEN,
 						       PCAP_TSTAMP_PRECISION_MICRO);
 	if (!p->dead) {
-		fclose(p->file);
 		free(p);
 		return -ENOMEM;
 	}
-	p->dumper = pcap_dump_fopen(p->dead, p->file);
-	if (!p->dumper) {
-		snprintf(err, err_len, "-w %s: %s", path, pcap_geterr(p->dead));
+	if ((ret = open_dumper(path, p->dead, &p->file, &p->dumper, err, err_len)) < 0) {
 		pcap_close(p->dead);
-		fclose(p->file);
 		free(p);
-		return -EIO;
+		return ret;
 	}
 	p->base.ops = &pcap_ops;
 	snprintf(p->base.name, sizeof(p->base.name), "-w %s", path);

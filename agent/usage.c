@@ -67,6 +67,8 @@ static const char usage_text[] =
     "  -h, --help              this text\n"
     "  -V, --version           the version\n"
     "\n"
+    "Signals: SIGINT, SIGTERM stop; SIGHUP starts the -w file again once it was moved away\n"
+    "(log rotation).\n"
     "Exit status: 0 success, 1 runtime failure, 2 bad arguments.\n";
 
 const char *options_usage(void)

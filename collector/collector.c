@@ -1,6 +1,6 @@
 /* sslcollector -C: set-up (certificates, outputs, listening sockets, signals, privileges), the
  * one epoll event loop that serves every agent, periodic metrics and log summary, clean
- * stop on SIGINT/SIGTERM. */
+ * stop on SIGINT/SIGTERM, a new -w file on SIGHUP (log rotation). */
 #include "collector.h"
 #include "collector_impl.h"
 #include "log.h"
@@ -107,6 +107,7 @@ static int setup_events(struct collector *c, char *err, size_t err_len)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -214,11 +215,29 @@ static void tick(struct collector *c)
 	}
 }
 
+/* SIGHUP: a -w file that was moved away (log rotation) is started again under its name. The
+ * collector runs as --user by then: the directory must let that user create the file. */
+static void reopen_pcap(struct collector *c)
+{
+	char msg[400];
+
+	if (!c->out_pcap)
+		log_info("SIGHUP: no -w file to start again");
+	else if (output_reopen(c->out_pcap, msg, sizeof(msg)) < 0)
+		log_warn("SIGHUP: %s", msg);
+	else
+		log_info("SIGHUP: %s", msg);
+}
+
 static void on_signal(struct collector *c)
 {
 	struct signalfd_siginfo si;
 
 	while (read(c->sig.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reopen_pcap(c);
+			continue;
+		}
 		log_info("%s: stopping", strsignal((int)si.ssi_signo));
 		c->stop = true;
 	}

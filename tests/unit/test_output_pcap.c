@@ -1,6 +1,6 @@
 /* output_pcap_open: the pcap file is private (0600) even when it existed with another mode, a
  * FIFO or a device given as -w keeps its own mode (it is not ours to change), and what is written
- * is a pcap with the frame in it. */
+ * is a pcap with the frame in it. output_reopen: log rotation. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -85,6 +85,53 @@ static void test_missing_directory_is_an_error(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+static long size_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (long)st.st_size;
+}
+
+/* SIGHUP after log rotation: a file still in place goes on; one moved away gets every frame
+ * written before the reopen and a new file under the name the rest; when the new file cannot
+ * be made, the frames go on into the old one. */
+static void test_reopen_after_rotation(void **state)
+{
+	char path[256], moved[300], err[256] = "", msg[400];
+	uint8_t frame[60] = {0};
+	const long rec = 16 + (long)sizeof(frame);
+	struct output *o;
+
+	(void)state;
+	frame[12] = 0x08;
+	snprintf(path, sizeof(path), "%s/rot.pcap", dir);
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	assert_int_equal(output_pcap_open(path, &o, err, sizeof(err)), 0);
+	assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+	assert_int_equal(output_reopen(o, msg, sizeof(msg)), 0); /* not moved: nothing done */
+	assert_non_null(strstr(msg, "still there"));
+	assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+	assert_int_equal(output_reopen(o, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "started a new file"));
+	assert_int_equal(size_of(moved), 24 + 3 * rec); /* complete: flushed before the switch */
+	assert_int_equal(mode_of(path), 0600);
+	assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+
+	/* moved again, and a directory where the new file would go */
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_true(output_reopen(o, msg, sizeof(msg)) < 0);
+	assert_non_null(strstr(msg, "Is a directory"));
+	assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+	output_close(o);
+	assert_int_equal(size_of(moved), 24 + 2 * rec); /* the frames went on into it */
+	assert_int_equal(rmdir(path), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -106,6 +153,7 @@ int main(void)
 	    cmocka_unit_test(test_regular_file_made_private),
 	    cmocka_unit_test(test_fifo_keeps_its_mode),
 	    cmocka_unit_test(test_missing_directory_is_an_error),
+	    cmocka_unit_test(test_reopen_after_rotation),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
