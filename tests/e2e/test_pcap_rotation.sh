@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# -w and log rotation: the pcap file is moved away and sslcollector gets SIGHUP (what logrotate
+# does); every frame written before it must be in the moved file, complete, and what follows in
+# a new file under the old name, mode 0600; a SIGHUP while the file is still in place changes
+# nothing; the agent keeps running and stops cleanly.
+#
+#   ns client                          ns server
+#  +------------------------+   veth   +--------------------------------------------------+
+#  | tls_clients.py fetch   |==========| nginx :443 TLS                                   |
+#  |   3 x GET /, then      |          | sslcollector -I s-ID -w tls.pcap                 |
+#  |   mv + SIGHUP, 3 more  |          |                                                  |
+#  +------------------------+          +--------------------------------------------------+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/e2e.sh
+source "$here/lib/e2e.sh"
+
+e2e_setup
+e2e_nginx_start 443:tls
+pcap=$E2E_TMP/tls.pcap
+e2e_bg agent server "$E2E_TMP/agent.log" "$SSLC_BIN" -I "$E2E_IF_SERVER" -w "$pcap"
+e2e_wait_file_match "$E2E_TMP/agent.log" "mirroring TLS on"
+
+# fetch GT: three connections at once, each a request and its answer, then closed
+fetch() {
+	e2e_in client "$E2E_PY" "$E2E_LIB/tls_clients.py" fetch --out "$1" --count 3 \
+		--cafile "$E2E_PKI_DIR/ca.pem" "$E2E_SERVER4" 443 / || e2e_fail "the fetch failed"
+}
+# wait_log N REGEX: until the agent's log has N lines matching REGEX
+wait_log() {
+	e2e_wait_until 10 "$1 lines '$2' in the agent's log" \
+		bash -c '(($(grep -cE -- "$2" "$3") >= $1))' _ "$1" "$2" "$E2E_TMP/agent.log"
+}
+
+fetch "$E2E_TMP/before-gt.json"
+sleep 1 # the agent has mirrored the connections' ends (it drains its ring every 5 ms)
+kill -HUP "${E2E_PIDS[agent]}"
+wait_log 1 "SIGHUP: .*still there"
+mv "$pcap" "$pcap.1"
+kill -HUP "${E2E_PIDS[agent]}"
+wait_log 1 "SIGHUP: .*started a new file"
+fetch "$E2E_TMP/after-gt.json"
+sleep 1
+e2e_stop agent TERM 30 || e2e_fail "sslcollector did not exit cleanly (status $?)"
+
+mode_600() {
+	local mode
+	mode=$(stat -c %a "$1")
+	[[ $mode == 600 ]] || { echo "$1 has mode $mode, expected 600"; return 1; }
+}
+e2e_check "the agent ran on through both SIGHUPs" \
+	grep -q "stopped:" "$E2E_TMP/agent.log"
+e2e_check "the moved file holds the first connections, complete" \
+	e2e_py pcaptool check "$pcap.1" --gt "$E2E_TMP/before-gt.json"
+e2e_check "the new file holds the later ones, complete" \
+	e2e_py pcaptool check "$pcap" --gt "$E2E_TMP/after-gt.json"
+e2e_check "the new file is private (0600)" mode_600 "$pcap"
+e2e_checks_done
