@@ -34,7 +34,7 @@ wait_log() {
 }
 
 fetch "$E2E_TMP/before-gt.json"
-sleep 1 # the agent has mirrored the connections' ends (it drains its ring every 5 ms)
+sleep 2 # the agent has mirrored the connections' ends (it drains its ring every 5 ms)
 kill -HUP "${E2E_PIDS[agent]}"
 wait_log 1 "SIGHUP: .*still there"
 mv "$pcap" "$pcap.1"
