@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,11 +107,16 @@ static int refresh_addrs(struct agent *a, bool first)
 			local_addrs_free(&fresh);
 			return ret;
 		}
-		if (!fresh.n)
+		if (!fresh.n && !if_nametoindex(a->o->iface))
+			log_warn("-I %s is gone: nothing to mirror until an interface of that name "
+				 "has an address again",
+				 a->o->iface);
+		else if (!fresh.n)
 			log_warn("-I %s has no IP address: nothing to mirror until it gets one",
 				 a->o->iface);
 		else if (!first)
-			log_info("-I %s: %zu addresses now", a->o->iface, fresh.n);
+			log_info("-I %s: %zu address%s now", a->o->iface, fresh.n,
+				 fresh.n == 1 ? "" : "es");
 	}
 	local_addrs_free(&a->addrs);
 	a->addrs = fresh;
