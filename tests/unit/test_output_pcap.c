@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +134,66 @@ static void test_reopen_after_rotation(void **state)
 	assert_int_equal(rmdir(path), 0);
 }
 
+/* A write that fails (here: past RLIMIT_FSIZE, as a full disk would) must leave a pcap every
+ * reader can read to its end: the file goes back to its last complete frame, the frames of the
+ * failed flush count as dropped, never as written, and the next flush that succeeds goes on
+ * from there. */
+static void test_failed_write_cut_back(void **state)
+{
+	char path[256], err[256] = "";
+	uint8_t frame[60] = {0}, buf[4096];
+	const long rec = 16 + (long)sizeof(frame);
+	struct output_stats st;
+	struct rlimit old, lim;
+	struct output *o;
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	frame[12] = 0x08;
+	signal(SIGXFSZ, SIG_IGN); /* EFBIG instead */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	snprintf(path, sizeof(path), "%s/full.pcap", dir);
+	assert_int_equal(output_pcap_open(path, &o, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+	usleep(210 * 1000); /* the sink flushes at most every 200 ms */
+	assert_int_equal(output_flush(o), 0);
+	assert_int_equal(size_of(path), 24 + 3 * rec);
+
+	lim = old;
+	lim.rlim_cur = (rlim_t)(24 + 4 * rec + 10); /* one more frame and 10 bytes fit */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+	usleep(210 * 1000);
+	assert_true(output_flush(o) < 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_true(output_failing(o));
+	assert_non_null(strstr(output_last_error(o), "File too large"));
+	assert_int_equal(size_of(path), 24 + 3 * rec); /* cut back */
+	output_get_stats(o, &st);
+	assert_int_equal(st.frames, 3);
+	assert_int_equal(st.dropped, 5);
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+	usleep(210 * 1000);
+	assert_int_equal(output_flush(o), 0);
+	assert_false(output_failing(o));
+	output_get_stats(o, &st);
+	output_close(o);
+	assert_int_equal(st.frames, 5);
+	assert_int_equal(st.dropped, 5);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(n, 24 + 5 * rec);
+	for (long off = 24; off < n; off += rec) /* every record whole: caplen 60 */
+		assert_int_equal(buf[off + 8] | buf[off + 9] << 8, (int)sizeof(frame));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -154,6 +216,7 @@ int main(void)
 	    cmocka_unit_test(test_fifo_keeps_its_mode),
 	    cmocka_unit_test(test_missing_directory_is_an_error),
 	    cmocka_unit_test(test_reopen_after_rotation),
+	    cmocka_unit_test(test_failed_write_cut_back),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
