@@ -358,24 +358,20 @@ void mirror_tick(struct mirror *m, uint64_t wall)
 /* A failing output is logged once (at most once per 10 s), and when it works again. */
 static void report_output(struct mirror *m, size_t i)
 {
-	struct output *o = m->outs[i];
 	struct timespec ts;
+	char msg[400];
+	int ret;
 
-	if (output_failing(o) == m->out_report[i].reported)
+	if (output_failing(m->outs[i]) == m->out_report[i].reported)
 		return; /* nothing new: the common case, without a clock read */
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	switch (output_report(o, &m->out_report[i],
-			      (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
-			      10000000000ULL)) {
-	case 1:
-		log_warn("%s: %s (its frames are dropped until it works again; "
-			 "sslcollector_agent_output_dropped_total counts them)",
-			 output_name(o), output_last_error(o));
-		break;
-	case -1:
-		log_info("%s: works again", output_name(o));
-		break;
-	}
+	ret = output_report(m->outs[i], &m->out_report[i],
+			    (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
+			    10000000000ULL, msg, sizeof(msg));
+	if (ret > 0)
+		log_warn("%s", msg);
+	else if (ret < 0)
+		log_info("%s", msg);
 }
 
 void mirror_flush(struct mirror *m)

@@ -52,18 +52,21 @@ bool output_failing(const struct output *o)
 }
 
 int output_report(const struct output *o, struct output_report *r, uint64_t now_ns,
-		  uint64_t period_ns)
+		  uint64_t period_ns, char *msg, size_t len)
 {
 	if (o->failing == r->reported)
 		return 0;
 	if (r->reported) {
 		r->reported = false;
+		snprintf(msg, len, "%s: works again", o->name);
 		return -1;
 	}
 	if (r->last_ns && now_ns - r->last_ns < period_ns)
 		return 0;
 	r->reported = true;
 	r->last_ns = now_ns;
+	snprintf(msg, len, "%s: %s (frames are dropped and counted until it works again)", o->name,
+		 o->last_error);
 	return 1;
 }
 

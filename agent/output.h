@@ -69,14 +69,14 @@ const char *output_last_error(const struct output *o);
 bool output_failing(const struct output *o);
 /* Logging a failing output without flooding the log, one per output: output_report() returns 1
  * when o is failing and that is not reported yet, and no report was made in the last
- * period_ns (the caller logs output_last_error() now); -1 when o works again after such a
- * report (the caller logs that); else 0. */
+ * period_ns; -1 when o works again after such a report; else 0. For 1 and -1, msg gets the
+ * line for the log (a warning, an info). */
 struct output_report {
 	bool reported;
 	uint64_t last_ns;
 };
 int output_report(const struct output *o, struct output_report *r, uint64_t now_ns,
-		  uint64_t period_ns);
+		  uint64_t period_ns, char *msg, size_t len);
 /* -w: starts a new file under the same name after the file was moved away (log rotation):
  * returns 1, or 0 when the name still refers to the file being written (nothing is done), or
  * a negative errno (the frames go on into the file being written); -ENOTSUP for -o. msg gets

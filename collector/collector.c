@@ -156,18 +156,17 @@ static int write_stats(struct collector *c)
  * most once per OUTPUT_LOG_PERIOD_MS), and when it works again. */
 static void report_output(struct output *o, struct output_report *r, uint64_t now_ms)
 {
+	char msg[400];
+	int ret;
+
 	if (!o)
 		return;
-	switch (output_report(o, r, now_ms * 1000000ULL, OUTPUT_LOG_PERIOD_MS * 1000000ULL)) {
-	case 1:
-		log_warn("%s: %s (frames are dropped until it works again; "
-			 "sslcollector_collector_frames_dropped_total counts them)",
-			 output_name(o), output_last_error(o));
-		break;
-	case -1:
-		log_info("%s: works again", output_name(o));
-		break;
-	}
+	ret = output_report(o, r, now_ms * 1000000ULL, OUTPUT_LOG_PERIOD_MS * 1000000ULL, msg,
+			    sizeof(msg));
+	if (ret > 0)
+		log_warn("%s", msg);
+	else if (ret < 0)
+		log_info("%s", msg);
 }
 
 static void flush_outputs(struct collector *c)
