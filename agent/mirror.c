@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,19 +356,22 @@ void mirror_tick(struct mirror *m, uint64_t wall)
 	}
 }
 
-/* A failing output is logged once (at most once per 10 s), and when it works again. */
+/* A failing output is logged once (at most once per 10 s), and when it works again; -w's
+ * rotation, when it completes a file or fails to. */
 static void report_output(struct mirror *m, size_t i)
 {
 	struct timespec ts;
-	char msg[400];
-	int ret;
+	char msg[PATH_MAX + 600];
+	int ret = output_rotation_news(m->outs[i], msg, sizeof(msg));
 
-	if (output_failing(m->outs[i]) == m->out_report[i].reported)
-		return; /* nothing new: the common case, without a clock read */
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	ret = output_report(m->outs[i], &m->out_report[i],
-			    (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
-			    10000000000ULL, msg, sizeof(msg));
+	if (!ret) {
+		if (output_failing(m->outs[i]) == m->out_report[i].reported)
+			return; /* nothing new: the common case, without a clock read */
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		ret = output_report(m->outs[i], &m->out_report[i],
+				    (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
+				    10000000000ULL, msg, sizeof(msg));
+	}
 	if (ret > 0)
 		log_warn("%s", msg);
 	else if (ret < 0)
@@ -490,7 +494,10 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 		m->n_outs++;
 	}
 	if (o->pcap_path) {
-		ret = output_pcap_open(o->pcap_path, &m->outs[m->n_outs], err, err_len);
+		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s,
+					      o->rotate_keep};
+
+		ret = output_pcap_open(o->pcap_path, &rot, &m->outs[m->n_outs], err, err_len);
 		if (ret)
 			goto fail;
 		m->n_outs++;
@@ -611,6 +618,19 @@ void mirror_metrics(struct mirror *m, struct metrics_buf *mb)
 		snprintf(labels, sizeof(labels), "output=\"%s\"", name);
 		metrics_sample(mb, "sslcollector_agent_output_frames_cut_total", labels,
 			       os.cut_frames);
+	}
+	metrics_family(mb, "sslcollector_agent_output_files_completed_total", "counter",
+		       "Files of -w completed and renamed by --rotate-size/--rotate-time");
+	for (size_t i = 0; i < m->n_outs; i++) {
+		struct output_stats os;
+
+		if (!output_pcap_rotates(m->outs[i]))
+			continue;
+		output_get_stats(m->outs[i], &os);
+		metrics_escape(output_name(m->outs[i]), name, sizeof(name));
+		snprintf(labels, sizeof(labels), "output=\"%s\"", name);
+		metrics_sample(mb, "sslcollector_agent_output_files_completed_total", labels,
+			       os.files_completed);
 	}
 	metrics_family(mb, "sslcollector_agent_flows_restarted_total", "counter",
 		       "Connections restarted with a new handshake after a tunnel reconnect");

@@ -53,6 +53,9 @@ enum {
 	OPT_USER,
 	OPT_SYSLOG,
 	OPT_DUMP_DIR,
+	OPT_ROTATE_SIZE,
+	OPT_ROTATE_TIME,
+	OPT_ROTATE_KEEP,
 };
 
 static const struct option long_options[] = {
@@ -88,6 +91,9 @@ static const struct option long_options[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"dump-dir", required_argument, NULL, OPT_DUMP_DIR},
+    {"rotate-size", required_argument, NULL, OPT_ROTATE_SIZE},
+    {"rotate-time", required_argument, NULL, OPT_ROTATE_TIME},
+    {"rotate-keep", required_argument, NULL, OPT_ROTATE_KEEP},
     {NULL, 0, NULL, 0},
 };
 
@@ -268,6 +274,32 @@ static int check_readable(const char *opt, const char *path, const char *hint, c
 }
 
 /* A file we will create or replace: its directory must exist and be writable. */
+/* "90", "90s", "15m", "1h", "1d": seconds from 1 to 30 days. */
+static int parse_duration(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	if (*end) {
+		const char *units = "smhd", *u = strchr(units, *end);
+		static const unsigned secs[] = {1, 60, 3600, 86400};
+
+		if (!u || end[1])
+			return -EINVAL;
+		mult = secs[u - units];
+	}
+	if (v > 2592000 / mult || v == 0)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
 static int check_writable(const char *opt, const char *path, char *err, size_t err_len)
 {
 	char dir[PATH_MAX];
@@ -384,6 +416,22 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 			    o->out_iface);
 	if (o->pcap_path && (ret = check_writable("-w", o->pcap_path, err, err_len)))
 		return ret;
+	if (o->rotate_bytes || o->rotate_interval_s || o->rotate_keep) {
+		const char *opt = o->rotate_bytes	 ? "--rotate-size"
+				  : o->rotate_interval_s ? "--rotate-time"
+							 : "--rotate-keep";
+		struct stat st;
+
+		if (!o->pcap_path)
+			return fail(err, err_len, "%s: only with -w FILE", opt);
+		if (!o->rotate_bytes && !o->rotate_interval_s)
+			return fail(err, err_len,
+				    "--rotate-keep: needs --rotate-size and/or --rotate-time");
+		if (lstat(o->pcap_path, &st) == 0 && !S_ISREG(st.st_mode))
+			return fail(err, err_len,
+				    "-w %s: not a regular file, so %s cannot rotate it",
+				    o->pcap_path, opt);
+	}
 	if (o->stats_path && (ret = check_writable("--stats-file", o->stats_path, err, err_len)))
 		return ret;
 
@@ -606,6 +654,28 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 			break;
 		case OPT_DUMP_DIR:
 			o->dump_dir = optarg;
+			break;
+		case OPT_ROTATE_SIZE:
+			if (parse_size(optarg, &v) || v < (64ULL << 10) || v > (1ULL << 40))
+				return fail(err, err_len,
+					    "--rotate-size %s: a size from 64K to 1T (e.g. 100M)",
+					    optarg);
+			o->rotate_bytes = v;
+			break;
+		case OPT_ROTATE_TIME:
+			if (parse_duration(optarg, &v))
+				return fail(err, err_len,
+					    "--rotate-time %s: a time from 1s to 30d, in seconds "
+					    "or with s, m, h or d (e.g. 1h)",
+					    optarg);
+			o->rotate_interval_s = (unsigned)v;
+			break;
+		case OPT_ROTATE_KEEP:
+			if (parse_uint(optarg, 1, 1000000, &v))
+				return fail(err, err_len,
+					    "--rotate-keep %s: a number of files from 1 to 1000000",
+					    optarg);
+			o->rotate_keep = (unsigned)v;
 			break;
 		case ':':
 			/* named as typed: "--pid" rather than its short form */

@@ -34,6 +34,9 @@ struct sslc_options {
 	char iface[IF_NAMESIZE];     /* -I, "any" for every local address */
 	char out_iface[IF_NAMESIZE]; /* -o */
 	const char *pcap_path;	     /* -w */
+	uint64_t rotate_bytes;	     /* --rotate-size, 0: none */
+	unsigned rotate_interval_s;  /* --rotate-time, 0: none */
+	unsigned rotate_keep;	     /* --rotate-keep, 0: keep every file */
 	bool tunnel;		     /* -t given */
 	char tunnel_host[256];	     /* -t HOST (brackets of [v6] removed) */
 	uint16_t tunnel_port;

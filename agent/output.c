@@ -46,6 +46,11 @@ int output_reopen(struct output *o, char *msg, size_t len)
 	return ret;
 }
 
+int output_rotation_news(struct output *o, char *msg, size_t len)
+{
+	return o->ops->news ? o->ops->news(o, msg, len) : 0;
+}
+
 bool output_failing(const struct output *o)
 {
 	return o->failing;

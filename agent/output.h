@@ -17,6 +17,7 @@ struct output_stats {
 	uint64_t errors;  /* failed send/write calls */
 	uint64_t
 	    cut_frames; /* -o: frames sent in runs that the kernel cut (see output_packet_cuts) */
+	uint64_t files_completed; /* -w with rotation: files completed and renamed */
 };
 
 /* Opens an AF_PACKET socket (protocol 0: it receives nothing) bound to ifname. Frames are
@@ -51,8 +52,33 @@ int output_packet_hold_payloads(struct output *o);
 #define OUTPUT_PACKET_ADVICE                                                                       \
 	"-o %s: the interface offloads TX checksums or segmentation, so frames are sent one by "   \
 	"one; 'ethtool -K %s tx off' lets the kernel cut runs of data frames (less CPU)"
-/* Creates (or truncates) a pcap file, mode 0600, microsecond timestamps, Ethernet. */
-int output_pcap_open(const char *path, struct output **out, char *err, size_t err_len);
+/* -w rotation (both roles): the file being written always has the name given; a file that is
+ * complete is renamed NAME.YYYYmmddTHHMMSSZ.EXT after the time it was started (UTC; "-1", "-2"...
+ * added when that name is taken), and a new file is started under the name. */
+struct output_rotation {
+	uint64_t max_bytes;  /* before a frame would make the file larger than this (0: never) */
+	unsigned interval_s; /* at every multiple of this many seconds since 1970 UTC, once the
+			      * file holds a frame (0: never) */
+	unsigned keep;	     /* completed files kept: beyond this many, the oldest are removed,
+			      * earlier runs' included (0: every one kept) */
+};
+/* Creates a pcap file, mode 0600, microsecond timestamps, Ethernet. Without rotation (rot NULL
+ * or all zeros) an existing file is truncated; with it, an existing pcap that holds frames is
+ * first completed as above (named after its first frame's time), and path must be a regular
+ * file or not exist yet (else -EINVAL). */
+int output_pcap_open(const char *path, const struct output_rotation *rot, struct output **out,
+		     char *err, size_t err_len);
+/* -w with rotation, for the log (returns as output_report() does): 1 when starting a new file
+ * or removing an old one failed (a warning: the frames go on into the file being written, and
+ * it is tried again in 10 s), -1 when files were completed since the last call (an info), 0
+ * when nothing happened or for other sinks. msg gets the line. */
+int output_rotation_news(struct output *o, char *msg, size_t len);
+/* -w with rotation: 0 when this process (as the user it runs as now) can rename the file and
+ * create new ones in its directory; else a negative errno and err says why. 0 without
+ * rotation or for other sinks. */
+int output_pcap_can_rotate(const struct output *o, char *err, size_t err_len);
+/* True for -w with rotation by size or time. */
+bool output_pcap_rotates(const struct output *o);
 
 /* Queues one frame. ts_ns: CLOCK_REALTIME nanoseconds. Returns 0 or a negative errno. */
 int output_write(struct output *o, const uint8_t *frame, size_t len, uint64_t ts_ns);

@@ -11,6 +11,7 @@ struct output_ops {
 	int (*flush)(struct output *o);
 	void (*close)(struct output *o);
 	int (*reopen)(struct output *o, char *err, size_t err_len); /* NULL: not a file */
+	int (*news)(struct output *o, char *msg, size_t len);	    /* NULL: no rotation */
 };
 
 struct output {

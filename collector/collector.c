@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,17 +153,20 @@ static int write_stats(struct collector *c)
 	return ret;
 }
 
-/* An output failing as a whole (interface gone or down, file system full) is logged once (at
+/* -w's rotation is logged when it completes a file or fails to. An output failing as a whole
+ * (interface gone or down, file system full) is logged once (at
  * most once per OUTPUT_LOG_PERIOD_MS), and when it works again. */
 static void report_output(struct output *o, struct output_report *r, uint64_t now_ms)
 {
-	char msg[400];
+	char msg[PATH_MAX + 600];
 	int ret;
 
 	if (!o)
 		return;
-	ret = output_report(o, r, now_ms * 1000000ULL, OUTPUT_LOG_PERIOD_MS * 1000000ULL, msg,
-			    sizeof(msg));
+	ret = output_rotation_news(o, msg, sizeof(msg));
+	if (!ret)
+		ret = output_report(o, r, now_ms * 1000000ULL, OUTPUT_LOG_PERIOD_MS * 1000000ULL,
+				    msg, sizeof(msg));
 	if (ret > 0)
 		log_warn("%s", msg);
 	else if (ret < 0)
@@ -301,7 +305,10 @@ static int open_outputs(struct collector *c, char *err, size_t err_len)
 		c->st.outputs[c->st.n_outputs++] = c->out_iface;
 	}
 	if (o->pcap_path) {
-		ret = output_pcap_open(o->pcap_path, &c->out_pcap, err, err_len);
+		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s,
+					      o->rotate_keep};
+
+		ret = output_pcap_open(o->pcap_path, &rot, &c->out_pcap, err, err_len);
 		if (ret)
 			return ret;
 		c->st.outputs[c->st.n_outputs++] = c->out_pcap;
@@ -339,6 +346,13 @@ static int setup(struct collector *c, char *err, size_t err_len)
 			 "--stats-file %s: cannot write it as uid %u: %s (its directory must be "
 			 "writable by the --user %s; or choose another --stats-file)",
 			 o->stats_path, (unsigned)geteuid(), strerror(-ret),
+			 o->user ? o->user : "");
+		return ret;
+	}
+	/* so do -w's new files of --rotate-size/--rotate-time */
+	if ((ret = output_pcap_can_rotate(c->out_pcap, err, err_len)) < 0) {
+		snprintf(err + strlen(err), err_len - strlen(err),
+			 " (the directory must let the --user %s rename and create files)",
 			 o->user ? o->user : "");
 		return ret;
 	}

@@ -103,6 +103,17 @@ static void format_traffic(const struct collector_stats *st, struct metrics_buf 
 		labelled(m, P "frames_cut_total", "output", output_name(st->outputs[i]),
 			 os.cut_frames);
 	}
+	metrics_family(m, P "files_completed_total", "counter",
+		       "Files of -w completed and renamed by --rotate-size/--rotate-time");
+	for (size_t i = 0; i < st->n_outputs; i++) {
+		struct output_stats os;
+
+		if (!output_pcap_rotates(st->outputs[i]))
+			continue;
+		output_get_stats(st->outputs[i], &os);
+		labelled(m, P "files_completed_total", "output", output_name(st->outputs[i]),
+			 os.files_completed);
+	}
 	metrics_family(m, P "frames_dropped_total", "counter",
 		       "Valid frames that an output refused (interface down, device queue full, "
 		       "write error), by output and reason");

@@ -175,6 +175,20 @@ static void test_more_valid_lines(void **state)
 	assert_true(o.print);
 	assert_string_equal(o.iface, "any");
 
+	expect_ok("sslcollector -I eth0 -w tls.pcap --rotate-size 100M --rotate-time 1h "
+		  "--rotate-keep 24",
+		  &o);
+	assert_int_equal(o.rotate_bytes, 100ULL << 20);
+	assert_int_equal(o.rotate_interval_s, 3600);
+	assert_int_equal(o.rotate_keep, 24);
+	expect_ok("sslcollector -C -w all.pcap --rotate-time 90", &o);
+	assert_int_equal(o.rotate_interval_s, 90);
+	assert_int_equal(o.rotate_bytes, 0);
+	expect_ok("sslcollector -I eth0 -w tls.pcap --rotate-time 15m --rotate-time 30d", &o);
+	assert_int_equal(o.rotate_interval_s, 30 * 86400);
+	expect_ok("sslcollector -I eth0 -w tls.pcap --rotate-size 64K", &o);
+	assert_int_equal(o.rotate_bytes, 64 << 10);
+
 	expect_ok("sslcollector --list -q", &o);
 	assert_true(o.list);
 	assert_int_equal(o.verbosity, -1);
@@ -244,6 +258,20 @@ static const struct bad_case bad_cases[] = {
     {"sslcollector -I eth0 -o mirror0 --ca ca.crt", "--ca"},
     {"sslcollector --list -o mirror0", "--list"},
     {"sslcollector -C -o ids0 --user no-such-user-xyz", "--user no-such-user-xyz"},
+    {"sslcollector -I eth0 -o mirror0 --rotate-size 1G", "--rotate-size: only with -w"},
+    {"sslcollector -C -o ids0 --rotate-time 1h", "--rotate-time: only with -w"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-keep 3", "--rotate-keep: needs"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-size 1000", "--rotate-size 1000"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-size 2T", "--rotate-size 2T"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-size 10X", "--rotate-size 10X"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-time 0", "--rotate-time 0"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-time 31d", "--rotate-time 31d"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-time 1w", "--rotate-time 1w"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-time 1hh", "--rotate-time 1hh"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-time -1", "--rotate-time -1"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-time 1h --rotate-keep 0", "--rotate-keep 0"},
+    {"sslcollector -I eth0 -w /dev/null --rotate-size 1G", "-w /dev/null: not a regular"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-size", "--rotate-size: missing argument"},
 };
 
 static void test_bad_arguments(void **state)

@@ -1,7 +1,8 @@
 """Packet captures for the end-to-end tests: checksums recomputed here, TCP connections
 reassembled byte for byte, and compared with the workload's ground truth.
 
-    pcaptool.py check PCAP [--gt GT.json]   # checksums + reassembly (+ ground truth)
+    pcaptool.py check PCAP... [--gt GT.json]   # checksums + reassembly (+ ground truth);
+                                            # several files are read as one, in order
     pcaptool.py streams PCAP                # list the connections found
     pcaptool.py marker IFACE N              # send drain marker N (UDP) out of IFACE
 
@@ -64,15 +65,21 @@ class Segment:
     __slots__ = ("index", "src", "dst", "sport", "dport", "seq", "ack", "flags", "payload")
 
 
-def parse_frames(path, problems, counters):
-    """Yields the TCP segments of an Ethernet pcap/pcapng, checking every checksum."""
+def records(paths, problems):
+    """The records of one or more Ethernet pcap/pcapng files, read one after the other."""
     from scapy.utils import RawPcapReader  # only to read records
 
-    reader = RawPcapReader(path)
-    if getattr(reader, "linktype", 1) != 1:
-        problems.append("%s: link type %s, expected Ethernet (1)" % (path, reader.linktype))
-        return
-    for index, (frame, meta) in enumerate(reader, 1):
+    for path in [paths] if isinstance(paths, str) else paths:
+        reader = RawPcapReader(path)
+        if getattr(reader, "linktype", 1) != 1:
+            problems.append("%s: link type %s, expected Ethernet (1)" % (path, reader.linktype))
+            continue
+        yield from reader
+
+
+def parse_frames(paths, problems, counters):
+    """Yields the TCP segments of Ethernet pcap/pcapng files, checking every checksum."""
+    for index, (frame, meta) in enumerate(records(paths, problems), 1):
         counters["frames"] += 1
         counters["largest"] = max(counters["largest"], len(frame))
         wirelen = getattr(meta, "wirelen", None)
@@ -169,9 +176,9 @@ def rel(seq, isn):
     return (seq - isn - 1) & 0xFFFFFFFF
 
 
-def reassemble(path, problems, counters):
+def reassemble(paths, problems, counters):
     conns, current = [], {}
-    for s in parse_frames(path, problems, counters):
+    for s in parse_frames(paths, problems, counters):
         a, b = (s.src, s.sport), (s.dst, s.dport)
         tup = (a, b) if a <= b else (b, a)
         c = current.get(tup)
@@ -336,6 +343,7 @@ def compare_gt(conns, gt, problems):
 def cmd_check(a):
     problems, counters = [], collections.Counter()
     conns = reassemble(a.pcap, problems, counters)
+    a.pcap = a.pcap[0] if len(a.pcap) == 1 else "%s (%d files)" % (a.pcap[0], len(a.pcap))
     checksum_problems = len(problems)
     for c in conns:
         problems.extend(stream_problems(c))
@@ -402,7 +410,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("check")
-    p.add_argument("pcap")
+    p.add_argument("pcap", nargs="+")
     p.add_argument("--gt")
     p.add_argument("--largest-at-least", type=int, default=0, metavar="BYTES",
                    help="fail unless some frame has at least BYTES bytes")
