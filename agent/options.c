@@ -414,8 +414,27 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 			    "-o %s: same interface as -I; mirror into a separate interface so the "
 			    "IDS never confuses mirror and real traffic",
 			    o->out_iface);
-	if (o->pcap_path && (ret = check_writable("-w", o->pcap_path, err, err_len)))
-		return ret;
+	if (o->pcap_path && !strcmp(o->pcap_path, "-")) {
+		if (o->print)
+			return fail(err, err_len,
+				    "-w -: --print writes to standard output too; give -w a file");
+		if (isatty(STDOUT_FILENO))
+			return fail(
+			    err, err_len,
+			    "-w -: standard output is a terminal; pipe it into a pcap reader "
+			    "(e.g. | tshark -r -) or give -w a file");
+	} else if (o->pcap_path) {
+		struct stat st;
+
+		if ((ret = check_writable("-w", o->pcap_path, err, err_len)))
+			return ret;
+		if (lstat(o->pcap_path, &st) == 0 && S_ISLNK(st.st_mode))
+			return fail(
+			    err, err_len,
+			    "-w %s: a symbolic link, which is not followed (the file holds "
+			    "secrets); give the path it points to, or - for standard output",
+			    o->pcap_path);
+	}
 	if (o->rotate_bytes || o->rotate_interval_s || o->rotate_keep) {
 		const char *opt = o->rotate_bytes	 ? "--rotate-size"
 				  : o->rotate_interval_s ? "--rotate-time"
@@ -427,6 +446,9 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 		if (!o->rotate_bytes && !o->rotate_interval_s)
 			return fail(err, err_len,
 				    "--rotate-keep: needs --rotate-size and/or --rotate-time");
+		if (!strcmp(o->pcap_path, "-"))
+			return fail(err, err_len, "%s: standard output (-w -) cannot be rotated",
+				    opt);
 		if (lstat(o->pcap_path, &st) == 0 && !S_ISREG(st.st_mode))
 			return fail(err, err_len,
 				    "-w %s: not a regular file, so %s cannot rotate it",

@@ -36,6 +36,8 @@ int output_reopen(struct output *o, char *msg, size_t len)
 	ret = o->ops->reopen(o, err, sizeof(err));
 	if (ret > 0)
 		snprintf(msg, len, "%s: started a new file", o->name);
+	else if (ret == -ENOTSUP)
+		snprintf(msg, len, "%s", err);
 	else if (ret == 0)
 		snprintf(msg, len,
 			 "%s: the file is still there under that name, so it goes on (move it "

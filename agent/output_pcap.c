@@ -200,23 +200,40 @@ static void pcapout_close(struct output *base)
 	free(p);
 }
 
+static bool is_stdout(const char *path)
+{
+	return !strcmp(path, "-");
+}
+
 /* Creates (or truncates) path, private, and starts a pcap in it (the global header is written
- * at the next flush). */
+ * at the next flush). "-" is standard output, as it is. */
 static int open_dumper(const char *path, pcap_t *dead, FILE **file, pcap_dumper_t **dumper,
 		       bool *seekable, char *err, size_t err_len)
 {
 	struct stat st;
 	int fd, ret;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (is_stdout(path))
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	else
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		ret = -errno;
-		snprintf(err, err_len, "-w %s: %s", path, strerror(errno));
+		if (errno == ELOOP)
+			snprintf(err, err_len,
+				 "-w %s: a symbolic link, which is not followed (the file holds "
+				 "secrets)",
+				 path);
+		else
+			snprintf(err, err_len, "-w %s: %s", path,
+				 is_stdout(path) ? "no standard output" : strerror(errno));
 		return ret;
 	}
 	/* an existing file keeps its mode through O_TRUNC: make it private too (only a regular
-	 * file: a FIFO or a device such as /dev/null is not ours to change) */
-	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && fchmod(fd, 0600) < 0)) {
+	 * file of ours: a FIFO, a device such as /dev/null or what standard output is redirected
+	 * to is not ours to change) */
+	if (fstat(fd, &st) < 0 ||
+	    (S_ISREG(st.st_mode) && !is_stdout(path) && fchmod(fd, 0600) < 0)) {
 		ret = -errno;
 		snprintf(err, err_len, "-w %s: cannot make it private (chmod 0600): %s", path,
 			 strerror(errno));
@@ -252,6 +269,10 @@ static int pcapout_reopen(struct output *base, char *err, size_t err_len)
 	FILE *file;
 	int ret;
 
+	if (is_stdout(path)) {
+		snprintf(err, err_len, "-w -: standard output cannot be started again");
+		return -ENOTSUP;
+	}
 	if (stat(path, &now) == 0 && fstat(fileno(p->file), &ours) == 0 &&
 	    now.st_dev == ours.st_dev && now.st_ino == ours.st_ino)
 		return 0; /* still there: starting again would throw its frames away */
@@ -616,7 +637,7 @@ static int setup_rotation(struct pcap_output *p, const struct output_rotation *r
 	int ret;
 
 	p->rot = *rot;
-	if (lstat(p->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (is_stdout(p->path) || (lstat(p->path, &st) == 0 && !S_ISREG(st.st_mode))) {
 		snprintf(err, err_len, "-w %s: not a regular file, so it cannot be rotated",
 			 p->path);
 		return -EINVAL;

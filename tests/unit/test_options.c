@@ -51,6 +51,13 @@ static int setup(void **state)
 	touch("agent.key", 0600);
 	touch("collector.crt", 0644);
 	touch("collector.key", 0600);
+	{
+		char link[300];
+
+		snprintf(link, sizeof(link), "%s/link.pcap", tmpdir);
+		if (symlink("/dev/null", link) < 0)
+			return -1;
+	}
 	setenv("SSLCOLLECTOR_CERT_DIR", tmpdir, 1);
 	options_set_iface_resolver(fake_iface_index);
 	return chdir(tmpdir);
@@ -189,6 +196,17 @@ static void test_more_valid_lines(void **state)
 	expect_ok("sslcollector -I eth0 -w tls.pcap --rotate-size 64K", &o);
 	assert_int_equal(o.rotate_bytes, 64 << 10);
 
+	if (!isatty(STDOUT_FILENO)) { /* as under ctest */
+		expect_ok("sslcollector -I eth0 -w -", &o);
+		assert_string_equal(o.pcap_path, "-");
+	} else {
+		char err[256];
+
+		assert_int_equal(parse_line("sslcollector -I eth0 -w -", &o, err, sizeof(err)),
+				 EXIT_USAGE);
+		assert_non_null(strstr(err, "-w -: standard output is a terminal"));
+	}
+
 	expect_ok("sslcollector --list -q", &o);
 	assert_true(o.list);
 	assert_int_equal(o.verbosity, -1);
@@ -272,6 +290,9 @@ static const struct bad_case bad_cases[] = {
     {"sslcollector -I eth0 -w tls.pcap --rotate-time 1h --rotate-keep 0", "--rotate-keep 0"},
     {"sslcollector -I eth0 -w /dev/null --rotate-size 1G", "-w /dev/null: not a regular"},
     {"sslcollector -I eth0 -w tls.pcap --rotate-size", "--rotate-size: missing argument"},
+    {"sslcollector -I eth0 -w - --rotate-time 1h", "--rotate-time: standard output"},
+    {"sslcollector -I eth0 -w - --print", "-w -: --print"},
+    {"sslcollector -I eth0 -w link.pcap", "-w link.pcap: a symbolic link"},
 };
 
 static void test_bad_arguments(void **state)

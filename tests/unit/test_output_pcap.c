@@ -79,6 +79,43 @@ static void test_fifo_keeps_its_mode(void **state)
 	close(rd);
 }
 
+/* "-" is standard output: the pcap goes there (a pipe here), it cannot be started again or
+ * rotated; a symbolic link is not followed, and the error says so. */
+static void test_stdout_and_links(void **state)
+{
+	const struct output_rotation rot = {.max_bytes = 1 << 20};
+	char path[256], err[256] = "", msg[400];
+	uint8_t frame[60] = {0}, buf[256];
+	int fds[2], saved;
+	struct output *o;
+
+	(void)state;
+	frame[12] = 0x08;
+	assert_int_equal(pipe(fds), 0);
+	saved = dup(STDOUT_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fds[1], STDOUT_FILENO), STDOUT_FILENO);
+	assert_int_equal(output_pcap_open("-", NULL, &o, err, sizeof(err)), 0);
+	assert_int_equal(output_write(o, frame, sizeof(frame), 1000000000ull), 0);
+	assert_int_equal(output_reopen(o, msg, sizeof(msg)), -ENOTSUP);
+	assert_string_equal(msg, "-w -: standard output cannot be started again");
+	output_close(o);
+	assert_int_equal(output_pcap_open("-", &rot, &o, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+	close(saved);
+	close(fds[1]);
+	assert_int_equal(read(fds[0], buf, sizeof(buf)), 24 + 16 + (ssize_t)sizeof(frame));
+	assert_int_equal(buf[0], 0xd4);
+	close(fds[0]);
+	assert_int_equal(access("-", F_OK), -1); /* no file named "-" */
+
+	snprintf(path, sizeof(path), "%s/link.pcap", dir);
+	assert_int_equal(symlink("/dev/null", path), 0);
+	assert_int_equal(output_pcap_open(path, NULL, &o, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "a symbolic link, which is not followed"));
+	assert_int_equal(unlink(path), 0);
+}
+
 static void test_missing_directory_is_an_error(void **state)
 {
 	char path[256], err[256] = "";
@@ -522,6 +559,7 @@ int main(void)
 	    cmocka_unit_test(test_regular_file_made_private),
 	    cmocka_unit_test(test_fifo_keeps_its_mode),
 	    cmocka_unit_test(test_missing_directory_is_an_error),
+	    cmocka_unit_test(test_stdout_and_links),
 	    cmocka_unit_test(test_reopen_after_rotation),
 	    cmocka_unit_test(test_failed_write_cut_back),
 	    cmocka_unit_test(test_rotate_by_size),
