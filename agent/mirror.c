@@ -19,6 +19,8 @@
 #include <time.h>
 
 #define MAX_OUTPUTS 2
+/* How long the other end of a connection that ended may still show up (see struct ended). */
+#define ENDED_NS 10000000000ULL
 
 struct flow {
 	uint64_t conn_id;
@@ -31,14 +33,27 @@ struct flow {
 	uint64_t last_ns; /* wall clock of the last event */
 };
 
+/* A connection mirrored from one end that ended while its other end, also on this host, may
+ * not have been seen yet: that end's events can reach us after the first end's whole session
+ * (request, answer, close) when its thread was descheduled between a write and the return of
+ * SSL_write. Its flow must then be a duplicate too, not a second copy of the connection. */
+struct ended {
+	uint64_t key;	   /* in m->ended, 0 once matched */
+	uint64_t until_ns; /* wall clock: forgotten after this */
+	bool was_client;   /* the role of the end that was mirrored */
+};
+
 struct mirror {
 	const struct sslc_options *o;
 	struct forge *forge;
 	struct output *outs[MAX_OUTPUTS];
 	struct output_report out_report[MAX_OUTPUTS];
 	size_t n_outs;
-	struct u64map flows;  /* conn_id -> flow */
-	struct u64map by_key; /* connection key -> flow, to spot both ends of one connection */
+	struct u64map flows;	/* conn_id -> flow */
+	struct u64map by_key;	/* connection key -> flow, to spot both ends of one connection */
+	struct u64map ended;	/* connection key -> struct ended */
+	struct ended **ended_q; /* every struct ended, oldest first (they expire in this order) */
+	size_t ended_head, ended_len, ended_cap;
 	bool hold; /* the -o outputs send payloads from the ring buffer (mirror_release) */
 	struct tunnel_client *tunnel;
 	uint64_t tunnel_gen; /* the tunnel session the open flows were started in */
@@ -197,7 +212,79 @@ static void fill_tuple(struct mirror *m, struct flow *f, const struct sslc_conn 
 	}
 }
 
-static struct flow *flow_new(struct mirror *m, const struct sslc_event *e, uint8_t role)
+/* Forgets the ended connections older than ENDED_NS. */
+static void expire_ended(struct mirror *m, uint64_t wall)
+{
+	while (m->ended_head < m->ended_len) {
+		struct ended *x = m->ended_q[m->ended_head];
+
+		if (wall < x->until_ns)
+			break;
+		if (x->key && u64map_get(&m->ended, x->key) == x)
+			u64map_del(&m->ended, x->key);
+		free(x);
+		m->ended_head++;
+	}
+	if (m->ended_head == m->ended_len)
+		m->ended_head = m->ended_len = 0;
+}
+
+/* f, the mirrored end of its connection, ends: if the other end may be on this host (the
+ * remote address is one of ours), it is remembered for ENDED_NS. Without memory for it, a
+ * late other end would be mirrored as a second copy, as before. */
+static void remember_ended(struct mirror *m, const struct flow *f, uint64_t wall)
+{
+	const uint8_t *remote = f->local_is_client ? f->tuple.server_addr : f->tuple.client_addr;
+	uint8_t family = f->tuple.family == AF_INET ? AF_INET : AF_INET6;
+	struct ended *x;
+
+	if (!f->key || (m->addrs && !local_addrs_find(m->addrs, family, remote)))
+		return;
+	expire_ended(m, wall);
+	if (m->ended_len == m->ended_cap) {
+		if (m->ended_head) { /* room at the front */
+			memmove(m->ended_q, m->ended_q + m->ended_head,
+				(m->ended_len - m->ended_head) * sizeof(*m->ended_q));
+			m->ended_len -= m->ended_head;
+			m->ended_head = 0;
+		} else {
+			size_t cap = m->ended_cap ? m->ended_cap * 2 : 64;
+			struct ended **q = realloc(m->ended_q, cap * sizeof(*q));
+
+			if (!q)
+				return;
+			m->ended_q = q;
+			m->ended_cap = cap;
+		}
+	}
+	x = malloc(sizeof(*x));
+	if (!x)
+		return;
+	x->key = f->key;
+	x->until_ns = wall + ENDED_NS;
+	x->was_client = f->local_is_client;
+	if (u64map_put(&m->ended, x->key, x)) {
+		free(x);
+		return;
+	}
+	m->ended_q[m->ended_len++] = x;
+}
+
+/* A new end of a connection whose mirrored end ended: the other end (the opposite role), once.
+ * The same role is a new connection that reuses the addresses and ports. */
+static bool other_end_of_ended(struct mirror *m, uint64_t key, bool local_is_client, uint64_t wall)
+{
+	struct ended *x = u64map_get(&m->ended, key);
+
+	if (!x || wall >= x->until_ns || x->was_client == local_is_client)
+		return false;
+	u64map_del(&m->ended, key);
+	x->key = 0; /* freed when it expires from ended_q */
+	return true;
+}
+
+static struct flow *flow_new(struct mirror *m, const struct sslc_event *e, uint8_t role,
+			     uint64_t wall)
 {
 	struct flow *f = calloc(1, sizeof(*f));
 	uint64_t key;
@@ -207,7 +294,7 @@ static struct flow *flow_new(struct mirror *m, const struct sslc_event *e, uint8
 	f->conn_id = e->conn_id;
 	fill_tuple(m, f, &e->conn, role);
 	key = connection_key(&e->conn);
-	if (u64map_get(&m->by_key, key)) {
+	if (u64map_get(&m->by_key, key) || other_end_of_ended(m, key, f->local_is_client, wall)) {
 		/* both ends of this connection are on this host: mirror it once */
 		f->duplicate = true;
 		m->duplicates++;
@@ -294,7 +381,7 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 		if (e->type == SSLC_EVENT_CLOSE &&
 		    !(e->gap[SSLC_DIR_SEND] || e->gap[SSLC_DIR_RECV]))
 			return 0; /* a session that never carried data: nothing to mirror */
-		f = flow_new(m, e, role);
+		f = flow_new(m, e, role, wall);
 		if (!f)
 			return -ENOMEM;
 	}
@@ -329,6 +416,7 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 		if (f->ff)
 			ret = forge_flow_close(f->ff, f->local_is_client,
 					       e->flags & SSLC_F_CLOSE_RESET, wall);
+		remember_ended(m, f, wall);
 		flow_free(m, f);
 		return ret;
 	}
@@ -340,6 +428,7 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 void mirror_tick(struct mirror *m, uint64_t wall)
 {
 	check_tunnel_session(m, wall);
+	expire_ended(m, wall);
 	/* idle connections: close them; new data reopens them with a fresh handshake */
 	for (size_t i = 0; i < m->flows.cap; i++) {
 		struct flow *f;
@@ -666,6 +755,9 @@ void mirror_close(struct mirror *m)
 	}
 	u64map_free(&m->flows);
 	u64map_free(&m->by_key);
+	expire_ended(m, UINT64_MAX);
+	free(m->ended_q);
+	u64map_free(&m->ended);
 	for (size_t i = 0; i < m->n_outs; i++)
 		output_close(m->outs[i]);
 	tunnel_client_stop(m->tunnel, 2000);
