@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # tests/e2e/lib/nginx.sh — a test CA and server certificate, and nginx (Debian's) in ns server:
-# HTTP/1.1 only, TLS and/or plain listeners on IPv4 and IPv6, keep-alive, a document root from
+# HTTP/1.1 (HTTP/2 on an h2 listener), TLS and/or plain listeners on IPv4 and IPv6, keep-alive, a document root from
 # content.py (small page, token page, 5 MiB file), 404s, and POST /upload, which reads the
 # whole request body before answering (see below). Sourced through lib/e2e.sh.
 
@@ -33,7 +33,8 @@ e2e_pki() {
 	E2E_PKI_DIR=$d
 }
 
-# e2e_nginx_conf DIR LISTEN...: write DIR/nginx.conf; LISTEN is PORT:tls or PORT:plain.
+# e2e_nginx_conf DIR LISTEN...: write DIR/nginx.conf; LISTEN is PORT:tls, PORT:h2 (TLS with
+# HTTP/2 offered by ALPN, HTTP/1.1 still accepted) or PORT:plain.
 e2e_nginx_conf() {
 	local d=$1 spec port kind listens=""
 	shift
@@ -41,8 +42,9 @@ e2e_nginx_conf() {
 		port=${spec%%:*} kind=${spec#*:}
 		case $kind in
 		tls) listens+="		listen $port ssl; listen [::]:$port ssl;"$'\n' ;;
+		h2) listens+="		listen $port ssl http2; listen [::]:$port ssl http2;"$'\n' ;;
 		plain) listens+="		listen $port; listen [::]:$port;"$'\n' ;;
-		*) e2e_fail "e2e_nginx_conf: bad listener '$spec' (PORT:tls or PORT:plain)" ;;
+		*) e2e_fail "e2e_nginx_conf: bad listener '$spec' (PORT:tls, PORT:h2 or PORT:plain)" ;;
 		esac
 	done
 	mkdir -p "$d/tmp"

@@ -7,6 +7,8 @@
 #   e2e_suricata_stop          SIGTERM, wait for exit (flows flushed, eve.json complete)
 #   $E2E_EVE                   that run's eve.json
 #   SSLC_E2E_SURICATA_SET      "key=value ..." passed as --set overrides (experiments only)
+#   E2E_SURICATA_HTTP2=1       the http2 parser on, and its transactions in eve.json too
+#                              (event_type http, http.version "2")
 #
 # The knobs that matter (README.md explains what was found by experiment):
 #  * checksum validation left at its defaults: stream.checksum-validation yes, af-packet
@@ -30,7 +32,12 @@ E2E_MIRROR_NS=${E2E_MIRROR_NS:-server} # the namespace holding E2E_IF_MIRROR (dr
 E2E_DRAIN_N=0
 
 e2e_suricata_conf() {
-	local d=$1
+	local d=$1 http2=no http2_eve=""
+	if [[ ${E2E_SURICATA_HTTP2:-0} == 1 ]]; then
+		http2=yes
+		http2_eve="
+        - http2"
+	fi
 	cat >"$d/suricata.yaml" <<EOF
 %YAML 1.1
 ---
@@ -65,7 +72,7 @@ outputs:
             tagged-packets: no
         - http:
             extended: yes
-        - flow
+        - flow$http2_eve
         - anomaly:
             enabled: yes
             types:
@@ -142,7 +149,7 @@ app-layer:
           double-decode-path: no
           double-decode-query: no
     http2:
-      enabled: no
+      enabled: $http2
 
 detect:
   profile: low
