@@ -273,7 +273,6 @@ static int check_readable(const char *opt, const char *path, const char *hint, c
 	return 0;
 }
 
-/* A file we will create or replace: its directory must exist and be writable. */
 /* "90", "90s", "15m", "1h", "1d": seconds from 1 to 30 days. */
 static int parse_duration(const char *s, unsigned long long *out)
 {
@@ -300,6 +299,7 @@ static int parse_duration(const char *s, unsigned long long *out)
 	return 0;
 }
 
+/* A file we will create or replace: its directory must exist and be writable. */
 static int check_writable(const char *opt, const char *path, char *err, size_t err_len)
 {
 	char dir[PATH_MAX];
