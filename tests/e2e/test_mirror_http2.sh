@@ -6,15 +6,21 @@
 #
 #   ns client                    ns server                                    ns ids
 #  +----------------------+ veth +--------------------------------------+ veth +------------+
-#  | curl --http2:        |======| nginx :443 TLS, ALPN h2              |======| Suricata 7 |
-#  |  4 GETs on one conn. |      | sslcollector -I s-ID -o m0-ID        |      | (http2 on) |
-#  |  POST /upload        |      |   -w mirror.pcap                     |      |            |
-#  |  GET over IPv6       |      +--------------------------------------+      +------------+
+#  | curl --http2:        |======| 1: nginx :443 h2c (no TLS), tc copies |======| Suricata 7 |
+#  |  4 GETs on one conn. |      |    s-ID to m0-ID                      |      | (http2 on) |
+#  |  POST /upload        |      | 2: nginx :443 TLS, ALPN h2;           |      |            |
+#  |  GET over IPv6       |      |    sslcollector -I s-ID -o m0-ID      |      |            |
+#  | nghttp: 5 GETs at    |      |      -w mirror.pcap                   |      |            |
+#  |  once (multiplexed)  |      +--------------------------------------+      +------------+
 #  +----------------------+
+# Phase 1, control: the five multiplexed GETs as HTTP/2 without TLS (h2c), copied by tc.
+# Phase 2, mirror: the same five over TLS, plus curl's requests, mirrored by sslcollector.
 # Asserts: curl got HTTP/2 answers; Suricata logged one HTTP/2 record per request with the
 # right URL, status and length, and the four token rules alerted as often as the tokens
-# travelled (URI, request body, small and 5 MiB response bodies); every TLS flow to port 443 was
-# decoded as http2; no drop; mirror.pcap has valid checksums and complete connections.
+# travelled (URI, request body, small and 5 MiB response bodies); for the multiplexed streams,
+# the mirror's records and alerts equal the control's (and the control has all five); every
+# TLS flow to port 443 was decoded as http2; no drop; mirror.pcap has valid checksums and
+# complete connections.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,12 +28,40 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/e2e.sh"
 
 e2e_setup
+uri_token=$(cd "$E2E_LIB" && "$E2E_PY" -c 'import content; print(content.URI_TOKEN)')
+# mux BASE: five GETs at once on one HTTP/2 connection (streams interleaved), each URL tagged
+# mux=N so that their records and alerts can be told from the others'
+mux() {
+	e2e_in client nghttp -n --timeout=60 "$1/index.html?mux=1" "$1/token.html?mux=2" \
+		"$1/index.html?q=$uri_token&mux=3" "$1/big.bin?mux=4" "$1/token.html?mux=5" \
+		>>"$E2E_TMP/nghttp.log" 2>&1 || e2e_fail "nghttp $1 failed (see nghttp.log)"
+}
+# mux_records EVE: the multiplexed streams' http records and alerts, ports and times aside
+mux_records() {
+	jq -r 'select(.http.url != null and (.http.url | test("mux=")))
+		| if .event_type == "alert" then "alert \(.alert.signature_id) \(.http.url)"
+		  elif .event_type == "http" then "http \(.http.url) \(.http.status) \(.http.length)"
+		  else empty end' "$1" | sort
+}
+
+# --- phase 1: control, HTTP/2 without TLS copied by tc -------------------------------------
+e2e_nginx_start 80:plain 443:h2c
+E2E_SURICATA_HTTP2=1 e2e_suricata_start control
+e2e_tc_mirror_start
+e2e_wait_pipeline "http://$E2E_SERVER4:80/" # an HTTP/1.1 canary
+mux "http://$E2E_SERVER4:443"
+e2e_suricata_drain
+e2e_tc_mirror_stop
+e2e_suricata_stop
+mux_records "$E2E_EVE" >"$E2E_TMP/control-mux.txt"
+e2e_nginx_stop
+
+# --- phase 2: the mirror of HTTP/2 over TLS ------------------------------------------------
 e2e_nginx_start 443:h2
 E2E_SURICATA_HTTP2=1 e2e_suricata_start http2
 e2e_mirror_start
 e2e_mirror_wait_ready "https://$E2E_SERVER4/" # an HTTP/1.1 canary (curl --http1.1)
 
-uri_token=$(cd "$E2E_LIB" && "$E2E_PY" -c 'import content; print(content.URI_TOKEN)')
 (cd "$E2E_LIB" && "$E2E_PY" -c 'import content, sys
 sys.stdout.buffer.write(content.upload_body("h2"))') >"$E2E_TMP/upload.bin"
 answers=$E2E_TMP/curl-answers.txt
@@ -42,6 +76,7 @@ h2curl -o /dev/null "$base/index.html" -o /dev/null "$base/token.html" \
 	-o /dev/null "$base/index.html?q=$uri_token" -o /dev/null "$base/big.bin"
 h2curl -o /dev/null --data-binary "@$E2E_TMP/upload.bin" "$base/upload"
 h2curl -o /dev/null -g "https://[$E2E_SERVER6]/token.html"
+mux "$base"
 sleep 1 # the agent has mirrored the ends of the connections
 e2e_suricata_drain
 e2e_mirror_stop
@@ -63,13 +98,15 @@ sort >"$expected" <<EOT
 /upload 200 10
 EOT
 jq -r 'select(.event_type == "http" and .http.version == "2" and .http.url != null)
+	| select(.http.url | test("mux=") | not)
 	| "\(.http.url) \(.http.status) \(.http.length)"' "$E2E_EVE" |
 	sort >"$got"
 e2e_check "Suricata logged each HTTP/2 request: URL, status, response length" \
 	diff -u "$expected" "$got"
 
 alerts() {
-	jq -r 'select(.event_type == "alert") | .alert.signature_id' "$E2E_EVE" |
+	jq -r 'select(.event_type == "alert" and (.http.url // "" | test("mux=") | not))
+		| .alert.signature_id' "$E2E_EVE" |
 		grep -vx "$E2E_DRAIN_SID" | sort | uniq -c | awk '{ print $2 " x" $1 }'
 }
 e2e_check "the token rules alerted inside HTTP/2: URI, request body, response bodies" \
@@ -79,10 +116,20 @@ jq -r 'select(.event_type == "flow" and .dest_port == 443) | .app_proto' "$E2E_E
 	sort | uniq -c | awk '{ print $2 " x" $1 }' >"$flows"
 only_http2_and_canaries() {
 	cat "$flows"
-	grep -qx "http2 x3" "$flows" && ! grep -vqE "^http2? x" "$flows"
+	grep -qx "http2 x4" "$flows" && ! grep -vqE "^http2? x" "$flows"
 }
-e2e_check "the three HTTP/2 connections decoded as http2 (the canaries as http)" \
+e2e_check "the four HTTP/2 connections decoded as http2 (the canaries as http)" \
 	only_http2_and_canaries
+mux_records "$E2E_EVE" >"$E2E_TMP/mirror-mux.txt"
+mux_complete() {
+	cat "$E2E_TMP/control-mux.txt"
+	[[ $(grep -c '^http ' "$E2E_TMP/control-mux.txt") == 5 &&
+		$(grep -c '^alert ' "$E2E_TMP/control-mux.txt") == 4 ]]
+}
+e2e_check "control: Suricata logged all five multiplexed streams and their four alerts" \
+	mux_complete
+e2e_check "multiplexed streams: the mirror's records and alerts equal the control's" \
+	diff -u "$E2E_TMP/control-mux.txt" "$E2E_TMP/mirror-mux.txt"
 e2e_check "mirror.pcap: valid checksums, every connection complete" \
 	e2e_py pcaptool check "$E2E_MIRROR_PCAP"
 e2e_checks_done

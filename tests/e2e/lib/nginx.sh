@@ -34,7 +34,8 @@ e2e_pki() {
 }
 
 # e2e_nginx_conf DIR LISTEN...: write DIR/nginx.conf; LISTEN is PORT:tls, PORT:h2 (TLS with
-# HTTP/2 offered by ALPN, HTTP/1.1 still accepted) or PORT:plain.
+# HTTP/2 offered by ALPN, HTTP/1.1 still accepted), PORT:h2c (HTTP/2 without TLS, prior
+# knowledge only) or PORT:plain.
 e2e_nginx_conf() {
 	local d=$1 spec port kind listens=""
 	shift
@@ -43,8 +44,9 @@ e2e_nginx_conf() {
 		case $kind in
 		tls) listens+="		listen $port ssl; listen [::]:$port ssl;"$'\n' ;;
 		h2) listens+="		listen $port ssl http2; listen [::]:$port ssl http2;"$'\n' ;;
+		h2c) listens+="		listen $port http2; listen [::]:$port http2;"$'\n' ;;
 		plain) listens+="		listen $port; listen [::]:$port;"$'\n' ;;
-		*) e2e_fail "e2e_nginx_conf: bad listener '$spec' (PORT:tls, PORT:h2 or PORT:plain)" ;;
+		*) e2e_fail "e2e_nginx_conf: bad listener '$spec' (PORT:tls, PORT:h2, PORT:h2c or PORT:plain)" ;;
 		esac
 	done
 	mkdir -p "$d/tmp"
