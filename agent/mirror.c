@@ -583,8 +583,8 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 		m->n_outs++;
 	}
 	if (o->pcap_path) {
-		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s,
-					      o->rotate_keep};
+		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s, o->rotate_keep,
+					      o->rotate_keep_bytes};
 
 		ret = output_pcap_open(o->pcap_path, &rot, &m->outs[m->n_outs], err, err_len);
 		if (ret)

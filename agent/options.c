@@ -56,6 +56,7 @@ enum {
 	OPT_ROTATE_SIZE,
 	OPT_ROTATE_TIME,
 	OPT_ROTATE_KEEP,
+	OPT_ROTATE_KEEP_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -94,6 +95,7 @@ static const struct option long_options[] = {
     {"rotate-size", required_argument, NULL, OPT_ROTATE_SIZE},
     {"rotate-time", required_argument, NULL, OPT_ROTATE_TIME},
     {"rotate-keep", required_argument, NULL, OPT_ROTATE_KEEP},
+    {"rotate-keep-size", required_argument, NULL, OPT_ROTATE_KEEP_SIZE},
     {NULL, 0, NULL, 0},
 };
 
@@ -435,17 +437,22 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 			    "secrets); give the path it points to, or - for standard output",
 			    o->pcap_path);
 	}
-	if (o->rotate_bytes || o->rotate_interval_s || o->rotate_keep) {
+	if (o->rotate_bytes || o->rotate_interval_s || o->rotate_keep || o->rotate_keep_bytes) {
 		const char *opt = o->rotate_bytes	 ? "--rotate-size"
 				  : o->rotate_interval_s ? "--rotate-time"
-							 : "--rotate-keep";
+				  : o->rotate_keep	 ? "--rotate-keep"
+							 : "--rotate-keep-size";
 		struct stat st;
 
 		if (!o->pcap_path)
 			return fail(err, err_len, "%s: only with -w FILE", opt);
 		if (!o->rotate_bytes && !o->rotate_interval_s)
+			return fail(err, err_len, "%s: needs --rotate-size and/or --rotate-time",
+				    opt);
+		if (o->rotate_keep_bytes && o->rotate_bytes > o->rotate_keep_bytes)
 			return fail(err, err_len,
-				    "--rotate-keep: needs --rotate-size and/or --rotate-time");
+				    "--rotate-keep-size: smaller than --rotate-size, so every file "
+				    "would be removed as soon as it is complete");
 		if (!strcmp(o->pcap_path, "-"))
 			return fail(err, err_len, "%s: standard output (-w -) cannot be rotated",
 				    opt);
@@ -691,6 +698,14 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 					    "or with s, m, h or d (e.g. 1h)",
 					    optarg);
 			o->rotate_interval_s = (unsigned)v;
+			break;
+		case OPT_ROTATE_KEEP_SIZE:
+			if (parse_size(optarg, &v) || v < (64ULL << 10) || v > (1ULL << 50))
+				return fail(
+				    err, err_len,
+				    "--rotate-keep-size %s: a size from 64K to 1P (e.g. 50G)",
+				    optarg);
+			o->rotate_keep_bytes = v;
 			break;
 		case OPT_ROTATE_KEEP:
 			if (parse_uint(optarg, 1, 1000000, &v))

@@ -37,6 +37,7 @@ struct sslc_options {
 	uint64_t rotate_bytes;	     /* --rotate-size, 0: none */
 	unsigned rotate_interval_s;  /* --rotate-time, 0: none */
 	unsigned rotate_keep;	     /* --rotate-keep, 0: keep every file */
+	uint64_t rotate_keep_bytes;  /* --rotate-keep-size, 0: no limit */
 	bool tunnel;		     /* -t given */
 	char tunnel_host[256];	     /* -t HOST (brackets of [v6] removed) */
 	uint16_t tunnel_port;

@@ -61,6 +61,8 @@ struct output_rotation {
 			      * file holds a frame (0: never) */
 	unsigned keep;	     /* completed files kept: beyond this many, the oldest are removed,
 			      * earlier runs' included (0: every one kept) */
+	uint64_t keep_bytes; /* the same by their total size: the oldest are removed while the
+			      * completed files add up to more than this (0: no limit) */
 };
 /* Creates a pcap file, mode 0600, microsecond timestamps, Ethernet. Without rotation (rot NULL
  * or all zeros) an existing file is truncated; with it, an existing pcap that holds frames is

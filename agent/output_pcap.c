@@ -36,6 +36,7 @@ struct kept_file {
 	char *path;
 	char stamp[STAMP_LEN + 1];
 	unsigned n;
+	uint64_t size;
 };
 
 struct pcap_output {
@@ -56,8 +57,9 @@ struct pcap_output {
 	time_t started;			  /* when this file began (UTC), for its final name */
 	time_t next_turn;		  /* rot.interval_s: the next multiple */
 	uint64_t retry_ns;		  /* after a failure: no new attempt before this */
-	struct kept_file *kept;		  /* rot.keep: completed files, oldest first */
+	struct kept_file *kept;		  /* rot.keep(_bytes): completed files, oldest first */
 	size_t n_kept;
+	uint64_t kept_bytes; /* their sizes added up */
 	/* for output_rotation_news() */
 	uint64_t news_completed;
 	unsigned news_removed;
@@ -359,6 +361,7 @@ static int kept_cmp(const void *a, const void *b)
 static int remember(struct pcap_output *p, const char *path, const char *stamp, unsigned n)
 {
 	struct kept_file *k = realloc(p->kept, (p->n_kept + 1) * sizeof(*k));
+	struct stat st;
 
 	if (!k)
 		return -ENOMEM;
@@ -368,6 +371,8 @@ static int remember(struct pcap_output *p, const char *path, const char *stamp, 
 		return -ENOMEM;
 	snprintf(k->stamp, sizeof(k->stamp), "%s", stamp);
 	k->n = n;
+	k->size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	p->kept_bytes += k->size;
 	p->n_kept++;
 	qsort(p->kept, p->n_kept, sizeof(*p->kept), kept_cmp);
 	return 0;
@@ -387,14 +392,24 @@ static void rotation_failed(struct pcap_output *p, const char *fmt, ...)
 	p->retry_ns = mono_ns() + RETRY_NS;
 }
 
-/* Beyond rot.keep completed files, the oldest are removed. */
+static bool keeps(const struct pcap_output *p)
+{
+	return p->rot.keep || p->rot.keep_bytes;
+}
+
+/* Beyond rot.keep completed files, or while they add up to more than rot.keep_bytes, the
+ * oldest are removed. */
 static void prune(struct pcap_output *p)
 {
-	size_t drop;
+	size_t drop = 0;
+	uint64_t total = p->kept_bytes;
 
-	if (!p->rot.keep || p->n_kept <= p->rot.keep)
+	while (drop < p->n_kept && ((p->rot.keep && p->n_kept - drop > p->rot.keep) ||
+				    (p->rot.keep_bytes && total > p->rot.keep_bytes)))
+		total -= p->kept[drop++].size;
+	if (!drop)
 		return;
-	drop = p->n_kept - p->rot.keep;
+	p->kept_bytes = total;
 	for (size_t i = 0; i < drop; i++) {
 		if (unlink(p->kept[i].path) == 0)
 			p->news_removed++;
@@ -413,7 +428,7 @@ static void completed(struct pcap_output *p, const char *final, const char *stam
 	p->base.stats.files_completed++;
 	p->news_completed++;
 	snprintf(p->news_last, sizeof(p->news_last), "%s", final);
-	if (!p->rot.keep)
+	if (!keeps(p))
 		return;
 	if (remember(p, final, stamp, n) < 0)
 		rotation_failed(p, "out of memory: %s will not be removed", final);
@@ -481,7 +496,7 @@ static void rotate(struct pcap_output *p, time_t started)
 static int pcapout_news(struct output *base, char *msg, size_t len)
 {
 	struct pcap_output *p = (struct pcap_output *)base;
-	char removed[80] = "";
+	char removed[160] = "";
 
 	if (p->news_failed) {
 		p->news_failed = false;
@@ -491,8 +506,9 @@ static int pcapout_news(struct output *base, char *msg, size_t len)
 	if (!p->news_completed)
 		return 0;
 	if (p->news_removed)
-		snprintf(removed, sizeof(removed), "; %u old file%s removed (%u kept)",
-			 p->news_removed, p->news_removed == 1 ? "" : "s", p->rot.keep);
+		snprintf(removed, sizeof(removed),
+			 "; %u old file%s removed (%zu kept, %" PRIu64 " bytes)", p->news_removed,
+			 p->news_removed == 1 ? "" : "s", p->n_kept, p->kept_bytes);
 	if (p->news_completed == 1)
 		snprintf(msg, len, "%s: file complete, now %s%s", p->base.name, p->news_last,
 			 removed);
@@ -570,7 +586,7 @@ static bool is_final_name(const char *name, const char *stem, size_t stem_len, c
 	return strcmp(s, ext) == 0;
 }
 
-/* rot.keep: the completed files already there (earlier runs) count too. */
+/* rot.keep(_bytes): the completed files already there (earlier runs) count too. */
 static int scan_kept(struct pcap_output *p, char *err, size_t err_len)
 {
 	const char *slash = strrchr(p->path, '/'), *base = slash ? slash + 1 : p->path;
@@ -642,7 +658,7 @@ static int setup_rotation(struct pcap_output *p, const struct output_rotation *r
 			 p->path);
 		return -EINVAL;
 	}
-	if (rot->keep && (ret = scan_kept(p, err, err_len)) < 0)
+	if (keeps(p) && (ret = scan_kept(p, err, err_len)) < 0)
 		return ret;
 	/* an earlier run's file holds frames: completed, not truncated */
 	if (first_frame_time(p->path, &first) == 0) {
@@ -688,7 +704,7 @@ int output_pcap_open(const char *path, const struct output_rotation *rot, struct
 		free(p);
 		return -ENOMEM;
 	}
-	if ((rot && (rot->max_bytes || rot->interval_s || rot->keep) &&
+	if ((rot && (rot->max_bytes || rot->interval_s || rot->keep || rot->keep_bytes) &&
 	     (ret = setup_rotation(p, rot, err, err_len)) < 0) ||
 	    (ret = open_dumper(path, p->dead, &p->file, &p->dumper, &p->seekable, err, err_len)) <
 		0) {

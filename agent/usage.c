@@ -34,6 +34,8 @@ static const char usage_text[] =
     "      --rotate-time TIME  -w: a new file at every multiple of TIME (e.g. 1h: on the\n"
     "                          hour, UTC), if FILE holds frames\n"
     "      --rotate-keep N     -w: keep the N newest complete files, remove older ones\n"
+    "      --rotate-keep-size SIZE  -w: remove the oldest complete files while they add\n"
+    "                          up to more than SIZE (e.g. 50G)\n"
     "  -t, --tunnel HOST[:PORT]  send through a mutually authenticated TLS tunnel to a\n"
     "                          collector (default port 57012)\n"
     "\n"

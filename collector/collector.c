@@ -305,8 +305,8 @@ static int open_outputs(struct collector *c, char *err, size_t err_len)
 		c->st.outputs[c->st.n_outputs++] = c->out_iface;
 	}
 	if (o->pcap_path) {
-		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s,
-					      o->rotate_keep};
+		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s, o->rotate_keep,
+					      o->rotate_keep_bytes};
 
 		ret = output_pcap_open(o->pcap_path, &rot, &c->out_pcap, err, err_len);
 		if (ret)

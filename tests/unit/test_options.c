@@ -188,6 +188,8 @@ static void test_more_valid_lines(void **state)
 	assert_int_equal(o.rotate_bytes, 100ULL << 20);
 	assert_int_equal(o.rotate_interval_s, 3600);
 	assert_int_equal(o.rotate_keep, 24);
+	expect_ok("sslcollector -C -w all.pcap --rotate-time 1h --rotate-keep-size 50G", &o);
+	assert_int_equal(o.rotate_keep_bytes, 50ULL << 30);
 	expect_ok("sslcollector -C -w all.pcap --rotate-time 90", &o);
 	assert_int_equal(o.rotate_interval_s, 90);
 	assert_int_equal(o.rotate_bytes, 0);
@@ -279,6 +281,12 @@ static const struct bad_case bad_cases[] = {
     {"sslcollector -I eth0 -o mirror0 --rotate-size 1G", "--rotate-size: only with -w"},
     {"sslcollector -C -o ids0 --rotate-time 1h", "--rotate-time: only with -w"},
     {"sslcollector -I eth0 -w tls.pcap --rotate-keep 3", "--rotate-keep: needs"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-keep-size 1G", "--rotate-keep-size: needs"},
+    {"sslcollector -I eth0 -o mirror0 --rotate-keep-size 1G", "--rotate-keep-size: only with -w"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-size 2G --rotate-keep-size 1G",
+     "--rotate-keep-size: smaller than --rotate-size"},
+    {"sslcollector -I eth0 -w tls.pcap --rotate-time 1h --rotate-keep-size 1k",
+     "--rotate-keep-size 1k"},
     {"sslcollector -I eth0 -w tls.pcap --rotate-size 1000", "--rotate-size 1000"},
     {"sslcollector -I eth0 -w tls.pcap --rotate-size 2T", "--rotate-size 2T"},
     {"sslcollector -I eth0 -w tls.pcap --rotate-size 10X", "--rotate-size 10X"},

@@ -410,8 +410,8 @@ static void test_rotate_keep_and_earlier_run(void **state)
 	assert_int_equal(output_pcap_open(path, &rot, &o, err, sizeof(err)), 0);
 	assert_int_equal(output_rotation_news(o, msg, sizeof(msg)), -1);
 	assert_non_null(strstr(msg, "now "));
-	assert_non_null(
-	    strstr(msg, "/keep/tls.20200913T122640Z.pcap; 2 old files removed (2 kept)"));
+	assert_non_null(strstr(
+	    msg, "/keep/tls.20200913T122640Z.pcap; 2 old files removed (2 kept, 100 bytes)"));
 	n = list_dir("keep", names);
 	assert_int_equal(n, 8); /* the 5 that are not rotation's, 2 kept, tls.pcap */
 	assert_string_equal(names[0], "other.20200101T000000Z.pcap");
@@ -429,7 +429,7 @@ static void test_rotate_keep_and_earlier_run(void **state)
 
 	write_frames(o, 1, 4); /* one more complete: the 2 newest stay */
 	assert_int_equal(output_rotation_news(o, msg, sizeof(msg)), -1);
-	assert_non_null(strstr(msg, "1 old file removed (2 kept)"));
+	assert_non_null(strstr(msg, "1 old file removed (2 kept, 352 bytes)"));
 	output_get_stats(o, &st);
 	assert_int_equal(st.files_completed, 2);
 	output_close(o);
@@ -449,6 +449,34 @@ static void test_rotate_keep_and_earlier_run(void **state)
 	assert_int_equal(output_pcap_open(path, &rot, &o, err, sizeof(err)), 0);
 	assert_int_equal(output_rotation_news(o, msg, sizeof(msg)), 0);
 	output_close(o);
+}
+
+/* keep_bytes: the oldest completed files are removed while they add up to more than it. */
+static void test_rotate_keep_bytes(void **state)
+{
+	const struct output_rotation rot = {.max_bytes = 252, .keep_bytes = 600}; /* 3 frames */
+	char path[300], err[256] = "", msg[1024], *names[MAX_FILES];
+	unsigned times[16];
+	struct output *o;
+	size_t n;
+
+	(void)state;
+	make_subdir("bytes", path, sizeof(path), "tls.pcap");
+	assert_int_equal(output_pcap_open(path, &rot, &o, err, sizeof(err)), 0);
+	write_frames(o, 1, 7); /* two files of 252 bytes complete: 504, within the limit */
+	assert_int_equal(output_rotation_news(o, msg, sizeof(msg)), -1);
+	assert_null(strstr(msg, "removed"));
+	write_frames(o, 8, 3); /* a third: 756, so the oldest goes */
+	assert_int_equal(output_rotation_news(o, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "1 old file removed (2 kept, 504 bytes)"));
+	output_close(o);
+	n = list_dir("bytes", names);
+	assert_int_equal(n, 3);
+	assert_int_equal(frame_times("bytes", names[0], times, 16), 3);
+	assert_int_equal(times[0], 4); /* frames 1-3 went with the oldest file */
+	assert_int_equal(frame_times("bytes", names[1], times, 16), 3);
+	assert_int_equal(frame_times("bytes", "tls.pcap", times, 16), 1);
+	free_names(names, n);
 }
 
 /* By time: at each multiple of the interval a file that holds frames is completed (named after
@@ -565,6 +593,7 @@ int main(void)
 	    cmocka_unit_test(test_failed_write_cut_back),
 	    cmocka_unit_test(test_rotate_by_size),
 	    cmocka_unit_test(test_rotate_keep_and_earlier_run),
+	    cmocka_unit_test(test_rotate_keep_bytes),
 	    cmocka_unit_test(test_rotate_by_time),
 	    cmocka_unit_test(test_rotation_failures),
 	};
