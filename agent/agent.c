@@ -523,6 +523,8 @@ int agent_run(const struct sslc_options *o)
 out:
 	if (a->status_shown)
 		fputc('\n', stderr);
+	if (status == 0)
+		mirror_end(a->mirror); /* the final counters include the connections' ends */
 	if (a->cap && status == 0)
 		log_final_counters(a);
 	if (a->cap && o->stats_path && status == 0)

@@ -732,6 +732,36 @@ void mirror_metrics(struct mirror *m, struct metrics_buf *mb)
 	}
 }
 
+void mirror_end(struct mirror *m)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (!m)
+		return;
+	mirror_flush(m); /* the ACKs that wait, before the flows go */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	/* end every open connection properly so the IDS finishes its records */
+	for (size_t i = 0; i < m->flows.cap; i++) {
+		struct flow *f;
+
+		if (!u64map_live(&m->flows, i))
+			continue;
+		f = m->flows.vals[i];
+		if (f->ff)
+			forge_flow_close(f->ff, f->local_is_client, false, now);
+		forge_flow_free(f->ff);
+		free(f);
+	}
+	u64map_free(&m->flows); /* empty again */
+	u64map_free(&m->by_key);
+	m->n_acks = 0;
+	for (size_t i = 0; i < m->n_outs; i++)
+		if (output_sync(m->outs[i]) < 0)
+			m->emit_errors++;
+}
+
 void mirror_close(struct mirror *m)
 {
 	struct timespec ts;

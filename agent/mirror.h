@@ -27,6 +27,9 @@ void mirror_tick(struct mirror *m, uint64_t wall_ns);
 /* Forges the ACKs that wait (see forge's delay_acks) and sends what the outputs have batched.
  * Called after each batch of events. */
 void mirror_flush(struct mirror *m);
+/* At stop, before the final counters: every mirrored connection is closed (FIN), and every
+ * output has sent or written all its frames. Accepts NULL. */
+void mirror_end(struct mirror *m);
 /* SIGHUP: each -w file that was moved away (log rotation) is started again under its name;
  * logs what it did. */
 void mirror_reopen(struct mirror *m);

@@ -14,6 +14,11 @@ int output_flush(struct output *o)
 	return o->ops->flush(o);
 }
 
+int output_sync(struct output *o)
+{
+	return o->ops->sync ? o->ops->sync(o) : o->ops->flush(o);
+}
+
 void output_get_stats(const struct output *o, struct output_stats *st)
 {
 	*st = o->stats;

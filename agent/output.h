@@ -84,8 +84,10 @@ bool output_pcap_rotates(const struct output *o);
 
 /* Queues one frame. ts_ns: CLOCK_REALTIME nanoseconds. Returns 0 or a negative errno. */
 int output_write(struct output *o, const uint8_t *frame, size_t len, uint64_t ts_ns);
-/* Sends/writes everything queued. pcap files are also flushed to the kernel. */
+/* Sends/writes what is queued; -w writes its file at most every 200 ms. */
 int output_flush(struct output *o);
+/* Sends/writes everything queued now, -w too (before final counters are read). */
+int output_sync(struct output *o);
 void output_get_stats(const struct output *o, struct output_stats *st);
 /* "-o veth0" / "-w file.pcap", for logs and metrics labels. */
 const char *output_name(const struct output *o);

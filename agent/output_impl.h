@@ -12,6 +12,7 @@ struct output_ops {
 	void (*close)(struct output *o);
 	int (*reopen)(struct output *o, char *err, size_t err_len); /* NULL: not a file */
 	int (*news)(struct output *o, char *msg, size_t len);	    /* NULL: no rotation */
+	int (*sync)(struct output *o); /* NULL: flush already writes everything */
 };
 
 struct output {

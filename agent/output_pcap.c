@@ -188,6 +188,13 @@ static int pcapout_flush(struct output *base)
 	return pcapout_flush_now(p);
 }
 
+static int pcapout_sync(struct output *base)
+{
+	struct pcap_output *p = (struct pcap_output *)base;
+
+	return p->pending ? pcapout_flush_now(p) : 0;
+}
+
 static void pcapout_close(struct output *base)
 {
 	struct pcap_output *p = (struct pcap_output *)base;
@@ -682,6 +689,7 @@ static const struct output_ops pcap_ops = {
     .close = pcapout_close,
     .reopen = pcapout_reopen,
     .news = pcapout_news,
+    .sync = pcapout_sync,
 };
 
 int output_pcap_open(const char *path, const struct output_rotation *rot, struct output **out,

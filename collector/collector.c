@@ -362,6 +362,11 @@ static int setup(struct collector *c, char *err, size_t err_len)
 static void teardown(struct collector *c, bool started)
 {
 	agent_close_all(c);
+	/* the final counters include every frame: -w writes at most every 200 ms otherwise */
+	if (c->out_iface)
+		output_sync(c->out_iface);
+	if (c->out_pcap)
+		output_sync(c->out_pcap);
 	if (started && write_stats(c) < 0)
 		log_warn("--stats-file %s: final write failed", c->opts->stats_path);
 	output_close(c->out_iface);

@@ -197,6 +197,53 @@ static void test_not_the_other_end(void **state)
 	assert_int_equal(payload, 6 * SESSION_BYTES);
 }
 
+/* mirror_end() at stop: the connections still open are closed, and the final counters (read
+ * before mirror_close) count every frame the pcap holds, the closing ones included. */
+static void test_end_counts_every_frame(void **state)
+{
+	struct metrics_buf mb = {0};
+	struct run r;
+	uint64_t t = 1000 * SEC;
+	const char *line;
+	unsigned long long written = 0, open_flows = 99;
+	int syns;
+	long payload;
+
+	(void)state;
+	run_start(&r, "end");
+	event(&r, 1, SSLC_ROLE_CLIENT, LOOP, 40010, OTHER, 443, SSLC_EVENT_DATA, SSLC_DIR_SEND,
+	      "GET / HTTP/1.1\r\n\r\n", t);
+	mirror_end(r.m);
+	mirror_metrics(r.m, &mb);
+	line = strstr(mb.data, "sslcollector_agent_output_frames_total{");
+	assert_non_null(line);
+	assert_int_equal(sscanf(strchr(line, '}') + 1, "%llu", &written), 1);
+	line = strstr(mb.data, "\nsslcollector_agent_flows_open ");
+	assert_non_null(line);
+	assert_int_equal(sscanf(line + 30, "%llu", &open_flows), 1);
+	metrics_free(&mb);
+	run_finish(&r, &syns, &payload); /* mirror_close adds nothing */
+	assert_int_equal(open_flows, 0);
+	assert_int_equal(syns, 1);
+	{
+		FILE *f = fopen(r.path, "rb");
+		uint8_t buf[4096];
+		size_t n = fread(buf, 1, sizeof(buf), f), off = 24, frames = 0;
+
+		fclose(f);
+		while (off + 16 <= n) {
+			uint32_t caplen;
+
+			memcpy(&caplen, buf + off + 8, 4);
+			off += 16 + caplen;
+			frames++;
+		}
+		/* SYN, SYN-ACK, ACK, the request, then its ACK and FIN, FIN, ACK at the end */
+		assert_true(frames >= 7);
+		assert_int_equal(written, frames);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -218,6 +265,7 @@ int main(void)
 	    cmocka_unit_test(test_both_ends_overlapping),
 	    cmocka_unit_test(test_one_end_whole_session_first),
 	    cmocka_unit_test(test_not_the_other_end),
+	    cmocka_unit_test(test_end_counts_every_frame),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
