@@ -23,7 +23,11 @@
 #  * phase 3 (the workloads again, after the reconnection): fully inspected like phase 1;
 #  * no capture drops, gaps or bad checksums at Suricata; agents and collector exit 0;
 #  * the agents forge the tunnel's frames for up to 64 KiB (no --mtu) and the collector cuts
-#    them to the MTU of its -o: it injects more frames than it receives.
+#    them to the MTU of its -o: it injects more frames than it receives;
+#  * the collector also writes -w with --rotate-size 1M, as user nobody: no file over 1 MiB,
+#    all private, files completed in both runs (the first run's last file at the restart,
+#    named after its first frame, not overwritten), and the frames in all the files together
+#    are exactly the frames both runs counted as written.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +67,8 @@ tpki=$E2E_TMP/tunnel-pki
 	>"$E2E_TMP/make-certs.log" 2>&1 || e2e_fail "scripts/make-certs.sh failed: $(tail -1 "$E2E_TMP/make-certs.log")"
 stats=$E2E_TMP/stats
 mkdir -m 1777 "$stats" # the collector writes its metrics as user nobody
+cpcap=$E2E_TMP/collector-pcap
+mkdir -m 0700 "$cpcap" && chown nobody "$cpcap" # -w's rotation: files renamed and made as nobody
 
 # --- servers: nginx on both hosts (host B: a copy of host A's configuration) ----------------
 e2e_nginx_start 443:tls
@@ -79,7 +85,8 @@ e2e_wait_listen hostb 443 10
 collector_start() { # $1: a name for its log and metrics
 	e2e_bg collector coll "$E2E_TMP/collector-$1.log" "$SSLC_BIN" -C -o "$E2E_IF_MIRROR" \
 		--ca "$tpki/ca.crt" --cert "$tpki/collector.crt" --key "$tpki/collector.key" \
-		--stats-file "$stats/collector-$1.prom" --stats-interval 1
+		--stats-file "$stats/collector-$1.prom" --stats-interval 1 \
+		-w "$cpcap/all.pcap" --rotate-size 1M
 	e2e_wait_file_match "$E2E_TMP/collector-$1.log" "listening on" 15
 }
 metric() { # FILE NAME: the sum of a metric's samples (0 if absent)
@@ -185,4 +192,43 @@ records=$(metric "$stats/collector-2.prom" sslcollector_collector_records_receiv
 injected=$(metric "$stats/collector-2.prom" sslcollector_collector_frames_injected_total)
 e2e_check "the agents' tunnel frames (forged for up to 64 KiB) were cut to the MTU of -o ($records received, $injected injected)" \
 	test "$injected" -gt "$((records + records / 4))"
+w_metric() { # FILE NAME: the sample of -w's output
+	awk -v n="$2" 'index($0, n "{output=\"-w ") == 1 { print $NF }' "$1"
+}
+written=$(($(w_metric "$stats/collector-1.prom" sslcollector_collector_frames_injected_total) +
+	$(w_metric "$stats/collector-2.prom" sslcollector_collector_frames_injected_total)))
+completed1=$(w_metric "$stats/collector-1.prom" sslcollector_collector_files_completed_total)
+completed2=$(w_metric "$stats/collector-2.prom" sslcollector_collector_files_completed_total)
+pcap_files() {
+	find "$cpcap" -name 'all.2*.pcap' -printf '%f\n' |
+		sed -E 's/^all\.([0-9T]+Z)(-([0-9]+))?\.pcap$/\1 \3 &/' | sort -k1,1 -k2,2n |
+		awk -v d="$cpcap" '{ print d "/" $NF }'
+	echo "$cpcap/all.pcap"
+}
+frames_in_files() {
+	pcap_files | "$E2E_PY" -c 'import struct, sys
+n = 0
+for path in sys.stdin.read().split():
+    d = open(path, "rb").read()
+    off = 24
+    while off + 16 <= len(d):
+        off += 16 + struct.unpack_from("<I", d, off + 8)[0]
+        n += 1
+    assert off == len(d), path + ": a cut record"
+print(n)'
+}
+files_ok() {
+	local f size mode
+	while read -r f; do
+		size=$(stat -c %s "$f") mode=$(stat -c %a "$f")
+		echo "$(basename "$f") $size bytes, mode $mode"
+		((size <= 1048576)) && [[ $mode == 600 ]] || return 1
+	done < <(pcap_files)
+}
+e2e_check "collector -w --rotate-size 1M: each file at most 1 MiB and private" files_ok
+e2e_check "collector -w: files completed in both runs (run 1: $completed1, run 2: $completed2, the first run's last file included)" \
+	test "$completed1" -ge 1 -a "$completed2" -ge 2
+in_files=$(frames_in_files)
+e2e_check "collector -w: the files hold exactly the frames both runs wrote ($in_files in the files, $written counted)" \
+	test "$in_files" -eq "$written"
 e2e_checks_done
