@@ -764,27 +764,9 @@ void mirror_end(struct mirror *m)
 
 void mirror_close(struct mirror *m)
 {
-	struct timespec ts;
-	uint64_t now;
-
 	if (!m)
 		return;
-	/* end every open connection properly so the IDS finishes its records */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	for (size_t i = 0; i < m->flows.cap; i++) {
-		struct flow *f;
-
-		if (!u64map_live(&m->flows, i))
-			continue;
-		f = m->flows.vals[i];
-		if (f->ff)
-			forge_flow_close(f->ff, f->local_is_client, false, now);
-		forge_flow_free(f->ff);
-		free(f);
-	}
-	u64map_free(&m->flows);
-	u64map_free(&m->by_key);
+	mirror_end(m); /* nothing left to do if the caller ended it already */
 	expire_ended(m, UINT64_MAX);
 	free(m->ended_q);
 	u64map_free(&m->ended);
