@@ -21,6 +21,10 @@
 #define MAX_OUTPUTS 2
 /* How long the other end of a connection that ended may still show up (see struct ended). */
 #define ENDED_NS 10000000000ULL
+/* mirror_tick sends a flow's delayed ACKs (forge_flow_timer) only this long after they were due:
+ * events stamped before the deadline may still be on their way from the ring buffer, and the
+ * frames must not depend on when they arrive. Linux's longest delayed-ACK time. */
+#define DELACK_SLACK_NS 200000000ULL
 
 struct flow {
 	uint64_t conn_id;
@@ -28,7 +32,6 @@ struct flow {
 	struct forge_tuple tuple;
 	bool local_is_client;
 	bool duplicate;	  /* the other end of a connection mirrored already */
-	bool ack_queued;  /* in m->ack_ids: its data waits for forge_flow_ack() */
 	uint64_t key;	  /* connection key in m->by_key (0: not registered) */
 	uint64_t last_ns; /* wall clock of the last event */
 };
@@ -60,10 +63,6 @@ struct mirror {
 	const struct local_addrs *addrs;
 	uint64_t idle_ns;
 	uint64_t opened, duplicates, reopened_idle, restarted, emit_errors;
-	/* flows with data since the last mirror_flush(): their ACKs go out there (forge's
-	 * delay_acks), so a request and its response need no pure ACK between them */
-	uint64_t *ack_ids;
-	size_t n_acks, cap_acks;
 	uint64_t last_error_log_ns;
 };
 
@@ -349,27 +348,6 @@ static int flow_ensure_open(struct mirror *m, struct flow *f, uint64_t wall)
 	return 0;
 }
 
-/* The flow's ACKs are sent at the next mirror_flush(). Without room in the list they are sent
- * now (as without delay_acks). */
-static void queue_ack(struct mirror *m, struct flow *f)
-{
-	if (f->ack_queued)
-		return;
-	if (m->n_acks == m->cap_acks) {
-		size_t cap = m->cap_acks ? m->cap_acks * 2 : 64;
-		uint64_t *ids = realloc(m->ack_ids, cap * sizeof(*ids));
-
-		if (!ids) {
-			forge_flow_ack(f->ff, f->last_ns);
-			return;
-		}
-		m->ack_ids = ids;
-		m->cap_acks = cap;
-	}
-	m->ack_ids[m->n_acks++] = f->conn_id;
-	f->ack_queued = true;
-}
-
 int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uint64_t wall)
 {
 	struct flow *f = u64map_get(&m->flows, e->conn_id);
@@ -396,8 +374,10 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 		from_client = (e->dir == SSLC_DIR_SEND) == f->local_is_client;
 		if ((ret = flow_ensure_open(m, f, wall)))
 			return ret;
-		ret = forge_flow_data(f->ff, from_client, e->data, e->data_len, wall);
-		queue_ack(m, f);
+		/* a read: the receiver (the local end) has the data now and acknowledges it */
+		ret = e->dir == SSLC_DIR_RECV
+			  ? forge_flow_data_read(f->ff, from_client, e->data, e->data_len, wall)
+			  : forge_flow_data(f->ff, from_client, e->data, e->data_len, wall);
 		break;
 	case SSLC_EVENT_GAP:
 		from_client = (e->dir == SSLC_DIR_SEND) == f->local_is_client;
@@ -436,8 +416,15 @@ void mirror_tick(struct mirror *m, uint64_t wall)
 		if (!u64map_live(&m->flows, i))
 			continue;
 		f = m->flows.vals[i];
-		if (!f->ff || wall < f->last_ns || wall - f->last_ns < m->idle_ns)
+		if (!f->ff)
 			continue;
+		if (wall < f->last_ns || wall - f->last_ns < m->idle_ns) {
+			/* data that waited for a piggyback that did not come */
+			if (wall >= f->last_ns + DELACK_SLACK_NS &&
+			    forge_flow_timer(f->ff, wall - DELACK_SLACK_NS) < 0)
+				m->emit_errors++;
+			continue;
+		}
 		forge_flow_close(f->ff, f->local_is_client, false, wall);
 		forge_flow_free(f->ff);
 		f->ff = NULL;
@@ -469,16 +456,6 @@ static void report_output(struct mirror *m, size_t i)
 
 void mirror_flush(struct mirror *m)
 {
-	for (size_t i = 0; i < m->n_acks; i++) {
-		struct flow *f = u64map_get(&m->flows, m->ack_ids[i]);
-
-		if (!f) /* closed since: its close acknowledged everything */
-			continue;
-		f->ack_queued = false;
-		if (f->ff && forge_flow_ack(f->ff, f->last_ns) < 0)
-			m->emit_errors++;
-	}
-	m->n_acks = 0;
 	for (size_t i = 0; i < m->n_outs; i++) {
 		int ret = output_flush(m->outs[i]);
 
@@ -561,7 +538,7 @@ static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_l
 
 int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, size_t err_len)
 {
-	struct forge_config fc = {.vlan = o->vlan, .delay_acks = true};
+	struct forge_config fc = {.vlan = o->vlan, .acks = FORGE_ACKS_RECEIVER};
 	struct mirror *m;
 	int ret;
 
@@ -739,7 +716,6 @@ void mirror_end(struct mirror *m)
 
 	if (!m)
 		return;
-	mirror_flush(m); /* the ACKs that wait, before the flows go */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	/* end every open connection properly so the IDS finishes its records */
@@ -756,7 +732,6 @@ void mirror_end(struct mirror *m)
 	}
 	u64map_free(&m->flows); /* empty again */
 	u64map_free(&m->by_key);
-	m->n_acks = 0;
 	for (size_t i = 0; i < m->n_outs; i++)
 		if (output_sync(m->outs[i]) < 0)
 			m->emit_errors++;
@@ -774,6 +749,5 @@ void mirror_close(struct mirror *m)
 		output_close(m->outs[i]);
 	tunnel_client_stop(m->tunnel, 2000);
 	forge_free(m->forge);
-	free(m->ack_ids);
 	free(m);
 }

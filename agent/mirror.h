@@ -22,10 +22,11 @@ void mirror_set_addrs(struct mirror *m, const struct local_addrs *addrs);
 /* One DATA, GAP or CLOSE event. role: resolved client/server role of the local end.
  * wall_ns: CLOCK_REALTIME of the event. */
 int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uint64_t wall_ns);
-/* Periodic work: idle timeouts, tunnel reconnects, pcap flushing. */
+/* Periodic work: idle timeouts, delayed ACKs of data no later event acknowledged (sent
+ * DELACK_SLACK_NS after they were due, stamped when they were due), tunnel reconnects. */
 void mirror_tick(struct mirror *m, uint64_t wall_ns);
-/* Forges the ACKs that wait (see forge's delay_acks) and sends what the outputs have batched.
- * Called after each batch of events. */
+/* Sends what the outputs have batched. Called after each batch of events; the frames forged
+ * do not depend on when it is called. */
 void mirror_flush(struct mirror *m);
 /* At stop, before the final counters: every mirrored connection is closed (FIN), and every
  * output has sent or written all its frames. Accepts NULL. */

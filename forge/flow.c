@@ -1,6 +1,7 @@
 /* forge/flow.c: one synthetic TCP connection per TLS session: the three-way handshake, data
- * cut to the MSS and acknowledged by the peer, gaps acknowledged past, FIN/ACK or RST at the
- * end. The sequence numbers follow the plaintext byte for byte.
+ * cut to the MSS and acknowledged by the peer (enum forge_acks), gaps acknowledged past,
+ * FIN/ACK or RST at the end. The sequence numbers follow the plaintext byte for byte, and the
+ * frames follow from the calls and their times alone.
  *
  * When the emit callback fails, the call stops there but its sequence space is consumed all
  * the same: what was not emitted is a hole that the next call's ACKs cover, so the IDS records
@@ -23,6 +24,7 @@ struct forge_side {
 	uint32_t snd_nxt;	/* next sequence number this side sends */
 	uint32_t una;		/* oldest sequence number of this side the peer has not ACKed */
 	uint64_t unacked;	/* not ACKed yet: una + unacked == snd_nxt (mod 2^32) */
+	uint64_t wait_ns;	/* unacked > 0: when the oldest of it was sent (delayed ACK) */
 	uint16_t ip_id;		/* IPv4 id of the next frame */
 };
 
@@ -30,6 +32,8 @@ struct forge_flow {
 	struct forge *f;
 	struct forge_tuple tuple;
 	struct forge_side side[2]; /* [CLIENT], [SERVER] */
+	uint64_t last_ns;	   /* time of the latest call */
+	uint32_t piggyback_max;	   /* FORGE_ACKS_RECEIVER: bytes that may wait for a piggyback */
 	bool closed;
 };
 
@@ -74,12 +78,38 @@ static int ack_side(struct forge_flow *fl, int from, uint64_t ts_ns)
 	return 0;
 }
 
-/* ACKs left over from a call whose emit failed, so that each call starts acknowledged. */
+/* Everything either side sent, acknowledged (FORGE_ACKS_EACH_WRITE: also what is left over from
+ * a call whose emit failed, so that each call starts acknowledged). */
 static int ack_both(struct forge_flow *fl, uint64_t ts_ns)
 {
 	int err = ack_side(fl, CLIENT, ts_ns);
 
 	return err ? err : ack_side(fl, SERVER, ts_ns);
+}
+
+/* FORGE_ACKS_RECEIVER: the delayed ACKs due by now, earliest first, each stamped with its
+ * deadline (never before the flow's latest call: events may reach us slightly out of order). */
+static int ack_due(struct forge_flow *fl, uint64_t now)
+{
+	for (;;) {
+		int due = -1;
+		uint64_t at = 0;
+
+		for (int side = CLIENT; side <= SERVER; side++) {
+			const struct forge_side *s = &fl->side[side];
+			uint64_t t = s->wait_ns + FORGE_DELACK_NS;
+
+			if (s->unacked && now >= t && (due < 0 || t < at)) {
+				due = side;
+				at = t;
+			}
+		}
+		if (due < 0)
+			return 0;
+		int err = ack_side(fl, due, at > fl->last_ns ? at : fl->last_ns);
+		if (err)
+			return err;
+	}
 }
 
 static int handshake(struct forge_flow *fl, uint64_t ts_ns)
@@ -145,6 +175,16 @@ int forge_flow_open(struct forge *f, const struct forge_tuple *t, uint64_t ts_ns
 		return forge_set_error(f, -ENOMEM, "cannot allocate a flow");
 	fl->f = f;
 	fl->tuple = *t;
+	fl->last_ns = ts_ns;
+	{
+		/* two segments of the wire: of a 1500-byte MTU (the tunnel's 64 KiB frames reach
+		 * the IDS cut to such), or of a smaller MTU */
+		unsigned wire =
+		    1500 - (t->family == AF_INET ? FORGE_IP4_LEN : FORGE_IP6_LEN) - FORGE_TCP_LEN;
+		unsigned mss = forge_mss(f, t->family);
+
+		fl->piggyback_max = FORGE_PIGGYBACK_SEGS * (mss < wire ? mss : wire);
+	}
 	for (int side = CLIENT; side <= SERVER; side++) {
 		forge_hdr_desc_init(&d, t, side == CLIENT, f->vlan);
 		err = forge_tmpl_init(&fl->side[side].tmpl, f->ln, &d, f->err, sizeof(f->err));
@@ -165,13 +205,14 @@ cleanup:
 	return err;
 }
 
-int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data, size_t len,
-		    uint64_t ts_ns)
+/* Data from side `from`. read: its receiver's application has it now (the observed end read
+ * it). See enum forge_acks for when the receiver acknowledges. */
+static int flow_data(struct forge_flow *fl, int from, const uint8_t *data, size_t len,
+		     uint64_t ts_ns, bool read)
 {
-	int from = from_client ? CLIENT : SERVER;
 	struct forge_side *s, *peer;
 	size_t mss, off = 0;
-	bool piggyback;
+	bool piggyback, receiver;
 	int err;
 
 	if (!fl || (!data && len))
@@ -183,18 +224,29 @@ int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data
 	s = &fl->side[from];
 	peer = &fl->side[!from];
 	mss = forge_mss(fl->f, fl->tuple.family);
-	if (!fl->f->delay_acks)
+	receiver = fl->f->acks == FORGE_ACKS_RECEIVER;
+	if (!receiver) {
 		err = ack_both(fl, ts_ns);
-	else if (peer->unacked > FORGE_ACK_STEP)
-		err = ack_side(fl, !from, ts_ns); /* too far for one ACK: in steps first */
-	else
-		err = 0;
-	/* with delay_acks, the first segment acknowledges all the peer sent */
+	} else {
+		err = ack_due(fl, ts_ns);
+		/* more than a couple of the peer's segments wait: a pure ACK before our data (and
+		 * in steps when too far for one ACK) */
+		if (!err && peer->unacked > fl->piggyback_max)
+			err = ack_side(fl, !from, ts_ns);
+	}
+	fl->last_ns = ts_ns > fl->last_ns ? ts_ns : fl->last_ns;
+	/* the first segment acknowledges all the peer sent */
 	piggyback = !err && peer->unacked;
 	while (!err && off < len) {
 		size_t n = len - off < mss ? len - off : mss;
 		bool last = off + n == len;
 
+		/* never more than FORGE_ACK_EVERY bytes wait for the receiver's ACK */
+		if (s->unacked && s->unacked + n > FORGE_ACK_EVERY) {
+			err = ack_side(fl, from, ts_ns);
+			if (err)
+				break;
+		}
 		err =
 		    send_seg(fl, from, FORGE_TH_ACK | (last ? FORGE_TH_PSH : 0),
 			     piggyback ? peer->snd_nxt : peer->una, NULL, 0, data + off, n, ts_ns);
@@ -203,21 +255,35 @@ int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data
 			peer->unacked = 0;
 			piggyback = false;
 		}
+		if (!s->unacked)
+			s->wait_ns = ts_ns;
 		s->snd_nxt += (uint32_t)n;
 		s->unacked += n;
 		off += n;
-		if (!err && !last && s->unacked >= FORGE_ACK_EVERY)
-			err = ack_side(fl, from, ts_ns);
 	}
 	if (err) {
 		/* the rest of the write is lost: consume its sequence space (see the top) */
+		if (!s->unacked)
+			s->wait_ns = ts_ns;
 		s->snd_nxt += (uint32_t)(len - off);
 		s->unacked += len - off;
 		return err;
 	}
-	if (fl->f->delay_acks && s->unacked < FORGE_ACK_EVERY)
-		return 0;
+	if (receiver && !(read && s->unacked > fl->piggyback_max))
+		return 0; /* waits: for the peer's data, more of ours, or the delayed ACK */
 	return ack_side(fl, from, ts_ns);
+}
+
+int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data, size_t len,
+		    uint64_t ts_ns)
+{
+	return flow_data(fl, from_client ? CLIENT : SERVER, data, len, ts_ns, false);
+}
+
+int forge_flow_data_read(struct forge_flow *fl, bool from_client, const uint8_t *data, size_t len,
+			 uint64_t ts_ns)
+{
+	return flow_data(fl, from_client ? CLIENT : SERVER, data, len, ts_ns, true);
 }
 
 int forge_flow_ack(struct forge_flow *fl, uint64_t ts_ns)
@@ -227,6 +293,15 @@ int forge_flow_ack(struct forge_flow *fl, uint64_t ts_ns)
 	if (fl->closed)
 		return 0;
 	return ack_both(fl, ts_ns);
+}
+
+int forge_flow_timer(struct forge_flow *fl, uint64_t now_ns)
+{
+	if (!fl)
+		return -EINVAL;
+	if (fl->closed || fl->f->acks != FORGE_ACKS_RECEIVER)
+		return 0;
+	return ack_due(fl, now_ns);
 }
 
 int forge_flow_gap(struct forge_flow *fl, bool from_client, uint64_t len, uint64_t ts_ns)
@@ -240,10 +315,21 @@ int forge_flow_gap(struct forge_flow *fl, bool from_client, uint64_t len, uint64
 	if (!len)
 		return 0;
 	s = &fl->side[from_client ? CLIENT : SERVER];
+	if (fl->f->acks == FORGE_ACKS_RECEIVER) {
+		int err = ack_due(fl, ts_ns);
+
+		if (err)
+			return err;
+	}
+	fl->last_ns = ts_ns > fl->last_ns ? ts_ns : fl->last_ns;
 	s->snd_nxt += (uint32_t)len;
 	/* congruent to len modulo 2^32, so the ACKs end exactly at snd_nxt */
 	s->unacked += len <= FORGE_GAP_EXACT_MAX ? len : FORGE_GAP_EXACT_MAX + (uint32_t)len;
 	fl->f->stats.gap_bytes += len;
+	/* the receiver acknowledges past the hole at once: the IDS records a gap instead of
+	 * waiting for bytes that will never come */
+	if (fl->f->acks == FORGE_ACKS_RECEIVER)
+		return ack_side(fl, from_client ? CLIENT : SERVER, ts_ns);
 	return ack_both(fl, ts_ns);
 }
 
@@ -259,7 +345,9 @@ int forge_flow_close(struct forge_flow *fl, bool from_client, bool reset, uint64
 		return 0;
 	fl->closed = true;
 	fl->f->stats.flows_closed++;
-	err = ack_both(fl, ts_ns);
+	err = fl->f->acks == FORGE_ACKS_RECEIVER ? ack_due(fl, ts_ns) : 0;
+	if (!err)
+		err = ack_both(fl, ts_ns);
 	if (err)
 		return err;
 	x = &fl->side[from];

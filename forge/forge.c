@@ -22,14 +22,15 @@ int forge_new(const struct forge_config *cfg, forge_emit_fn emit, void *emit_ctx
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!emit || mtu < FORGE_MIN_MTU || mtu > FORGE_MAX_MTU || vlan > 4094)
+	if (!emit || mtu < FORGE_MIN_MTU || mtu > FORGE_MAX_MTU || vlan > 4094 ||
+	    (cfg && cfg->acks != FORGE_ACKS_EACH_WRITE && cfg->acks != FORGE_ACKS_RECEIVER))
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	f->mtu = mtu;
 	f->vlan = vlan;
-	f->delay_acks = cfg && cfg->delay_acks;
+	f->acks = cfg ? cfg->acks : FORGE_ACKS_EACH_WRITE;
 	f->csum_partial = cfg && cfg->tcp_csum_partial;
 	f->emit_parts = cfg ? cfg->emit_parts : NULL;
 	f->emit = emit;

@@ -29,9 +29,6 @@ struct libnet_context; /* libnet_t, from <libnet.h> */
 /* Largest step of one ACK: half the scaled window, far below 2^31 (where sequence arithmetic
  * would read the ACK as one from the past). Larger gaps are acknowledged in several steps. */
 #define FORGE_ACK_STEP ((uint64_t)1 << 29)
-/* Inside one long write the peer ACKs at least this often, so that the IDS never holds more
- * than this much unacknowledged data of one direction of a flow. */
-#define FORGE_ACK_EVERY ((uint64_t)1 << 20)
 /* Gaps up to this size are acknowledged exactly (at most 2048 ACK frames). Beyond it, whole
  * multiples of 4 GiB are left out of the ACK steps: the sequence numbers on the wire are the
  * same modulo 2^32, but the IDS counts a smaller hole instead of receiving billions of ACKs. */
@@ -48,7 +45,7 @@ struct libnet_context; /* libnet_t, from <libnet.h> */
 struct forge {
 	unsigned mtu;
 	int vlan; /* 0: untagged */
-	bool delay_acks;
+	enum forge_acks acks;
 	bool csum_partial; /* forge_config.tcp_csum_partial */
 	forge_emit_fn emit;
 	forge_emit_parts_fn emit_parts; /* forge_config.emit_parts */

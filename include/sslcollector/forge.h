@@ -29,15 +29,34 @@ typedef int (*forge_emit_fn)(void *ctx, const uint8_t *frame, size_t len, uint64
 typedef int (*forge_emit_parts_fn)(void *ctx, const uint8_t *hdr, size_t hdr_len,
 				   const uint8_t *payload, size_t payload_len, uint64_t ts_ns);
 
+/* How forge acknowledges data. Either way the acknowledgements of a flow follow from the calls
+ * made on it and their times alone, never from when the caller flushes its output. */
+enum forge_acks {
+	/* Every write is followed at once by a pure ACK from the other side (the tests' simple
+	 * shape; the agent uses FORGE_ACKS_RECEIVER). */
+	FORGE_ACKS_EACH_WRITE = 0,
+	/* As a receiving TCP does: the receiver acknowledges data when its application has read
+	 * it (forge_flow_data_read) unless it is at most two wire segments (FORGE_PIGGYBACK_SEGS
+	 * of a 1500-byte MTU, or of the MTU if smaller), which may wait for the receiver's own
+	 * data to carry the ACK; the receiver sends a pure ACK before its own data whenever more
+	 * than that waits; never more than FORGE_ACK_EVERY bytes of one side wait (the receiver
+	 * ACKs inside a long write); and data that waits is acknowledged FORGE_DELACK_NS after it
+	 * was sent (the delayed-ACK timer: at the flow's next call, or by forge_flow_timer). An
+	 * IDS inspects only acknowledged data, and Suricata loses a transaction whose large
+	 * request is acknowledged only by the first segment of the answer. */
+	FORGE_ACKS_RECEIVER = 1,
+};
+
+/* FORGE_ACKS_RECEIVER's numbers; FORGE_ACK_EVERY holds in both modes (inside a long write). */
+#define FORGE_PIGGYBACK_SEGS 2
+#define FORGE_ACK_EVERY	     (64 * 1024)
+#define FORGE_DELACK_NS	     40000000ULL /* Linux's minimum delayed-ACK time */
+
 struct forge_config {
 	unsigned mtu; /* IP MTU of the output; 0 means FORGE_DEFAULT_MTU */
 	int vlan;     /* 802.1Q VLAN id 1..4094, or 0 / negative for untagged frames */
-	/* false: every write is followed by a pure ACK from the other side. true: that ACK waits:
-	 * the other side's next data carries it (as TCP piggybacks ACKs), or forge_flow_ack()
-	 * sends it; the caller calls forge_flow_ack() on every flow with new data before the
-	 * frames leave for good (e.g. at the end of each batch of events). Fewer frames, and the
-	 * writes of one side follow each other without an ACK between them. */
-	bool delay_acks;
+	/* How the side that receives data acknowledges it (enum forge_acks). */
+	enum forge_acks acks;
 	/* true: the TCP checksum field of every frame holds only the sum of the pseudo-header
 	 * (addresses, protocol, TCP length), folded and not complemented, as Linux leaves it for
 	 * checksum offload (CHECKSUM_PARTIAL); the sink completes it: the complement of the sum
@@ -88,16 +107,26 @@ const char *forge_last_error(const struct forge *f);
 int forge_flow_open(struct forge *f, const struct forge_tuple *t, uint64_t ts_ns,
 		    struct forge_flow **out);
 
-/* Data sent by one side (from_client: client -> server). Cut into MSS-sized segments, PSH on
- * the last, then a pure ACK from the other side (with delay_acks: the segments acknowledge
- * everything the other side sent, and the ACK of this data waits; in both modes the other side
- * acknowledges at least every FORGE_ACK_EVERY bytes). len 0 emits nothing. */
+/* Data written by one side (from_client: client -> server), its receiver not observed. Cut into
+ * MSS-sized segments, PSH on the last, acknowledged by the other side as cfg.acks says (with
+ * FORGE_ACKS_EACH_WRITE: a pure ACK right after). len 0 emits nothing. */
 int forge_flow_data(struct forge_flow *fl, bool from_client, const uint8_t *data, size_t len,
 		    uint64_t ts_ns);
 
-/* Pure ACKs for everything either side sent that is not acknowledged yet (delay_acks); emits
- * nothing when all is acknowledged. */
+/* The same, for data whose receiver's application read it at ts_ns (the observed end read it):
+ * with FORGE_ACKS_RECEIVER the receiver acknowledges it now unless it is small enough to wait
+ * for a piggyback. */
+int forge_flow_data_read(struct forge_flow *fl, bool from_client, const uint8_t *data, size_t len,
+			 uint64_t ts_ns);
+
+/* Pure ACKs for everything either side sent that is not acknowledged yet; emits nothing when
+ * all is acknowledged. */
 int forge_flow_ack(struct forge_flow *fl, uint64_t ts_ns);
+
+/* FORGE_ACKS_RECEIVER's delayed-ACK timer: the pure ACKs of data that has waited
+ * FORGE_DELACK_NS by now_ns, each stamped with its own deadline. For a caller whose flow has
+ * no further calls for a while; the flow's next call sends them too. */
+int forge_flow_timer(struct forge_flow *fl, uint64_t now_ns);
 
 /* len bytes from one side were lost: their sequence space is skipped without data and the
  * other side acknowledges past the hole, so the IDS records a gap, not a desynchronised

@@ -20,8 +20,9 @@ void env_open(struct env *e, int family, unsigned mtu, int vlan);
 void env_open_cfg(struct env *e, int family, const struct forge_config *cfg);
 void env_free(struct env *e);
 
-/* Checks frames [first, ...) as those of one write of data[0..len) (no intermediate ACK):
- * MSS-sized segments from the writer, PSH only on the last, then a pure ACK from the peer.
+/* Checks frames [first, ...) as those of one write of data[0..len) with FORGE_ACKS_EACH_WRITE:
+ * MSS-sized segments from the writer, PSH only on the last, a pure ACK from the peer before a
+ * segment that would leave more than FORGE_ACK_EVERY unacknowledged, and one at the end.
  * Advances the writer's next sequence number; returns the index after the ACK. */
 size_t check_write(struct env *e, size_t first, bool from_client, const uint8_t *data, size_t len);
 

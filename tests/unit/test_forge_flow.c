@@ -181,68 +181,184 @@ static void test_both_sides(void **state)
 	env_free(&e);
 }
 
-/* delay_acks: no pure ACK after a write; the other side's data carries it (on its first
- * segment and all after), forge_flow_ack() sends what waits, and one side writing alone is
- * still acknowledged at least every FORGE_ACK_EVERY (1 MiB) bytes. */
-static void test_delayed_acks(void **state)
+#define MS 1000000ULL
+
+/* Pure ACKs captured in [first, cap.n): how many, checking that each one is from_client's. */
+static size_t pure_acks(const struct env *e, size_t first, bool from_client)
 {
-	const struct forge_config cfg = {.mtu = 1500, .delay_acks = true};
+	struct pframe p;
+	size_t n = 0;
+
+	for (size_t i = first; i < e->cap.n; i++) {
+		get_frame(&e->cap, i, &p);
+		if (p.payload_len || p.flags != TH_ACK)
+			continue;
+		assert_direction(&p, &e->t, from_client);
+		n++;
+	}
+	return n;
+}
+
+/* FORGE_ACKS_RECEIVER, small amounts: a request written by the client waits for the answer to
+ * carry its ACK (no pure ACK between them); the answer, written by the server, waits too;
+ * forge_flow_timer() acknowledges it FORGE_DELACK_NS after it was sent, stamped then, and
+ * not before. */
+static void test_receiver_acks_piggyback(void **state)
+{
+	const struct forge_config cfg = {.mtu = 1500, .acks = FORGE_ACKS_RECEIVER};
 	uint8_t *data = pattern(3000, 5);
-	struct forge_stats st;
 	struct pframe p;
 	struct env e;
-	size_t pure = 0;
 
 	(void)state;
 	env_open_cfg(&e, AF_INET, &cfg);
-	assert_int_equal(forge_flow_data(e.fl, true, data, 100, 1), 0);
+	assert_int_equal(forge_flow_data(e.fl, true, data, 100, 2000), 0);
 	assert_int_equal(e.cap.n, 4); /* the request, no ACK */
-	get_frame(&e.cap, 3, &p);
-	assert_int_equal(p.ack, e.server_nxt);
-	assert_int_equal(forge_flow_data(e.fl, false, data, 3000, 2), 0);
-	assert_int_equal(forge_flow_data(e.fl, false, data, 10, 2), 0);
-	assert_int_equal(e.cap.n, 8); /* 3 + 1 segments of the answer, no ACK between */
-	for (size_t i = 4; i < 8; i++) {
+	assert_int_equal(forge_flow_data(e.fl, false, data, 2000, 3000), 0);
+	assert_int_equal(e.cap.n, 6); /* 2 segments of the answer, no ACK before or after */
+	for (size_t i = 4; i < 6; i++) {
 		get_frame(&e.cap, i, &p);
 		assert_direction(&p, &e.t, false);
 		assert_int_equal(p.ack, e.client_nxt + 100); /* the request, piggybacked */
-		assert_int_equal(p.seq, (uint32_t)(e.server_nxt + (i < 7 ? (i - 4) * 1460 : 3000)));
-		assert_int_equal(p.flags, TH_ACK | (i == 6 || i == 7 ? TH_PSH : 0));
+		assert_int_equal(p.seq, (uint32_t)(e.server_nxt + (i - 4) * 1460));
 	}
-	assert_int_equal(forge_flow_ack(e.fl, 3), 0);
-	assert_int_equal(e.cap.n, 9);
-	get_frame(&e.cap, 8, &p);
+	assert_int_equal(forge_flow_timer(e.fl, 3000 + FORGE_DELACK_NS - 1), 0);
+	assert_int_equal(e.cap.n, 6);
+	assert_int_equal(forge_flow_timer(e.fl, 3000 + FORGE_DELACK_NS + 5 * MS), 0);
+	assert_int_equal(e.cap.n, 7);
+	get_frame(&e.cap, 6, &p);
+	assert_direction(&p, &e.t, true);
+	assert_int_equal(p.flags, TH_ACK);
+	assert_int_equal(p.ack, e.server_nxt + 2000);
+	assert_int_equal(e.cap.v[6].ts_ns, 3000 + FORGE_DELACK_NS);	   /* when it was due */
+	assert_int_equal(forge_flow_timer(e.fl, 10 * FORGE_DELACK_NS), 0); /* nothing waits */
+	assert_int_equal(e.cap.n, 7);
+	free(data);
+	env_free(&e);
+}
+
+/* FORGE_ACKS_RECEIVER, what must not wait: data the receiver's application read is
+ * acknowledged at once when it is more than two wire segments; more than that waiting makes
+ * the receiver send a pure ACK before its own data (the shape Suricata needs: an upload
+ * answered at once); data that waited past FORGE_DELACK_NS is acknowledged at the next call,
+ * before it and stamped when it was due. */
+static void test_receiver_acks_required(void **state)
+{
+	const struct forge_config cfg = {.mtu = 1500, .acks = FORGE_ACKS_RECEIVER};
+	uint8_t *data = pattern(300000, 9);
+	uint64_t t = 1 * MS;
+	struct pframe p;
+	struct env e;
+	size_t n;
+
+	(void)state;
+	env_open_cfg(&e, AF_INET, &cfg);
+	/* reads: 2920 bytes (two segments) wait, 2921 do not */
+	assert_int_equal(forge_flow_data_read(e.fl, true, data, 2920, t), 0);
+	assert_int_equal(e.cap.n, 5);
+	assert_int_equal(forge_flow_data_read(e.fl, true, data, 1, t), 0);
+	assert_int_equal(e.cap.n, 7); /* the byte, then the server's ACK of all */
+	get_frame(&e.cap, 6, &p);
+	assert_direction(&p, &e.t, false);
+	assert_int_equal(p.flags, TH_ACK);
+	assert_int_equal(p.ack, e.client_nxt + 2921);
+	e.client_nxt += 2921;
+	/* an upload written by the client (its receiver not observed) in 16 KiB writes: never
+	 * more than 64 KiB waits; the answer comes after a pure ACK of the rest */
+	n = e.cap.n;
+	for (size_t off = 0; off < 300000; off += 16384) {
+		size_t len = 300000 - off < 16384 ? 300000 - off : 16384;
+
+		assert_int_equal(forge_flow_data(e.fl, true, data + off, len, t), 0);
+	}
+	assert_int_equal(pure_acks(&e, n, false), 300000 / 65536); /* 4 inside it */
+	n = e.cap.n;
+	assert_int_equal(forge_flow_data(e.fl, false, data, 10, t), 0);
+	assert_int_equal(e.cap.n, n + 2);
+	get_frame(&e.cap, n, &p);
+	assert_direction(&p, &e.t, false);
+	assert_int_equal(p.flags, TH_ACK);
+	assert_int_equal(p.payload_len, 0);
+	assert_int_equal(p.ack, e.client_nxt + 300000); /* all of it, before the answer */
+	e.client_nxt += 300000;
+	get_frame(&e.cap, n + 1, &p);
+	assert_int_equal(p.payload_len, 10);
+	/* the answer's 10 bytes waited 50 ms: the client's next request is preceded by their
+	 * delayed ACK, stamped when it was due */
+	n = e.cap.n;
+	assert_int_equal(forge_flow_data(e.fl, true, data, 10, t + 50 * MS), 0);
+	assert_int_equal(e.cap.n, n + 2);
+	get_frame(&e.cap, n, &p);
 	assert_direction(&p, &e.t, true);
 	assert_int_equal(p.flags, TH_ACK);
 	assert_int_equal(p.payload_len, 0);
-	assert_int_equal(p.seq, e.client_nxt + 100);
-	assert_int_equal(p.ack, e.server_nxt + 3010);
-	assert_int_equal(forge_flow_ack(e.fl, 3), 0); /* nothing waits: nothing sent */
-	assert_int_equal(e.cap.n, 9);
-	e.client_nxt += 100;
-	e.server_nxt += 3010;
-	/* 1100 writes of 1000 bytes from the client alone: one ACK, once 1 MiB waits */
-	for (int i = 0; i < 1100; i++)
-		assert_int_equal(forge_flow_data(e.fl, true, data, 1000, 4), 0);
-	for (size_t i = 9; i < e.cap.n; i++) {
-		get_frame(&e.cap, i, &p);
-		if (p.payload_len)
-			continue;
-		pure++;
-		assert_direction(&p, &e.t, false);
-		assert_int_equal(p.ack, e.client_nxt + 1049 * 1000);
-	}
-	assert_int_equal(pure, 1);
-	assert_int_equal(e.cap.n, 9 + 1100 + 1);
-	assert_int_equal(forge_flow_close(e.fl, true, false, 5), 0);
-	get_frame(&e.cap, 9 + 1101, &p); /* the close acknowledges the rest first */
-	assert_direction(&p, &e.t, false);
-	assert_int_equal(p.flags, TH_ACK);
-	assert_int_equal(p.ack, e.client_nxt + 1100 * 1000);
-	forge_get_stats(e.f, &st);
-	assert_int_equal(st.frames, e.cap.n);
+	assert_int_equal(e.cap.v[n].ts_ns, t + FORGE_DELACK_NS);
+	assert_int_equal(e.cap.v[n + 1].ts_ns, t + 50 * MS);
+	e.client_nxt += 10;
+	e.server_nxt += 10;
+	/* one large read: acknowledged inside it at least every 64 KiB, and at its end */
+	n = e.cap.n;
+	assert_int_equal(forge_flow_data_read(e.fl, false, data, 300000, t + 60 * MS), 0);
+	/* the client's 10 bytes ride on the first segment; 4 ACKs inside, 1 at the end */
+	assert_int_equal(pure_acks(&e, n, true), 300000 / 65536 + 1);
+	get_frame(&e.cap, e.cap.n - 1, &p);
+	assert_int_equal(p.ack, e.server_nxt + 300000);
 	free(data);
 	env_free(&e);
+}
+
+/* Whatever the writes, no side ever has more than FORGE_ACK_EVERY bytes unacknowledged, and
+ * before either side's data at most two wire segments of the other side wait. Checked frame by
+ * frame on a mixed exchange, at MTU 1500, 9000 and 65535 (the tunnel's: its frames reach the
+ * IDS cut to 1500, so two segments are still counted at 1500). */
+static void test_receiver_acks_bounds(void **state)
+{
+	static const unsigned mtus[] = {1500, 9000, 65535};
+	uint8_t *data = pattern(200000, 3);
+
+	(void)state;
+	for (size_t m = 0; m < sizeof(mtus) / sizeof(mtus[0]); m++) {
+		const struct forge_config cfg = {.mtu = mtus[m], .acks = FORGE_ACKS_RECEIVER};
+		uint64_t sent[2] = {0}, acked[2] = {0};
+		uint32_t isn[2];
+		struct env e;
+		unsigned rnd = 12345;
+
+		env_open_cfg(&e, AF_INET, &cfg);
+		isn[0] = e.client_nxt;
+		isn[1] = e.server_nxt;
+		for (int i = 0; i < 400; i++) {
+			bool client = (rnd = rnd * 1103515245 + 12345) >> 16 & 1;
+			size_t len =
+			    1 + ((rnd >> 8) % 5 == 0 ? (rnd >> 4) % 200000 : (rnd >> 4) % 3000);
+			bool read = (rnd >> 20) & 1;
+
+			if (read)
+				assert_int_equal(forge_flow_data_read(e.fl, client, data, len, 7),
+						 0);
+			else
+				assert_int_equal(forge_flow_data(e.fl, client, data, len, 7), 0);
+		}
+		for (size_t i = 3; i < e.cap.n; i++) {
+			struct pframe p;
+			int from;
+
+			get_frame(&e.cap, i, &p);
+			from = p.sport == e.t.client_port ? 0 : 1;
+			if (p.payload_len) {
+				/* the sender's own data: at most two wire segments of the other's
+				 * wait for it (piggybacked or not) */
+				assert_true(sent[!from] - acked[!from] <= 2 * 1460);
+				sent[from] += p.payload_len;
+				assert_int_equal((uint32_t)(p.seq + p.payload_len - isn[from]),
+						 (uint32_t)sent[from]);
+			}
+			acked[!from] = (uint32_t)(p.ack - isn[!from]);
+			assert_true(sent[from] - acked[from] <= FORGE_ACK_EVERY);
+		}
+		env_free(&e);
+	}
+	free(data);
 }
 
 static void test_zero_byte_write(void **state)
@@ -286,8 +402,8 @@ static void test_one_byte_write(void **state)
 	}
 }
 
-/* A write longer than 1 MiB: the peer ACKs along the way, so the IDS never holds more than
- * 1 MiB (+ one segment) unacknowledged, and the last ACK covers everything. */
+/* A long write: the peer ACKs along the way, so the IDS never holds more than FORGE_ACK_EVERY
+ * (64 KiB) unacknowledged, and the last ACK covers everything. */
 static void test_long_write(void **state)
 {
 	const size_t len = 3 * 1024 * 1024 + 5;
@@ -309,7 +425,7 @@ static void test_long_write(void **state)
 			assert_memory_equal(p.payload, data + offset, p.payload_len);
 			offset += p.payload_len;
 			nxt += (uint32_t)p.payload_len;
-			assert_true(nxt - acked <= 1024 * 1024 + 1460);
+			assert_true(nxt - acked <= FORGE_ACK_EVERY);
 			assert_int_equal(p.flags, TH_ACK | (offset == len ? TH_PSH : 0));
 		} else {
 			assert_direction(&p, &e.t, true);
@@ -321,8 +437,9 @@ static void test_long_write(void **state)
 	}
 	assert_int_equal(offset, len);
 	assert_int_equal(acked, (uint32_t)(start + len));
-	/* after 719 and 1438 segments of 1460 bytes (1 MiB and more each time), and at the end */
-	assert_int_equal(acks, 3);
+	/* after every 44 segments of 1460 bytes (64240 bytes: 45 would exceed 64 KiB), and at the
+	 * end */
+	assert_int_equal(acks, len / (44 * 1460) + 1);
 	free(data);
 	env_free(&e);
 }
@@ -456,12 +573,20 @@ static void test_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_handshake_ipv4),  cmocka_unit_test(test_handshake_ipv6),
-	    cmocka_unit_test(test_isns_random),	    cmocka_unit_test(test_segmentation),
-	    cmocka_unit_test(test_both_sides),	    cmocka_unit_test(test_delayed_acks),
-	    cmocka_unit_test(test_zero_byte_write), cmocka_unit_test(test_one_byte_write),
-	    cmocka_unit_test(test_long_write),	    cmocka_unit_test(test_vlan),
-	    cmocka_unit_test(test_ip_ids),	    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_handshake_ipv4),
+	    cmocka_unit_test(test_handshake_ipv6),
+	    cmocka_unit_test(test_isns_random),
+	    cmocka_unit_test(test_segmentation),
+	    cmocka_unit_test(test_both_sides),
+	    cmocka_unit_test(test_receiver_acks_piggyback),
+	    cmocka_unit_test(test_receiver_acks_required),
+	    cmocka_unit_test(test_receiver_acks_bounds),
+	    cmocka_unit_test(test_zero_byte_write),
+	    cmocka_unit_test(test_one_byte_write),
+	    cmocka_unit_test(test_long_write),
+	    cmocka_unit_test(test_vlan),
+	    cmocka_unit_test(test_ip_ids),
+	    cmocka_unit_test(test_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
