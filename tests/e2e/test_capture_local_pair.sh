@@ -49,4 +49,7 @@ all_rounds() {
 		e2e_py pcaptool check "$pcap" --gt "$E2E_TMP/gt-all.json"
 }
 e2e_check "each connection once, complete and byte-identical to what the client saw" all_rounds
+# tshark's TCP analysis (issue 19): no gap reported, none allowed
+e2e_check "tshark's TCP analysis of pair.pcap finds no forbidden flag" \
+	e2e_py tcpanalysis check "$pcap"
 e2e_checks_done

@@ -21,8 +21,9 @@ e2e_setup
 e2e_nginx_start 443:tls
 
 dump=$E2E_TMP/dump stats=$E2E_TMP/agent.prom
+loss_pcap=$E2E_TMP/loss.pcap # for tshark's TCP analysis (below): the same events forged
 e2e_bg agent server "$E2E_TMP/agent.log" "$SSLC_BIN" -I "$E2E_IF_SERVER" --dump-dir "$dump" \
-	--ring-size 64K --stats-file "$stats"
+	--ring-size 64K --stats-file "$stats" -w "$loss_pcap"
 e2e_wait_file_match "$E2E_TMP/agent.log" "mirroring TLS on"
 
 gt=$E2E_TMP/load-gt.json
@@ -43,4 +44,11 @@ lost_dump() {
 }
 e2e_check "the agent's lost-bytes metric equals the gaps it reported ($(lost_metric) bytes)" \
 	test "$(lost_metric)" = "$(lost_dump)"
+
+# tshark's TCP analysis (issue 19) of the -w pcap: lost / unseen-ACKed segments only exactly
+# at the gaps the dump reports, and some there; without that allowance the same file fails.
+e2e_check "tshark's TCP analysis: segments lost or ACKed unseen only at the reported gaps" \
+	e2e_py tcpanalysis check "$loss_pcap" --allow-gaps-on "dump:$dump" --require-gaps
+e2e_check "tshark's TCP analysis without the gaps' allowance fails on the same pcap" \
+	bash -c '! "$@"' _ "$E2E_PY" "$E2E_LIB/tcpanalysis.py" check "$loss_pcap"
 e2e_checks_done

@@ -103,6 +103,7 @@ agents_connected() { # $1: collector name
 
 collector_start 1
 e2e_suricata_start multihost
+e2e_capture_start multihost # what Suricata is given, for tshark's TCP analysis (below)
 for h in a b; do
 	if [[ $h == a ]]; then ns=server iface=$E2E_IF_SERVER coll=$A_COLL; else
 		ns=hostb iface=$if_sb coll=$B_COLL; fi
@@ -162,6 +163,7 @@ for h in a b; do
 	e2e_stop "agent$h" TERM 30 || e2e_fail "agent $h did not exit cleanly (status $?)"
 done
 e2e_suricata_drain
+e2e_capture_stop multihost
 e2e_suricata_stop
 e2e_stop collector TERM 15 || e2e_fail "the collector did not exit cleanly (status $?)"
 
@@ -231,4 +233,13 @@ e2e_check "collector -w: files completed in both runs (run 1: $completed1, run 2
 in_files=$(frames_in_files)
 e2e_check "collector -w: the files hold exactly the frames both runs wrote ($in_files in the files, $written counted)" \
 	test "$in_files" -eq "$written"
+
+# tshark's TCP analysis (issue 19). The agents report the outage only as dropped frames, not
+# per connection: the connections no workload made (the downloads during the outage) may have
+# gaps anywhere; every connection of the ground truths must have none.
+mapfile -t cfiles < <(pcap_files)
+e2e_check "tshark's TCP analysis of the collector's -w files (in order): no forbidden flag outside the outage's downloads" \
+	e2e_py tcpanalysis check "${cfiles[@]}" --allow-gaps-on "not-in:$gt"
+e2e_check "tshark's TCP analysis of what Suricata received (m1): no forbidden flag outside the outage's downloads" \
+	e2e_py tcpanalysis check "$E2E_CAPTURE_PCAP" --allow-gaps-on "not-in:$gt"
 e2e_checks_done

@@ -9,7 +9,8 @@
 #   fake_mirror.py --corrupt payload      -> fails: bytes differ from the ground truth, the
 #                                           response-body alert is missing (parity broken)
 #   fake_mirror.py --corrupt drop         -> fails: hole in the client stream, request-body
-#                                           alert missing, Suricata counts a reassembly gap
+#                                           alert missing, Suricata counts a reassembly gap,
+#                                           tshark's TCP analysis flags the lost segment
 #
 # Each run is a complete test_mirror_suricata.sh (its own namespaces, nginx, Suricata); the
 # broken ones run IPv4 only to save time.
@@ -60,7 +61,7 @@ run() {
 		;;
 	esac
 	echo "[$name] $label: $expect as expected; it said:" >&2
-	grep -E '^(eve check|eve compare|pcap check):|CHECK FAILED|PASS$' "$tmp/$label.log" |
+	grep -E '^(eve check|eve compare|pcap check):|^tcp analysis: FORBIDDEN|CHECK FAILED|PASS$' "$tmp/$label.log" |
 		grep -v 'every checksum valid\|match the ground truth exactly\|have the same' |
 		head -n 12 | sed 's/^/    /' >&2
 }
@@ -76,7 +77,9 @@ run payload fail 4 payload \
 run drop fail 4 drop \
 	'client->server: hole of [0-9]+ bytes at offset' \
 	'rule 9000002 \(e2e request body token\): 2 alerts expected, 1 raised' \
-	'Suricata counter tcp.reassembly_gap is 1' 'CHECK FAILED: parity'
+	'Suricata counter tcp.reassembly_gap is 1' 'CHECK FAILED: parity' \
+	'tcp analysis: FORBIDDEN frame [0-9]+: .* lost_segment \(no gap reported' \
+	"CHECK FAILED: mirror: tshark's TCP analysis of mirror.pcap"
 
 ((failed == 0)) || { echo "[$name] FAILED" >&2; exit 1; }
 echo "[$name] PASS: the mirror test passes a correct mirror and catches each broken one" >&2

@@ -132,4 +132,7 @@ e2e_check "multiplexed streams: the mirror's records and alerts equal the contro
 	diff -u "$E2E_TMP/control-mux.txt" "$E2E_TMP/mirror-mux.txt"
 e2e_check "mirror.pcap: valid checksums, every connection complete" \
 	e2e_py pcaptool check "$E2E_MIRROR_PCAP"
+# tshark's TCP analysis (issue 19): no gap reported, none allowed
+e2e_check "mirror.pcap: tshark's TCP analysis finds no forbidden flag" \
+	e2e_py tcpanalysis check "$E2E_MIRROR_PCAP"
 e2e_checks_done

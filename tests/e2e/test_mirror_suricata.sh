@@ -113,4 +113,12 @@ largest=()
 [[ ${SSLC_E2E_MIRROR_MTU:-1500} -gt 1500 ]] && largest=(--largest-at-least 1515)
 e2e_check "mirror: the frames Suricata received (m1) have valid checksums and the same bytes" \
 	e2e_py pcaptool check "$mirror_m1_pcap" --gt "$mirror_gt" "${largest[@]}"
+# tshark's TCP analysis (issue 19), a second reader: no gap is reported here, so no lost,
+# unseen-ACKed, out-of-order or window-full segment is allowed (not on the control: real TCP)
+if [[ -n $E2E_MIRROR_PCAP ]]; then
+	e2e_check "mirror: tshark's TCP analysis of mirror.pcap finds no forbidden flag" \
+		e2e_py tcpanalysis check "$E2E_MIRROR_PCAP"
+fi
+e2e_check "mirror: tshark's TCP analysis of what Suricata received (m1) finds no forbidden flag" \
+	e2e_py tcpanalysis check "$mirror_m1_pcap"
 e2e_checks_done

@@ -58,6 +58,9 @@ e2e_check "the moved file holds the first connections, complete" \
 e2e_check "the new file holds the later ones, complete" \
 	e2e_py pcaptool check "$pcap" --gt "$E2E_TMP/after-gt.json"
 e2e_check "the new file is private (0600)" mode_600 "$pcap"
+# tshark's TCP analysis (issue 19): no gap reported, none allowed
+e2e_check "tshark's TCP analysis of the moved and the new file finds no forbidden flag" \
+	e2e_py tcpanalysis check "$pcap.1" "$pcap"
 
 # --- sslcollector's own rotation by size ---
 mkdir "$E2E_TMP/size"
@@ -89,4 +92,6 @@ e2e_check "the completions were logged" grep -qE "files? complete, (the last )?n
 	"$E2E_TMP/agent2.log"
 e2e_check "the files in order hold both connections, complete" \
 	e2e_py pcaptool check "${files[@]/#/$E2E_TMP/size/}" --gt "$E2E_TMP/big-gt.json"
+e2e_check "tshark's TCP analysis of the rotated files, read in order, finds no forbidden flag" \
+	e2e_py tcpanalysis check "${files[@]/#/$E2E_TMP/size/}"
 e2e_checks_done
