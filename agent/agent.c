@@ -5,6 +5,7 @@
 #include "capture.h"
 #include "discovery.h"
 #include "dump.h"
+#include "inflight.h"
 #include "local_addrs.h"
 #include "libfind.h"
 #include "log.h"
@@ -43,6 +44,7 @@ struct agent {
 	uint32_t netns;
 	int64_t mono_to_real_ns;
 	struct discovery *disc;
+	struct inflight *inflight;
 	uint64_t bad_records;
 	bool status_tty;
 	bool status_shown;
@@ -162,6 +164,8 @@ static int on_event(void *ctx, const struct sslc_event *e, size_t size)
 		return 0;
 	}
 	role = resolve_role(a, &e->conn);
+	if (e->type == SSLC_EVENT_GAP)
+		inflight_gap_seen(a->inflight, e);
 	if (a->o->print)
 		print_event(stdout, e, role, wall,
 			    log_enabled(LOG_LVL_DEBUG) ? PRINT_DATA_BYTES : 0);
@@ -194,7 +198,7 @@ static void status_line(struct agent *a, char *out, size_t len)
 	capture_counters(a->cap, cnt);
 	format_bytes(cnt[SSLC_CNT_DATA_BYTES], data, sizeof(data));
 	format_bytes(cnt[SSLC_CNT_GAP_RING_BYTES] + cnt[SSLC_CNT_GAP_CAP_BYTES] +
-			 cnt[SSLC_CNT_GAP_FAULT_BYTES],
+			 cnt[SSLC_CNT_GAP_FAULT_BYTES] + cnt[SSLC_CNT_GAP_INFLIGHT_BYTES],
 		     lost, sizeof(lost));
 	if (a->mirror)
 		mirror_summary(a->mirror, mirror, sizeof(mirror));
@@ -228,6 +232,10 @@ static void write_stats(struct agent *a)
 	    {SSLC_CNT_UNTRACKED_CALLS, "sslcollector_agent_untracked_calls_total",
 	     "SSL calls not followed (no kernel memory for the thread's call record): not "
 	     "mirrored"},
+	    {SSLC_CNT_INFLIGHT_UNATTRIBUTED_BYTES,
+	     "sslcollector_agent_inflight_unattributed_bytes_total",
+	     "Plaintext bytes (estimated) moved by SSL calls in progress at attach on connections "
+	     "their threads did not use again: not mirrored, no gap"},
 	};
 	struct metrics_buf mb = {0};
 	uint64_t cnt[SSLC_CNT__MAX] = {0};
@@ -246,6 +254,15 @@ static void write_stats(struct agent *a)
 		       cnt[SSLC_CNT_GAP_CAP_BYTES]);
 	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"unreadable\"",
 		       cnt[SSLC_CNT_GAP_FAULT_BYTES]);
+	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"in_flight\"",
+		       cnt[SSLC_CNT_GAP_INFLIGHT_BYTES]);
+	metrics_family(&mb, "sslcollector_agent_inflight_gaps_total", "counter",
+		       "Gaps reported for SSL calls in progress when the probes were attached, by "
+		       "whether their length is exact or estimated from the TLS records");
+	metrics_sample(&mb, "sslcollector_agent_inflight_gaps_total", "length=\"exact\"",
+		       cnt[SSLC_CNT_INFLIGHT_EXACT]);
+	metrics_sample(&mb, "sslcollector_agent_inflight_gaps_total", "length=\"estimated\"",
+		       cnt[SSLC_CNT_INFLIGHT_GAPS] - cnt[SSLC_CNT_INFLIGHT_EXACT]);
 	metrics_single(&mb, "sslcollector_agent_probed_files", "gauge", "TLS library files probed",
 		       capture_files_attached(a->cap));
 	if (a->mirror)
@@ -256,6 +273,17 @@ static void write_stats(struct agent *a)
 	metrics_free(&mb);
 }
 
+/* New processes and libraries; after an attach, the SSL calls then in progress. */
+static void discover(struct agent *a, uint64_t now)
+{
+	size_t files = capture_files_attached(a->cap);
+
+	discovery_run(a->disc, now);
+	if (capture_files_attached(a->cap) > files)
+		inflight_after_attach(a->inflight);
+	inflight_tick(a->inflight, now);
+}
+
 static void tick(struct agent *a)
 {
 	uint64_t now = mono_ns();
@@ -264,7 +292,7 @@ static void tick(struct agent *a)
 	/* records whose notification was coalesced away must not wait for the next one */
 	capture_consume(a->cap);
 	capture_drain_orphans(a->cap);
-	discovery_run(a->disc, now);
+	discover(a, now);
 	if (now - a->last_addr_ns >= ADDR_REFRESH_S * 1000000000ULL)
 		refresh_addrs(a, false);
 	if (a->mirror)
@@ -331,12 +359,16 @@ static void log_final_counters(struct agent *a)
 	log_info("stopped: %s", line);
 	log_info("counters: calls %" PRIu64 ", records %" PRIu64 ", ring full %" PRIu64
 		 ", lost bytes: ring full %" PRIu64 ", over --max-call-size %" PRIu64
-		 ", unreadable %" PRIu64 "; bytes without a known socket %" PRIu64
-		 ", nested calls %" PRIu64 ", first socket not TCP %" PRIu64
-		 ", closes held for a call %" PRIu64 ", untracked calls %" PRIu64,
+		 ", unreadable %" PRIu64 ", in flight at attach %" PRIu64 " (%" PRIu64
+		 " gaps, %" PRIu64 " exact; %" PRIu64 " bytes elsewhere)"
+		 "; bytes without a known socket %" PRIu64 ", nested calls %" PRIu64
+		 ", first socket not TCP %" PRIu64 ", closes held for a call %" PRIu64
+		 ", untracked calls %" PRIu64,
 		 cnt[SSLC_CNT_CALLS], cnt[SSLC_CNT_DATA_EVENTS], cnt[SSLC_CNT_RING_FULL],
 		 cnt[SSLC_CNT_GAP_RING_BYTES], cnt[SSLC_CNT_GAP_CAP_BYTES],
-		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES],
+		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_GAP_INFLIGHT_BYTES],
+		 cnt[SSLC_CNT_INFLIGHT_GAPS], cnt[SSLC_CNT_INFLIGHT_EXACT],
+		 cnt[SSLC_CNT_INFLIGHT_UNATTRIBUTED_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES],
 		 cnt[SSLC_CNT_NESTED_CALLS], cnt[SSLC_CNT_NOT_TCP], cnt[SSLC_CNT_CLOSE_AFTER_CALL],
 		 cnt[SSLC_CNT_UNTRACKED_CALLS]);
 	if (a->bad_records)
@@ -414,6 +446,7 @@ int agent_run(const struct sslc_options *o)
 	int epfd = -1, tfd = -1, sfd = -1, status = EXIT_RUNTIME, ret;
 	char err[512];
 	bool stop = false;
+	const char *why;
 
 	a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -437,6 +470,10 @@ int agent_run(const struct sslc_options *o)
 		goto out;
 	}
 	discovery_ignore_other_instances(a->disc);
+	if (inflight_new(a->cap, "/proc", !capture_syscall_hook(a->cap, &why), &a->inflight)) {
+		log_error("out of memory");
+		goto out;
+	}
 	if (o->dump_dir && dump_open(o->dump_dir, &a->dump, err, sizeof(err))) {
 		log_error("%s", err);
 		goto out;
@@ -452,10 +489,12 @@ int agent_run(const struct sslc_options *o)
 		if (mirror_holds_payloads(a->mirror))
 			capture_set_sync(a->cap, mirror_release, a->mirror);
 	}
+	inflight_before_attach(a->inflight);
 	if ((status = discovery_attach_extra_libs(a->disc, o)))
 		goto out;
 	status = EXIT_RUNTIME;
 	discovery_scan_all(a->disc, mono_ns());
+	inflight_after_attach(a->inflight);
 	if ((ret = setup_fds(a, &epfd, &tfd, &sfd))) {
 		log_error("cannot set up the event loop: %s", strerror(-ret));
 		goto out;
@@ -512,7 +551,7 @@ int agent_run(const struct sslc_options *o)
 			}
 			}
 		}
-		discovery_run(a->disc, mono_ns());
+		discover(a, mono_ns());
 		if (a->mirror)
 			mirror_flush(a->mirror);
 	}
@@ -533,6 +572,7 @@ out:
 	dump_close(a->dump);
 	capture_close(a->cap);
 	local_addrs_free(&a->addrs);
+	inflight_free(a->inflight);
 	discovery_free(a->disc);
 	free(a);
 	if (epfd >= 0)

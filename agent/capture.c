@@ -522,6 +522,49 @@ int capture_ignore_pid(struct capture *c, uint32_t pid)
 				    BPF_ANY);
 }
 
+int capture_inflight_watch(struct capture *c, uint32_t tid, const struct sslc_inflight *w)
+{
+	int ret = bpf_map__update_elem(c->skel->maps.inflight, &tid, sizeof(tid), w, sizeof(*w),
+				       BPF_NOEXIST);
+
+	return ret == -EEXIST ? 1 : ret;
+}
+
+uint32_t capture_probe_epoch(const struct capture *c)
+{
+	return c->skel->bss->probe_epoch;
+}
+
+void capture_probe_epoch_advance(struct capture *c)
+{
+	__atomic_add_fetch(&c->skel->bss->probe_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+void capture_inflight_enable(struct capture *c, bool on)
+{
+	__atomic_store_n(&c->skel->bss->inflight_watches, on ? 1 : 0, __ATOMIC_SEQ_CST);
+}
+
+int capture_inflight_sweep(struct capture *c, capture_inflight_fn drop, void *ctx)
+{
+	struct bpf_map *map = c->skel->maps.inflight;
+	uint32_t key, next, *prev = NULL;
+	struct sslc_inflight w;
+	int left = 0;
+
+	while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map__lookup_elem(map, &key, sizeof(key), &w, sizeof(w), 0))
+			continue; /* gone meanwhile (the BPF side forgot it) */
+		if (drop(ctx, key, &w))
+			bpf_map__delete_elem(map, &key, sizeof(key), 0);
+		else
+			left++;
+	}
+	return left;
+}
+
 int capture_fd(const struct capture *c)
 {
 	return c->ring.fd;

@@ -62,6 +62,18 @@ int capture_set_addrs(struct capture *c, const struct sslc_addr_key *addrs, size
 /* Never mirror this process (another sslcollector on the host). */
 int capture_ignore_pid(struct capture *c, uint32_t pid);
 
+/* SSL calls in progress when probes are attached (bpf/capture_inflight.h): the agent watches
+ * the threads then blocked in a socket read or write (agent/inflight.c). watch: 1 if the
+ * thread is watched already. The probe epoch counts attaches: the agent records it in a watch
+ * made before an attach and advances it after. enable: the socket hooks look the watches up. */
+int capture_inflight_watch(struct capture *c, uint32_t tid, const struct sslc_inflight *w);
+uint32_t capture_probe_epoch(const struct capture *c);
+void capture_probe_epoch_advance(struct capture *c);
+void capture_inflight_enable(struct capture *c, bool on);
+/* Calls drop for every watch; those it returns true for are removed. Returns how many stay. */
+typedef bool (*capture_inflight_fn)(void *ctx, uint32_t tid, const struct sslc_inflight *w);
+int capture_inflight_sweep(struct capture *c, capture_inflight_fn drop, void *ctx);
+
 /* The ring buffer's epoll-able fd, readable when records are waiting. */
 int capture_fd(const struct capture *c);
 /* A record's bytes stay where they are after its callback returns, until the capture calls

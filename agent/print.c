@@ -78,7 +78,11 @@ void print_event(FILE *out, const struct sslc_event *e, uint8_t role, uint64_t w
 	case SSLC_EVENT_GAP:
 		fprintf(out, "gap %s %llu bytes not captured (%s)",
 			e->dir == SSLC_DIR_SEND ? "send" : "recv", (unsigned long long)e->len,
-			e->flags & SSLC_F_GAP_CAP     ? "beyond --max-call-size"
+			e->flags & SSLC_F_GAP_INFLIGHT
+			    ? (e->flags & SSLC_F_GAP_EXACT
+				   ? "a call in progress at attach, exact"
+				   : "a call in progress at attach, estimated")
+			: e->flags & SSLC_F_GAP_CAP   ? "beyond --max-call-size"
 			: e->flags & SSLC_F_GAP_FAULT ? "buffer unreadable"
 						      : "ring buffer full");
 		break;

@@ -78,6 +78,85 @@ static __always_inline bool pid_wanted(__u32 tgid)
 	return true;
 }
 
+static __always_inline bool conn_wanted(const struct sslc_conn *c)
+{
+	struct sslc_addr_key a = {};
+
+	if (cfg_netns && c->netns != cfg_netns)
+		return false;
+	if (cfg_any_addr)
+		return true;
+	a.family = c->family;
+	__builtin_memcpy(a.addr, c->local_addr, sizeof(a.addr));
+	return bpf_map_lookup_elem(&local_addrs, &a) != NULL;
+}
+
+static __always_inline struct sslc_event *reserve_small(void)
+{
+	struct sslc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		count(SSLC_CNT_RING_FULL, 1);
+	return e;
+}
+
+static __always_inline void fill_header_ts(struct sslc_event *e, __u8 type, __u64 conn_id,
+					   const struct sslc_conn *conn, __u64 ts_ns)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->type = type;
+	e->dir = 0;
+	e->flags = 0;
+	e->func = 0;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->data_len = 0;
+	e->ts_ns = ts_ns;
+	e->conn_id = conn_id;
+	e->len = 0;
+	e->off = 0;
+	e->gap[0] = 0;
+	e->gap[1] = 0;
+	__builtin_memcpy(&e->conn, conn, sizeof(e->conn));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+static __always_inline void fill_header(struct sslc_event *e, __u8 type, __u64 conn_id,
+					const struct sslc_conn *conn)
+{
+	fill_header_ts(e, type, conn_id, conn, bpf_ktime_get_ns());
+}
+
+/* x86_64 syscall numbers of the calls OpenSSL's socket BIO (and curl's) make. */
+#if defined(__TARGET_ARCH_x86)
+#define NR_read		 0
+#define NR_write	 1
+#define NR_readv	 19
+#define NR_writev	 20
+#define NR_sendto	 44
+#define NR_recvfrom	 45
+#define NR_sendmsg	 46
+#define NR_recvmsg	 47
+#define NR_mmap		 9
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_read		 63
+#define NR_write	 64
+#define NR_readv	 65
+#define NR_writev	 66
+#define NR_sendto	 206
+#define NR_recvfrom	 207
+#define NR_sendmsg	 211
+#define NR_recvmsg	 212
+#define NR_mmap		 222
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#else
+#error "syscall numbers for this architecture are missing"
+#endif
+
+#include "capture_inflight.h"
+
 /* ---- entry: remember the call ---------------------------------------------------------- */
 
 /* The thread's call record; create: make one (first call of the thread). */
@@ -96,8 +175,11 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	if (!pid_wanted(key.tgid))
 		return 0;
 	s = bpf_map_lookup_elem(&sessions, &key);
-	if (s && s->state == SESSION_IGNORED)
+	if (s && s->state == SESSION_IGNORED) {
+		if (inflight_watches)
+			inflight_call_elsewhere();
 		return 0; /* a socket we know we do not mirror: cheapest possible exit */
+	}
 	c = thread_call(true);
 	if (!c) {
 		count(SSLC_CNT_UNTRACKED_CALLS, 1);
@@ -109,6 +191,8 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 		count(SSLC_CNT_NESTED_CALLS, 1);
 		return 0;
 	}
+	if (inflight_watches)
+		inflight_call_enter();
 	c->ssl = ssl;
 	c->buf = buf;
 	c->num = num;
@@ -165,56 +249,6 @@ int BPF_URETPROBE(ssl_handshake_exit)
 }
 
 /* ---- the socket: from the first send or receive the SSL call makes ---------------------- */
-
-static __always_inline bool conn_wanted(const struct sslc_conn *c)
-{
-	struct sslc_addr_key a = {};
-
-	if (cfg_netns && c->netns != cfg_netns)
-		return false;
-	if (cfg_any_addr)
-		return true;
-	a.family = c->family;
-	__builtin_memcpy(a.addr, c->local_addr, sizeof(a.addr));
-	return bpf_map_lookup_elem(&local_addrs, &a) != NULL;
-}
-
-static __always_inline struct sslc_event *reserve_small(void)
-{
-	struct sslc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e)
-		count(SSLC_CNT_RING_FULL, 1);
-	return e;
-}
-
-static __always_inline void fill_header_ts(struct sslc_event *e, __u8 type, __u64 conn_id,
-					   const struct sslc_conn *conn, __u64 ts_ns)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-
-	e->type = type;
-	e->dir = 0;
-	e->flags = 0;
-	e->func = 0;
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	e->data_len = 0;
-	e->ts_ns = ts_ns;
-	e->conn_id = conn_id;
-	e->len = 0;
-	e->off = 0;
-	e->gap[0] = 0;
-	e->gap[1] = 0;
-	__builtin_memcpy(&e->conn, conn, sizeof(e->conn));
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-}
-
-static __always_inline void fill_header(struct sslc_event *e, __u8 type, __u64 conn_id,
-					const struct sslc_conn *conn)
-{
-	fill_header_ts(e, type, conn_id, conn, bpf_ktime_get_ns());
-}
 
 /* Ends a mirrored session: a CLOSE record carrying any gap not yet reported; when the ring
  * is full, the record is parked in `orphans` for the agent to collect. */
@@ -331,33 +365,6 @@ static __always_inline void session_bind_sock(struct session_key *key, struct so
 	session_bind(key, s, sk, -1, func);
 }
 
-/* x86_64 syscall numbers of the calls OpenSSL's socket BIO (and curl's) make. */
-#if defined(__TARGET_ARCH_x86)
-#define NR_read		 0
-#define NR_write	 1
-#define NR_readv	 19
-#define NR_writev	 20
-#define NR_sendto	 44
-#define NR_recvfrom	 45
-#define NR_sendmsg	 46
-#define NR_recvmsg	 47
-#define NR_mmap		 9
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_read		 63
-#define NR_write	 64
-#define NR_readv	 65
-#define NR_writev	 66
-#define NR_sendto	 206
-#define NR_recvfrom	 207
-#define NR_sendmsg	 211
-#define NR_recvmsg	 212
-#define NR_mmap		 222
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
-#else
-#error "syscall numbers for this architecture are missing"
-#endif
-
 #define PROT_EXEC 0x4
 
 /* A process maps a libssl it may be the first to use (a container's copy, a dlopen()ed
@@ -400,10 +407,12 @@ static __always_inline void check_new_library(struct file *file)
 /* The socket hooks (the default): the call's first send or receive names its socket, and
  * mmap() is seen when it takes the address space's lock for writing. None of them runs for
  * other system calls. */
-static __always_inline void sock_op(struct sock *sk)
+static __always_inline void sock_op(struct sock *sk, int ret, int flags, __u8 dir)
 {
 	struct call_args *c = thread_call(false);
 
+	if (inflight_watches)
+		inflight_op(sk, ret, flags, dir, c && c->active);
 	if (!c || !c->active || c->sock_seen)
 		return;
 	c->sock_seen = 1;
@@ -414,14 +423,14 @@ static __always_inline void sock_op(struct sock *sk)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send_length, struct sock *sk, int ret, int flags)
 {
-	sock_op(sk);
+	sock_op(sk, ret, flags, SSLC_DIR_SEND);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv_length, struct sock *sk, int ret, int flags)
 {
-	sock_op(sk);
+	sock_op(sk, ret, flags, SSLC_DIR_RECV);
 	return 0;
 }
 
@@ -695,7 +704,9 @@ static __always_inline int call_exit(long ret, __u8 func)
 	}
 	c->active = 0;
 	if (n > num && num)
-		n = num; /* never trust more than the buffer holds */
+		n = num;      /* never trust more than the buffer holds */
+	if (inflight_watches) /* what a call in progress at attach moved: a gap, before n */
+		inflight_call_exit(&lc.key, func, n, num);
 	if (n)
 		call_data(&lc, n, func); /* else it failed or would block: nothing transferred */
 	/* the call is over, its bytes mirrored: a close that waited for it happens now */

@@ -152,4 +152,13 @@ struct {
 	__type(value, __u8);
 } ignore_pids SEC(".maps");
 
+/* Threads that were in a socket read or write when the probes were attached (the SSL call
+ * around it, if any, is never seen to return): bpf/capture_inflight.h. Filled by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* thread id */
+	__type(value, struct sslc_inflight);
+} inflight SEC(".maps");
+
 #endif

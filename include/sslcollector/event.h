@@ -11,7 +11,8 @@
 
 enum sslc_event_type {
 	SSLC_EVENT_DATA = 1,	/* a chunk of plaintext of one SSL read/write call */
-	SSLC_EVENT_GAP = 2,	/* plaintext that was not captured; len is exact */
+	SSLC_EVENT_GAP = 2,	/* plaintext that was not captured; len is exact (except
+				 * SSLC_F_GAP_INFLIGHT without SSLC_F_GAP_EXACT) */
 	SSLC_EVENT_CLOSE = 3,	/* the TLS session or its TCP socket ended */
 	SSLC_EVENT_LIBRARY = 4, /* a process mapped a libssl file not seen before (pid, off:
 				 * device in the kernel's encoding, len: inode) */
@@ -47,6 +48,10 @@ enum {
 	SSLC_F_GAP_CAP = 1 << 3,	/* GAP: beyond the per-call capture cap */
 	SSLC_F_GAP_FAULT = 1 << 4,	/* GAP: the user buffer could not be read */
 	SSLC_F_CLOSE_REPLACED = 1 << 5, /* CLOSE: the SSL object moved to another socket */
+	SSLC_F_GAP_INFLIGHT = 1 << 6,	/* GAP: moved by an SSL call in progress when the probes
+					 * were attached (its return is never seen) */
+	SSLC_F_GAP_EXACT = 1 << 7,	/* GAP with SSLC_F_GAP_INFLIGHT: len is exact; without:
+					 * an estimate from the TLS records (bpf/capture_inflight.h) */
 };
 
 /* The TCP connection a TLS session runs over, as the local socket sees it. */
@@ -109,7 +114,65 @@ enum sslc_counter {
 	SSLC_CNT_NOT_TCP,      /* first socket operation of an SSL call was not TCP */
 	SSLC_CNT_CLOSE_AFTER_CALL, /* connection ends held until the SSL call in flight returned */
 	SSLC_CNT_UNTRACKED_CALLS,  /* SSL calls not followed: no memory for the thread's record */
+	SSLC_CNT_INFLIGHT_GAPS,	   /* gaps reported for SSL calls in progress at attach */
+	SSLC_CNT_INFLIGHT_EXACT,   /* ... of those, of exact length */
+	SSLC_CNT_GAP_INFLIGHT_BYTES,	      /* ... their bytes */
+	SSLC_CNT_INFLIGHT_UNATTRIBUTED_BYTES, /* bytes (estimated) that SSL calls in progress at
+					       * attach moved on a connection the thread did
+					       * not use again: no gap, not mirrored */
 	SSLC_CNT__MAX,
+};
+
+/* SSL calls in progress when the probes are attached (bpf/capture_inflight.h): the agent puts
+ * the threads blocked in a socket read or write into the `inflight` map (key: thread id); the
+ * socket hooks follow the TLS records those threads move until their next SSL call, which
+ * reports them as a gap on its connection. */
+enum sslc_inflight_phase {
+	SSLC_INFLIGHT_WATCHING = 0, /* no SSL call seen on the thread since the watch began */
+	SSLC_INFLIGHT_NEXT = 1,	    /* one has begun: what was in flight is known */
+};
+
+/* sslc_tls_stream.flags */
+enum {
+	SSLC_TLS_STARTED = 1 << 0,    /* the first operation was seen */
+	SSLC_TLS_CONFIRMED = 1 << 1,  /* a valid record header was read */
+	SSLC_TLS_MISALIGNED = 1 << 2, /* began inside a record (its header came before attach) */
+	SSLC_TLS_LOST = 1 << 3,	      /* record boundaries lost; bytes counted in unparsed */
+	SSLC_TLS_READAHEAD = 1 << 4,  /* a read asked for more than the record needed */
+	SSLC_TLS_EARLY = 1 << 5,      /* bytes moved before the probes were attached */
+};
+
+/* One direction of a watched socket: where the TLS record parser is. */
+struct sslc_tls_stream {
+	__u8 hdr[8];   /* the header being read (5 bytes used) */
+	__u8 hdr_have; /* its bytes seen */
+	__u8 type;     /* content type of the record whose body is being read */
+	__u8 flags;    /* SSLC_TLS_* */
+	__u8 pad;
+	__u32 body_left; /* bytes of that body still to come */
+	__u32 rec_len;	 /* that record's length (from its header) */
+	__u32 pad2;
+};
+
+/* Records completed in one direction: application data (content type 23) only. */
+struct sslc_tls_count {
+	__u64 body;	/* the sum of their lengths */
+	__u64 unparsed; /* bytes moved after SSLC_TLS_LOST */
+	__u32 records;	/* their number */
+	__u32 last_len; /* the last one's length */
+};
+
+struct sslc_inflight {
+	__u64 sk;    /* BPF: the socket behind fd, at the thread's first operation on it */
+	__u32 tgid;  /* agent: the thread's process */
+	__s32 fd;    /* agent: the descriptor of the blocked system call */
+	__u32 epoch; /* agent: probe_epoch before the probes of the file were attached */
+	__u8 dir;    /* agent: enum sslc_dir of the blocked system call */
+	__u8 phase;  /* BPF: enum sslc_inflight_phase */
+	__u8 pad[2];
+	struct sslc_tls_stream st[2];  /* per enum sslc_dir */
+	struct sslc_tls_count lost[2]; /* completed outside any captured SSL call */
+	struct sslc_tls_count call[2]; /* completed by the captured call in progress */
 };
 
 #ifndef __VMLINUX_H__
@@ -117,6 +180,9 @@ _Static_assert(sizeof(struct sslc_conn) == 48, "struct sslc_conn layout changed"
 _Static_assert(sizeof(struct sslc_event) == 128, "struct sslc_event layout changed");
 _Static_assert(__builtin_offsetof(struct sslc_event, data) == 128, "data[] must follow header");
 _Static_assert(sizeof(struct sslc_addr_key) == 20, "struct sslc_addr_key layout changed");
+_Static_assert(sizeof(struct sslc_tls_stream) == 24, "struct sslc_tls_stream layout changed");
+_Static_assert(sizeof(struct sslc_tls_count) == 24, "struct sslc_tls_count layout changed");
+_Static_assert(sizeof(struct sslc_inflight) == 168, "struct sslc_inflight layout changed");
 #endif
 
 #endif /* SSLCOLLECTOR_EVENT_H */

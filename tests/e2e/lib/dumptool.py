@@ -1,13 +1,16 @@
 """Checks what sslcollector captured (--dump-dir, --print) against a ground truth.
 
   dumptool.py check DUMP_DIR GT.json [--side server|client] [--allow-gaps] [--require-gaps]
-                    [--reset]
+                    [--exact-gaps] [--reset]
       Every connection of GT.json is in DUMP_DIR once, seen from the mirrored side, with the
       right local/remote address and port and role, and its two streams are the bytes the
       client sent and received: exactly (no gaps allowed), or, with --allow-gaps, captured
       bytes + gap bytes == the bytes sent, each captured piece equal to the truth at its
       offset. --require-gaps: fail unless some bytes were lost (the test must exercise loss).
-      --reset: every connection must end as a reset.
+      --exact-gaps: the gaps of each direction are exactly the connection's "gaps_c2s" /
+      "gaps_s2c" of the ground truth ([[stream offset, length], ...]; none when absent).
+      --reset: every connection must end as a reset. The ground truth's "absent" connections
+      ([{"client": [ip, port], "server": [ip, port]}, ...]) must not be in DUMP_DIR at all.
   dumptool.py bigcall PRINT_LOG SIZE
       --print lines show one call of SIZE bytes delivered completely, in chunks covering every
       byte exactly once.
@@ -97,10 +100,16 @@ def cmd_check(a):
             errors.append("%s: role %s, expected %s" % (gt.describe(conn), m["role"], want_role))
         # server side: what it received is what the client sent
         c2s_dir, s2c_dir = ("recv", "send") if a.side == "server" else ("send", "recv")
-        for direction, truth in ((c2s_dir, gt.sent(conn)), (s2c_dir, gt.received(conn))):
+        for direction, truth, way in ((c2s_dir, gt.sent(conn), "c2s"),
+                                      (s2c_dir, gt.received(conn), "s2c")):
+            if a.exact_gaps:
+                want = [list(g) for g in conn.get("gaps_" + way, [])]
+                if m["gaps_" + direction] != want:
+                    errors.append("%s %s: gaps %s, expected %s" % (
+                        gt.describe(conn), direction, m["gaps_" + direction], want))
             errs, gap = compare_stream("%s %s" % (gt.describe(conn), direction), truth,
                                        read(m["_base"] + "." + direction),
-                                       m["gaps_" + direction], a.allow_gaps)
+                                       m["gaps_" + direction], a.allow_gaps or a.exact_gaps)
             if m["gap_" + direction] != sum(g[1] for g in m["gaps_" + direction]):
                 errs.append("%s %s: gap total %d but the listed gaps add up to %d (list cut?)"
                             % (gt.describe(conn), direction, m["gap_" + direction],
@@ -112,6 +121,14 @@ def cmd_check(a):
         elif a.reset and not m["reset"]:
             errors.append("%s: the capture ended the connection without a reset"
                           % gt.describe(conn))
+    for absent in gt.data.get("absent", []):
+        client = (norm_ip(absent["client"][0]), int(absent["client"][1]))
+        server = (norm_ip(absent["server"][0]), int(absent["server"][1]))
+        key = (server, client) if a.side == "server" else (client, server)
+        for m in dump.get(key, []):
+            errors.append("%s -> %s: captured (%d/%d bytes, gaps %d/%d), expected nothing"
+                          % (absent["client"], absent["server"], m["bytes_recv"],
+                             m["bytes_send"], m["gap_recv"], m["gap_send"]))
     if a.require_gaps and lost == 0 and not errors:
         errors.append("no byte was lost: the test did not exercise gap accounting")
     for e in errors:
@@ -167,6 +184,7 @@ def main():
     c.add_argument("--side", choices=("server", "client"), default="server")
     c.add_argument("--allow-gaps", action="store_true")
     c.add_argument("--require-gaps", action="store_true")
+    c.add_argument("--exact-gaps", action="store_true")
     c.add_argument("--reset", action="store_true")
     b = sub.add_parser("bigcall")
     b.add_argument("print_log")

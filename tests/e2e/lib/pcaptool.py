@@ -1,7 +1,8 @@
 """Packet captures for the end-to-end tests: checksums recomputed here, TCP connections
 reassembled byte for byte, and compared with the workload's ground truth.
 
-    pcaptool.py check PCAP... [--gt GT.json]   # checksums + reassembly (+ ground truth);
+    pcaptool.py check PCAP... [--gt GT.json [--expect-gaps]]
+                                            # checksums + reassembly (+ ground truth);
                                             # several files are read as one, in order
     pcaptool.py streams PCAP                # list the connections found
     pcaptool.py marker IFACE N              # send drain marker N (UDP) out of IFACE
@@ -16,7 +17,12 @@ check fails (exit 1, every problem listed) when:
   * with --gt: a connection of the ground truth is missing or appears more than once, or either
     direction differs from what the client sent/received (first differing offset shown), or
     the capture has a TCP connection the workload did not make (the harness's own canary
-    requests, GET /__e2e_..., are ignored).
+    requests, GET /__e2e_..., are ignored);
+  * with --expect-gaps: a connection's holes are not exactly its ground truth's "gaps_c2s" /
+    "gaps_s2c" ([[offset, length], ...]: bytes the mirror reports as lost; none when absent),
+    or the other side's first data after a hole does not acknowledge it (the IDS must see a
+    question with a hole, not an answer without a question). The bytes around the holes are
+    compared with the truth as usual.
 Retransmissions with identical bytes (real TCP in the control path has them) are counted, not
 errors.
 """
@@ -148,6 +154,7 @@ class Direction:
     def __init__(self):
         self.isn = None
         self.segments = []  # (seq of first payload byte, payload, frame index)
+        self.data_acks = []  # (frame index, ack) of the segments carrying data
         self.fin_seq = None
         self.max_ack = None  # highest ACK this side sent (about the other direction)
         self.data = b""
@@ -203,6 +210,8 @@ def reassemble(paths, problems, counters):
                 c.handshake = c.c2s.isn is not None
         if s.payload:
             d.segments.append((seq, s.payload, s.index))
+            if s.flags & ACK:
+                d.data_acks.append((s.index, s.ack))
         if s.flags & FIN:
             d.fin_seq = seq + len(s.payload)
         if s.flags & RST:
@@ -273,14 +282,41 @@ def _build(c, d, peer):
         d.unacked = d.end + (1 if d.fin_seq is not None else 0)
 
 
-def stream_problems(c):
+def expected_holes(g, way):
+    """The holes the ground truth connection g expects in direction way ("c2s", "s2c")."""
+    return [(off, off + length) for off, length in g.get("gaps_" + way, [])]
+
+
+def hole_answered(d, peer, lo, hi):
+    """The peer's first data sent after d's last data before the hole [lo, hi) acknowledges
+    the hole (frame order)."""
+    before = [i for seq, payload, i in d.segments if rel(seq, d.isn) + len(payload) <= lo]
+    last = max(before) if before else 0
+    for index, ack in peer.data_acks:
+        if index > last:
+            return rel(ack, d.isn) >= hi
+    return True  # no answer at all: nothing was answered without its question
+
+
+def stream_problems(c, expect=None):
+    """expect: the ground truth connection whose gaps are the holes expected, or None."""
     out = []
     who = c.label()
     if c.midstream or not c.handshake:
         out.append("%s: no handshake (SYN and SYN-ACK) before its data" % who)
-    for name, d in (("client->server", c.c2s), ("server->client", c.s2c)):
-        for lo, hi in d.holes[:MAX_LISTED]:
-            out.append("%s %s: hole of %d bytes at offset %d" % (who, name, hi - lo, lo))
+    for name, way, d, peer in (("client->server", "c2s", c.c2s, c.s2c),
+                               ("server->client", "s2c", c.s2c, c.c2s)):
+        want = expected_holes(expect, way) if expect is not None else None
+        if want is None:
+            for lo, hi in d.holes[:MAX_LISTED]:
+                out.append("%s %s: hole of %d bytes at offset %d" % (who, name, hi - lo, lo))
+        elif d.holes != want:
+            out.append("%s %s: holes %s, expected %s" % (who, name, d.holes[:MAX_LISTED], want))
+        else:
+            for lo, hi in want:
+                if not hole_answered(d, peer, lo, hi):
+                    out.append("%s %s: the other side's data after the hole at %d-%d does not "
+                               "acknowledge it" % (who, name, lo, hi))
         for msg in d.conflicts[:MAX_LISTED]:
             out.append("%s %s: %s" % (who, name, msg))
         if d.unacked and not c.rst:
@@ -304,7 +340,15 @@ def first_difference(want, got):
     return i
 
 
-def compare_gt(conns, gt, problems):
+def with_holes(data, holes):
+    """data with the bytes of holes zeroed, as the reassembly holds them."""
+    out = bytearray(data)
+    for lo, hi in holes:
+        out[lo:hi] = bytes(max(0, min(hi, len(out)) - lo))
+    return bytes(out)
+
+
+def compare_gt(conns, gt, problems, expect_gaps=False):
     by_key = collections.defaultdict(list)
     for c in conns:
         by_key[c.key].append(c)
@@ -319,8 +363,11 @@ def compare_gt(conns, gt, problems):
             problems.append("%s: %d TCP connections with this address pair in the capture"
                             % (gt.describe(g), len(found)))
         c = found[0]
-        for name, verb, want, d in (("client->server", "sent", gt.sent(g), c.c2s),
-                                    ("server->client", "received", gt.received(g), c.s2c)):
+        for name, verb, want, d, way in (
+                ("client->server", "sent", gt.sent(g), c.c2s, "c2s"),
+                ("server->client", "received", gt.received(g), c.s2c, "s2c")):
+            if expect_gaps:
+                want = with_holes(want, expected_holes(g, way))
             if d.data == want:
                 continue
             i = first_difference(want, d.data)
@@ -345,11 +392,13 @@ def cmd_check(a):
     conns = reassemble(a.pcap, problems, counters)
     a.pcap = a.pcap[0] if len(a.pcap) == 1 else "%s (%d files)" % (a.pcap[0], len(a.pcap))
     checksum_problems = len(problems)
+    gt = GroundTruth(a.gt) if a.gt else None
+    expect = {gt.key(g): g for g in gt.connections} if gt and a.expect_gaps else {}
     for c in conns:
-        problems.extend(stream_problems(c))
+        problems.extend(stream_problems(c, expect.get(c.key)))
     compared = None
-    if a.gt:
-        compared = compare_gt(conns, GroundTruth(a.gt), problems)
+    if gt:
+        compared = compare_gt(conns, gt, problems, a.expect_gaps)
     retrans = sum(c.c2s.retransmitted + c.s2c.retransmitted for c in conns)
     print("pcap %s: %d frames (%d IPv4, %d IPv6, %d TCP; largest %d bytes), %d checksum problems; %d TCP "
           "connections, %d retransmitted segments%s"
@@ -412,6 +461,8 @@ def main():
     p = sub.add_parser("check")
     p.add_argument("pcap", nargs="+")
     p.add_argument("--gt")
+    p.add_argument("--expect-gaps", action="store_true",
+                   help="with --gt: the holes must be exactly the ground truth's gaps")
     p.add_argument("--largest-at-least", type=int, default=0, metavar="BYTES",
                    help="fail unless some frame has at least BYTES bytes")
     p = sub.add_parser("streams")

@@ -69,6 +69,7 @@ class Truth:
         self.connections = []
         self.lock = threading.Lock()
         self.errors = []
+        self.extra = {}  # more top-level keys of the ground truth (e.g. "absent")
 
     def add(self, label, local, peer, sent, received):
         with self.lock:
@@ -82,6 +83,7 @@ class Truth:
                 f.write(data)
             conn[direction + "_file"] = os.path.join(os.path.basename(self.dir), name)
             conn[direction + "_len"] = len(data)
+        return conn
 
     def fail(self, msg):
         with self.lock:
@@ -90,8 +92,8 @@ class Truth:
 
     def write(self):
         with open(self.out, "w") as f:
-            json.dump({"connections": self.connections, "requests": [], "rules": [],
-                       "errors": self.errors}, f, indent=1)
+            json.dump(dict({"connections": self.connections, "requests": [], "rules": [],
+                            "errors": self.errors}, **self.extra), f, indent=1)
         return 1 if self.errors else 0
 
 
