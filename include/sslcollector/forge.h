@@ -49,8 +49,10 @@ enum forge_acks {
 
 /* FORGE_ACKS_RECEIVER's numbers; FORGE_ACK_EVERY holds in both modes (inside a long write). */
 #define FORGE_PIGGYBACK_SEGS 2
-#define FORGE_ACK_EVERY	     (64 * 1024)
-#define FORGE_DELACK_NS	     40000000ULL /* Linux's minimum delayed-ACK time */
+/* 64 KiB less one: the SYN-ACK's window (65535, never scaled: RFC 7323), against which an IDS
+ * checks the sender's data until the receiver's first segment after it */
+#define FORGE_ACK_EVERY (64 * 1024 - 1)
+#define FORGE_DELACK_NS 40000000ULL /* Linux's minimum delayed-ACK time */
 
 struct forge_config {
 	unsigned mtu; /* IP MTU of the output; 0 means FORGE_DEFAULT_MTU */
