@@ -656,6 +656,10 @@ void mirror_metrics(struct mirror *m, struct metrics_buf *mb)
 	metrics_sample(mb, "sslcollector_agent_flows_duplicate_total", NULL, m->duplicates);
 	metrics_family(mb, "sslcollector_agent_frames_forged_total", "counter", "Frames forged");
 	metrics_sample(mb, "sslcollector_agent_frames_forged_total", NULL, fs.frames);
+	metrics_family(mb, "sslcollector_agent_pure_acks_forged_total", "counter",
+		       "Of the frames forged: acknowledgements without data (the handshakes' third "
+		       "frames included)");
+	metrics_sample(mb, "sslcollector_agent_pure_acks_forged_total", NULL, fs.pure_acks);
 	metrics_family(mb, "sslcollector_agent_gap_bytes_forged_total", "counter",
 		       "Sequence space skipped for bytes that were not captured");
 	metrics_sample(mb, "sslcollector_agent_gap_bytes_forged_total", NULL, fs.gap_bytes);

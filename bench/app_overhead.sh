@@ -321,12 +321,12 @@ log_settle() {
 }
 
 # Columns of the results: one row per run.
-echo -e "round\tsize\tconfig\tstatus\tseconds\trequests\tresp_bytes\twrk_errors\tapp_requests\tapp_req_bytes\tapp_resp_bytes\tcaptured\tlost_ring_full\tlost_max_call\tlost_unreadable\tunattributed\tframes_out\tframes_dropped\tsink_rx\tcollector_injected\tcollector_dropped\tcapture_cpu_s\ttunnel_bytes_sent\ttunnel_bytes_dropped\tnote" >"$out"
+echo -e "round\tsize\tconfig\tstatus\tseconds\trequests\tresp_bytes\twrk_errors\tapp_requests\tapp_req_bytes\tapp_resp_bytes\tcaptured\tlost_ring_full\tlost_max_call\tlost_unreadable\tunattributed\tframes_out\tframes_dropped\tsink_rx\tcollector_injected\tcollector_dropped\tcapture_cpu_s\ttunnel_bytes_sent\ttunnel_bytes_dropped\tpure_acks\tnote" >"$out"
 
 run_one() {
 	local round=$1 size=$2 config=$3 tag=r$1-$2-$3 off rx0 rx1 wrkout sum rc
 	local captured=- lring=- lcap=- lfault=- unattr=- fout=- fdrop=- sinkrx=- cinj=- cdrop=-
-	local tbytes=- tbdrop=-
+	local tbytes=- tbdrop=- acks=-
 	local note=
 
 	log_settle
@@ -370,6 +370,7 @@ run_one() {
 		unattr=$(bench_metric "$prom" sslcollector_agent_unattributed_bytes_total)
 		fout=$(bench_metric_sum "$prom" sslcollector_agent_output_frames_total)
 		fdrop=$(bench_metric_sum "$prom" sslcollector_agent_output_dropped_total)
+		acks=$(bench_metric "$prom" sslcollector_agent_pure_acks_forged_total)
 		sinkrx=$((rx1 - rx0))
 		[[ -s $prom ]] || note+="agent wrote no stats file: $(tail -1 "$BENCH_TMP/$tag.log")"
 		[[ $config != agent-odown ]] ||
@@ -389,7 +390,7 @@ run_one() {
 		lost=$({ grep -o 'Lost [0-9]* events' "$BENCH_TMP/$tag.log" || true; } | awk '{ s += $2 } END { print s + 0 }')
 		((lost == 0)) || note+="bpftrace lost $lost events"
 	fi
-	echo -e "$round\t$size\t$config\tok\t$(awk -v u="$dur_us" 'BEGIN { printf "%.3f", u / 1e6 }')\t$reqs\t$bytes\t$errs\t$app\t$captured\t$lring\t$lcap\t$lfault\t$unattr\t$fout\t$fdrop\t$sinkrx\t$cinj\t$cdrop\t$cap_cpu\t$tbytes\t$tbdrop\t$note" >>"$out"
+	echo -e "$round\t$size\t$config\tok\t$(awk -v u="$dur_us" 'BEGIN { printf "%.3f", u / 1e6 }')\t$reqs\t$bytes\t$errs\t$app\t$captured\t$lring\t$lcap\t$lfault\t$unattr\t$fout\t$fdrop\t$sinkrx\t$cinj\t$cdrop\t$cap_cpu\t$tbytes\t$tbdrop\t$acks\t$note" >>"$out"
 	log "round $round $size $config: $reqs requests in $(awk -v u="$dur_us" 'BEGIN { printf "%.1f", u / 1e6 }') s${captured:+, captured $captured}"
 }
 

@@ -55,8 +55,11 @@ static int send_seg(struct forge_flow *fl, int from, uint8_t flags, uint32_t ack
 	unsigned mode = (fl->f->csum_partial ? FORGE_TMPL_CSUM_PARTIAL : 0) |
 			(fl->f->emit_parts ? FORGE_TMPL_HDR_ONLY : 0);
 	size_t n = forge_tmpl_frame(&s->tmpl, &seg, mode, fl->f->frame);
+	int err = forge_emit_frame(fl->f, n, payload, len, ts_ns);
 
-	return forge_emit_frame(fl->f, n, payload, len, ts_ns);
+	if (!err && !len && flags == FORGE_TH_ACK)
+		fl->f->stats.pure_acks++;
+	return err;
 }
 
 /* The peer of side `from` acknowledges everything `from` has sent, in steps of at most

@@ -88,6 +88,8 @@ struct forge_stats {
 	uint64_t bytes;	    /* frame bytes emitted */
 	uint64_t payload;   /* TCP payload bytes emitted */
 	uint64_t gap_bytes; /* sequence space skipped for gaps */
+	uint64_t pure_acks; /* of the frames: ACKs without data, SYN, FIN or RST (the handshake's
+			       third too) */
 	uint64_t flows_opened;
 	uint64_t flows_closed;
 	uint64_t emit_errors; /* emit callback failures */

@@ -408,7 +408,7 @@ static void test_one_byte_write(void **state)
 }
 
 /* A long write: the peer ACKs along the way, so the IDS never holds more than FORGE_ACK_EVERY
- * (64 KiB) unacknowledged, and the last ACK covers everything. */
+ * (64 KiB less one) unacknowledged, and the last ACK covers everything. */
 static void test_long_write(void **state)
 {
 	const size_t len = 3 * 1024 * 1024 + 5;
@@ -442,9 +442,15 @@ static void test_long_write(void **state)
 	}
 	assert_int_equal(offset, len);
 	assert_int_equal(acked, (uint32_t)(start + len));
-	/* after every 44 segments of 1460 bytes (64240 bytes: 45 would exceed 64 KiB), and at the
+	/* after every 44 segments of 1460 bytes (64240 bytes: 45 would exceed 65535), and at the
 	 * end */
 	assert_int_equal(acks, len / (44 * 1460) + 1);
+	{
+		struct forge_stats st;
+
+		forge_get_stats(e.f, &st);
+		assert_int_equal(st.pure_acks, acks + 1); /* and the handshake's third frame */
+	}
 	free(data);
 	env_free(&e);
 }
