@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -232,6 +235,12 @@ static void write_stats(struct agent *a)
 	    {SSLC_CNT_UNTRACKED_CALLS, "sslcollector_agent_untracked_calls_total",
 	     "SSL calls not followed (no kernel memory for the thread's call record): not "
 	     "mirrored"},
+	    {SSLC_CNT_EXCLUDED_SESSIONS, "sslcollector_agent_excluded_sessions_total",
+	     "TLS sessions on the agent's own connections (its tunnel, both ends): never "
+	     "mirrored"},
+	    {SSLC_CNT_EXCLUDED_BYTES, "sslcollector_agent_excluded_bytes_total",
+	     "Plaintext bytes of those sessions and of connections cut as feedback loops: not "
+	     "captured"},
 	    {SSLC_CNT_INFLIGHT_UNATTRIBUTED_BYTES,
 	     "sslcollector_agent_inflight_unattributed_bytes_total",
 	     "Plaintext bytes (estimated) moved by SSL calls in progress at attach on connections "
@@ -440,6 +449,77 @@ static int open_capture(struct agent *a)
 	return 0;
 }
 
+/* One end of a TCP connection, as the capture's key (sslc_conn's encoding). */
+static bool conn_key(const struct sockaddr_storage *l, const struct sockaddr_storage *r,
+		     uint32_t netns, struct sslc_conn_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->netns = netns;
+	if (l->ss_family == AF_INET && r->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)l, *b = (const void *)r;
+
+		k->family = AF_INET;
+		memcpy(k->local_addr, &a->sin_addr, 4);
+		memcpy(k->remote_addr, &b->sin_addr, 4);
+		k->local_port = ntohs(a->sin_port);
+		k->remote_port = ntohs(b->sin_port);
+		return true;
+	}
+	if (l->ss_family != AF_INET6 || r->ss_family != AF_INET6)
+		return false;
+	const struct sockaddr_in6 *a = (const void *)l, *b = (const void *)r;
+	k->local_port = ntohs(a->sin6_port);
+	k->remote_port = ntohs(b->sin6_port);
+	if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&b->sin6_addr)) {
+		k->family = AF_INET;
+		memcpy(k->local_addr, a->sin6_addr.s6_addr + 12, 4);
+		memcpy(k->remote_addr, b->sin6_addr.s6_addr + 12, 4);
+		return true;
+	}
+	k->family = AF_INET6;
+	memcpy(k->local_addr, &a->sin6_addr, 16);
+	memcpy(k->remote_addr, &b->sin6_addr, 16);
+	return true;
+}
+
+/* The tunnel's connection (mirror_hooks.own_socket, on the tunnel's thread): never mirrored,
+ * from our end (the agent's own process is not probed anyway) nor from the other when it is on
+ * this host (a collector, a relay): otherwise each byte sent would be captured again. */
+static int own_socket(void *ctx, int fd, bool up)
+{
+	struct agent *a = ctx;
+	struct sockaddr_storage l = {0}, r = {0};
+	socklen_t ll = sizeof(l), rl = sizeof(r);
+	struct sslc_conn_key ours, theirs;
+	char local[64], remote[64];
+	int ret;
+
+	if (getsockname(fd, (struct sockaddr *)&l, &ll) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&r, &rl) < 0)
+		return -errno;
+	if (!conn_key(&l, &r, a->netns, &ours) || !conn_key(&r, &l, a->netns, &theirs))
+		return -EAFNOSUPPORT;
+	if ((ret = capture_exclude_conn(a->cap, &ours, up)) < 0 && up)
+		return ret;
+	if ((ret = capture_exclude_conn(a->cap, &theirs, up)) < 0 && up) {
+		capture_exclude_conn(a->cap, &ours, false);
+		return ret;
+	}
+	format_endpoint(ours.family, ours.local_addr, ours.local_port, local, sizeof(local));
+	format_endpoint(ours.family, ours.remote_addr, ours.remote_port, remote, sizeof(remote));
+	log_debug("tunnel connection %s -> %s %s the mirror (both ends)", local, remote,
+		  up ? "excluded from" : "no longer excluded from");
+	return 0;
+}
+
+/* mirror_hooks.cut: a connection carries our own output back; stop copying it. */
+static int cut_conn(void *ctx, uint64_t conn_id, bool on)
+{
+	struct agent *a = ctx;
+
+	return capture_cut_conn(a->cap, conn_id, on);
+}
+
 int agent_run(const struct sslc_options *o)
 {
 	struct agent *a;
@@ -469,7 +549,6 @@ int agent_run(const struct sslc_options *o)
 		log_error("out of memory");
 		goto out;
 	}
-	discovery_ignore_other_instances(a->disc);
 	if (inflight_new(a->cap, "/proc", !capture_syscall_hook(a->cap, &why), &a->inflight)) {
 		log_error("out of memory");
 		goto out;
@@ -479,7 +558,10 @@ int agent_run(const struct sslc_options *o)
 		goto out;
 	}
 	if (o->out_iface[0] || o->pcap_path || o->tunnel) {
-		ret = mirror_open(o, &a->mirror, err, sizeof(err));
+		struct mirror_hooks hooks = {
+		    .own_socket = own_socket, .cut = cut_conn, .ctx = a};
+
+		ret = mirror_open(o, &hooks, &a->mirror, err, sizeof(err));
 		if (ret) {
 			log_error("%s", err);
 			status = ret == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;

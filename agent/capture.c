@@ -513,13 +513,26 @@ int capture_set_addrs(struct capture *c, const struct sslc_addr_key *addrs, size
 	return 0;
 }
 
-int capture_ignore_pid(struct capture *c, uint32_t pid)
+int capture_exclude_conn(struct capture *c, const struct sslc_conn_key *k, bool on)
 {
 	uint8_t one = 1;
 
-	c->skel->bss->ignore_pids_used = 1; /* the probes look the map up from now on */
-	return bpf_map__update_elem(c->skel->maps.ignore_pids, &pid, sizeof(pid), &one, sizeof(one),
+	if (!on)
+		return bpf_map__delete_elem(c->skel->maps.excluded_conns, k, sizeof(*k), 0);
+	__atomic_store_n(&c->skel->bss->excluded_used, 1, __ATOMIC_SEQ_CST);
+	return bpf_map__update_elem(c->skel->maps.excluded_conns, k, sizeof(*k), &one, sizeof(one),
 				    BPF_ANY);
+}
+
+int capture_cut_conn(struct capture *c, uint64_t conn_id, bool on)
+{
+	uint8_t one = 1;
+
+	if (!on)
+		return bpf_map__delete_elem(c->skel->maps.cut_conns, &conn_id, sizeof(conn_id), 0);
+	__atomic_store_n(&c->skel->bss->cut_used, 1, __ATOMIC_SEQ_CST);
+	return bpf_map__update_elem(c->skel->maps.cut_conns, &conn_id, sizeof(conn_id), &one,
+				    sizeof(one), BPF_ANY);
 }
 
 int capture_inflight_watch(struct capture *c, uint32_t tid, const struct sslc_inflight *w)

@@ -59,8 +59,13 @@ size_t capture_files_attached(const struct capture *c);
 
 /* Replaces the set of local addresses mirrored when any_addr is false. */
 int capture_set_addrs(struct capture *c, const struct sslc_addr_key *addrs, size_t n);
-/* Never mirror this process (another sslcollector on the host). */
-int capture_ignore_pid(struct capture *c, uint32_t pid);
+/* The agent's own connections are never mirrored (on: add, else remove). k is one end as
+ * that end sees it; a session bound to it from then on is counted, not copied. Safe to call
+ * from another thread (the tunnel's): it touches only the map. */
+int capture_exclude_conn(struct capture *c, const struct sslc_conn_key *k, bool on);
+/* Stops (on) copying the calls of a mirrored connection, e.g. one that carries the agent's own
+ * output back to it; its end is still reported. Remove the entry (on false) at that end. */
+int capture_cut_conn(struct capture *c, uint64_t conn_id, bool on);
 
 /* SSL calls in progress when probes are attached (bpf/capture_inflight.h): the agent watches
  * the threads then blocked in a socket read or write (agent/inflight.c). watch: 1 if the

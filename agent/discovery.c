@@ -77,11 +77,6 @@ static void remember_rejected(struct discovery *d, dev_t dev, ino_t ino)
 	d->n_rejected++;
 }
 
-static bool is_sslcollector(const struct tls_mapping *m)
-{
-	return !strcmp(m->comm, "sslcollector");
-}
-
 static int on_mapping(void *ctx, const struct tls_mapping *m)
 {
 	struct discovery *d = ctx;
@@ -91,8 +86,6 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 	ino_t ino = m->ino;
 	int ret;
 
-	if (is_sslcollector(m) && m->pid != getpid())
-		capture_ignore_pid(d->cap, (uint32_t)m->pid);
 	if (capture_file_attached(d->cap, m->dev, m->ino) || is_rejected(d, m->dev, m->ino))
 		return 0;
 	/* A process of another network namespace is no reason to probe a file (a process of
@@ -130,32 +123,6 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 		log_warn("cannot probe %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
 			 why);
 	return 0;
-}
-
-/* Other sslcollector processes (a collector, another agent) are never mirrored: mark them
- * before any probe is attached, or their first calls would race the scan. */
-void discovery_ignore_other_instances(struct discovery *d)
-{
-	struct dirent *ent;
-	DIR *dir = opendir("/proc");
-
-	if (!dir)
-		return;
-	while ((ent = readdir(dir))) {
-		char path[64], comm[32] = "";
-		FILE *f;
-
-		if (ent->d_name[0] < '1' || ent->d_name[0] > '9' || atoi(ent->d_name) == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.16s/comm", ent->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "sslcollector\n"))
-			capture_ignore_pid(d->cap, (uint32_t)atoi(ent->d_name));
-		fclose(f);
-	}
-	closedir(dir);
 }
 
 void discovery_scan_all(struct discovery *d, uint64_t now_ns)

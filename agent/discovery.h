@@ -19,8 +19,6 @@ struct discovery;
 int discovery_new(struct capture *cap, uint32_t netns, struct discovery **out);
 void discovery_free(struct discovery *d); /* accepts NULL */
 
-/* Marks other sslcollector processes as never mirrored; call before probing anything. */
-void discovery_ignore_other_instances(struct discovery *d);
 /* Probes the --lib files. 0, or the exit status to stop with (the error is logged). */
 int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *o);
 /* Scans every process now. */

@@ -35,8 +35,6 @@ static int list_mapping(void *ctx, const struct tls_mapping *m)
 		snprintf(status, sizeof(status), "no: %s", why);
 	else if (m->pid == getpid())
 		snprintf(status, sizeof(status), "no: sslcollector itself");
-	else if (!strcmp(m->comm, "sslcollector"))
-		snprintf(status, sizeof(status), "no: another sslcollector (never mirrored)");
 	else if (!pid_ok)
 		snprintf(status, sizeof(status), "no: not selected by -p");
 	else if (libfind_netns("/proc", m->pid) != l->netns)

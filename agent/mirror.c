@@ -1,6 +1,7 @@
 /* Captured events -> forged TCP connections -> outputs (-o, -w, -t). */
 #include "mirror.h"
 #include "log.h"
+#include "loopguard.h"
 #include "output.h"
 #include "print.h"
 #include "u64map.h"
@@ -32,6 +33,8 @@ struct flow {
 	struct forge_tuple tuple;
 	bool local_is_client;
 	bool duplicate;	  /* the other end of a connection mirrored already */
+	bool cut;	  /* carries our own output (a loop): no longer mirrored */
+	struct loopguard_stream guard[2]; /* per direction */
 	uint64_t key;	  /* connection key in m->by_key (0: not registered) */
 	uint64_t last_ns; /* wall clock of the last event */
 };
@@ -62,7 +65,10 @@ struct mirror {
 	uint64_t tunnel_gen; /* the tunnel session the open flows were started in */
 	const struct local_addrs *addrs;
 	uint64_t idle_ns;
+	struct loopguard *guard;
+	struct mirror_hooks hooks;
 	uint64_t opened, duplicates, reopened_idle, restarted, emit_errors;
+	uint64_t loops_cut, loop_bytes_dropped;
 	uint64_t last_error_log_ns;
 };
 
@@ -72,6 +78,7 @@ static int emit(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns)
 {
 	struct mirror *m = ctx;
 
+	loopguard_note_frame(m->guard, frame, len);
 	for (size_t i = 0; i < m->n_outs; i++)
 		if (output_write(m->outs[i], frame, len, ts_ns) < 0)
 			m->emit_errors++;
@@ -89,6 +96,7 @@ static int emit_parts(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8
 {
 	struct mirror *m = ctx;
 
+	loopguard_note_frame(m->guard, hdr, hdr_len);
 	for (size_t i = 0; i < m->n_outs; i++)
 		if (output_packet_write_parts(m->outs[i], hdr, hdr_len, payload, payload_len) < 0)
 			m->emit_errors++;
@@ -348,6 +356,34 @@ static int flow_ensure_open(struct mirror *m, struct flow *f, uint64_t wall)
 	return 0;
 }
 
+/* The connection carries frames only we emitted (loopguard.h): its mirror ends here, and the
+ * capture stops copying it, so that the loop through it stops. */
+static void cut_flow(struct mirror *m, struct flow *f, const struct sslc_event *e, uint64_t wall)
+{
+	char client[64], server[64];
+	int ret;
+
+	f->cut = true;
+	m->loops_cut++;
+	if (f->ff) {
+		forge_flow_close(f->ff, f->local_is_client, true, wall);
+		forge_flow_free(f->ff);
+		f->ff = NULL;
+	}
+	format_endpoint(f->tuple.family == AF_INET ? 2 : 10, f->tuple.client_addr,
+			f->tuple.client_port, client, sizeof(client));
+	format_endpoint(f->tuple.family == AF_INET ? 2 : 10, f->tuple.server_addr,
+			f->tuple.server_port, server, sizeof(server));
+	log_warn("%s[%u] %s -> %s carries this agent's own output back to it (a feedback loop: a "
+		 "relay of the tunnel, a receiver of -w, a collector whose host mirrors to us): "
+		 "connection cut from the mirror",
+		 e->comm, e->pid, client, server);
+	if (m->hooks.cut && (ret = m->hooks.cut(m->hooks.ctx, f->conn_id, true)) < 0)
+		log_error("cannot stop capturing connection %" PRIu64 ": %s; its bytes are "
+			  "dropped here",
+			  f->conn_id, strerror(-ret));
+}
+
 int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uint64_t wall)
 {
 	struct flow *f = u64map_get(&m->flows, e->conn_id);
@@ -369,6 +405,22 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 		return 0;
 	}
 	f->last_ns = wall;
+	if (f->cut) {
+		if (e->type == SSLC_EVENT_DATA)
+			m->loop_bytes_dropped += e->data_len;
+		else if (e->type == SSLC_EVENT_CLOSE) {
+			if (m->hooks.cut)
+				m->hooks.cut(m->hooks.ctx, f->conn_id, false);
+			flow_free(m, f);
+		}
+		return 0;
+	}
+	if (e->type == SSLC_EVENT_DATA && m->guard &&
+	    loopguard_check(m->guard, &f->guard[e->dir & 1], e->data, e->data_len)) {
+		m->loop_bytes_dropped += e->data_len;
+		cut_flow(m, f, e, wall);
+		return 0;
+	}
 	switch (e->type) {
 	case SSLC_EVENT_DATA:
 		from_client = (e->dir == SSLC_DIR_SEND) == f->local_is_client;
@@ -536,7 +588,8 @@ static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_l
 	return o->tunnel ? FORGE_MAX_MTU : FORGE_DEFAULT_MTU;
 }
 
-int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, size_t err_len)
+int mirror_open(const struct sslc_options *o, const struct mirror_hooks *hooks,
+		struct mirror **out, char *err, size_t err_len)
 {
 	struct forge_config fc = {.vlan = o->vlan, .acks = FORGE_ACKS_RECEIVER};
 	struct mirror *m;
@@ -547,7 +600,14 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 	if (!m)
 		return -ENOMEM;
 	m->o = o;
+	if (hooks)
+		m->hooks = *hooks;
 	m->idle_ns = (uint64_t)o->idle_timeout_s * 1000000000ULL;
+	ret = loopguard_new(&m->guard);
+	if (ret) {
+		snprintf(err, err_len, "cannot set up the loop guard: %s", strerror(-ret));
+		goto fail;
+	}
 	fc.mtu = choose_mtu(o, err, err_len, &ret);
 	if (ret)
 		goto fail;
@@ -575,6 +635,8 @@ int mirror_open(const struct sslc_options *o, struct mirror **out, char *err, si
 		    .tls = {o->ca_path, o->cert_path, o->key_path},
 		    .queue_bytes = o->queue_bytes,
 		    .log = tunnel_log,
+		    .on_socket = m->hooks.own_socket,
+		    .socket_ctx = m->hooks.ctx,
 		};
 		char terr[512] = "";
 
@@ -705,6 +767,15 @@ void mirror_metrics(struct mirror *m, struct metrics_buf *mb)
 	metrics_family(mb, "sslcollector_agent_flows_restarted_total", "counter",
 		       "Connections restarted with a new handshake after a tunnel reconnect");
 	metrics_sample(mb, "sslcollector_agent_flows_restarted_total", NULL, m->restarted);
+	metrics_family(mb, "sslcollector_agent_loops_cut_total", "counter",
+		       "Connections cut from the mirror because they carried this agent's own "
+		       "output back to it (a feedback loop)");
+	metrics_sample(mb, "sslcollector_agent_loops_cut_total", NULL, m->loops_cut);
+	metrics_family(mb, "sslcollector_agent_loop_bytes_dropped_total", "counter",
+		       "Captured bytes of those connections dropped here (the capture stops "
+		       "copying them soon after the cut: excluded_bytes_total)");
+	metrics_sample(mb, "sslcollector_agent_loop_bytes_dropped_total", NULL,
+		       m->loop_bytes_dropped);
 	if (m->tunnel) {
 		struct tunnel_client_stats ts;
 
@@ -753,5 +824,6 @@ void mirror_close(struct mirror *m)
 		output_close(m->outs[i]);
 	tunnel_client_stop(m->tunnel, 2000);
 	forge_free(m->forge);
+	loopguard_free(m->guard);
 	free(m);
 }

@@ -16,7 +16,20 @@
 struct mirror;
 
 /* Opens the outputs of opts. On failure err names the output and why. */
-int mirror_open(const struct sslc_options *opts, struct mirror **out, char *err, size_t err_len);
+/* What the mirror asks of the capture: keep the tunnel's own connection out of it, and stop
+ * capturing a connection found to carry our output back (loopguard.h). */
+struct mirror_hooks {
+	/* the tunnel's TCP socket is up, before its handshake (up), or about to close; called
+	 * on the tunnel's thread; a negative errno refuses the connection */
+	int (*own_socket)(void *ctx, int fd, bool up);
+	/* conn_id was cut from the mirror (on), or has ended since (off) */
+	int (*cut)(void *ctx, uint64_t conn_id, bool on);
+	void *ctx;
+};
+
+/* hooks: may be NULL (tests, replays). */
+int mirror_open(const struct sslc_options *opts, const struct mirror_hooks *hooks,
+		struct mirror **out, char *err, size_t err_len);
 /* The local addresses (for the local end's Ethernet address); kept by the caller. */
 void mirror_set_addrs(struct mirror *m, const struct local_addrs *addrs);
 /* One DATA, GAP or CLOSE event. role: resolved client/server role of the local end.

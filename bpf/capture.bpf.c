@@ -38,7 +38,8 @@ const volatile __u64 cfg_wake_bytes = 0;      /* wake the agent when this much d
 const volatile __u64 cfg_wake_hard_bytes = 0; /* ... and at every record from this much on */
 
 __u64 next_conn_id = 1;
-__u32 ignore_pids_used = 0; /* set by the agent before it adds the first pid to ignore_pids */
+__u32 excluded_used = 0; /* set by the agent before its first excluded_conns entry */
+__u32 cut_used = 0;	 /* set by the agent before its first cut_conns entry */
 
 static __always_inline void count(__u32 idx, __u64 n)
 {
@@ -71,7 +72,7 @@ static __always_inline __u64 wake_flags(void)
 
 static __always_inline bool pid_wanted(__u32 tgid)
 {
-	if (tgid == cfg_self_tgid || (ignore_pids_used && bpf_map_lookup_elem(&ignore_pids, &tgid)))
+	if (tgid == cfg_self_tgid)
 		return false;
 	if (cfg_pid_filter && !bpf_map_lookup_elem(&pid_filter, &tgid))
 		return false;
@@ -89,6 +90,20 @@ static __always_inline bool conn_wanted(const struct sslc_conn *c)
 	a.family = c->family;
 	__builtin_memcpy(a.addr, c->local_addr, sizeof(a.addr));
 	return bpf_map_lookup_elem(&local_addrs, &a) != NULL;
+}
+
+/* One of the agent's own connections (its tunnel, either end)? */
+static __always_inline bool conn_excluded(const struct sslc_conn *c)
+{
+	struct sslc_conn_key k = {};
+
+	__builtin_memcpy(k.local_addr, c->local_addr, sizeof(k.local_addr));
+	__builtin_memcpy(k.remote_addr, c->remote_addr, sizeof(k.remote_addr));
+	k.local_port = c->local_port;
+	k.remote_port = c->remote_port;
+	k.family = c->family;
+	k.netns = c->netns;
+	return bpf_map_lookup_elem(&excluded_conns, &k) != NULL;
 }
 
 static __always_inline struct sslc_event *reserve_small(void)
@@ -310,6 +325,12 @@ static __always_inline void session_bind(struct session_key *key, struct session
 	if (!conn_wanted(&n.conn)) {
 		n.state = SESSION_IGNORED;
 		bpf_map_update_elem(&sessions, key, &n, BPF_ANY);
+		return;
+	}
+	if (excluded_used && conn_excluded(&n.conn)) {
+		n.state = SESSION_EXCLUDED;
+		bpf_map_update_elem(&sessions, key, &n, BPF_ANY);
+		count(SSLC_CNT_EXCLUDED_SESSIONS, 1);
 		return;
 	}
 	n.state = SESSION_MIRRORED;
@@ -640,8 +661,17 @@ static __always_inline void call_data(struct loop_ctx *lc, __u64 n, __u8 func)
 		count(SSLC_CNT_NOSOCK_BYTES, n);
 		return;
 	}
+	if (s->state == SESSION_EXCLUDED) {
+		count(SSLC_CNT_EXCLUDED_BYTES, n);
+		return;
+	}
 	if (s->state != SESSION_MIRRORED)
 		return;
+	if (s->cut || (cut_used && bpf_map_lookup_elem(&cut_conns, &s->conn_id))) {
+		s->cut = 1; /* the agent ended its mirror; the session's end still goes out */
+		count(SSLC_CNT_EXCLUDED_BYTES, n);
+		return;
+	}
 	if (s->closed) {
 		/* data after SSL_shutdown/close: the same SSL object lives on; mirror it as a
 		 * new connection */

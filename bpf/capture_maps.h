@@ -41,6 +41,7 @@ enum session_state {
 	SESSION_UNBOUND = 0,  /* socket not known (yet, or any more) */
 	SESSION_MIRRORED = 1, /* mirrored: events carry conn_id */
 	SESSION_IGNORED = 2,  /* filtered out (namespace, address) */
+	SESSION_EXCLUDED = 3, /* the agent's own connection (`excluded_conns`): counted only */
 };
 
 struct session {
@@ -53,7 +54,7 @@ struct session {
 	__u8 state;	  /* enum session_state */
 	__u8 closed;
 	__u8 close_flags; /* of a close deferred until the call in flight returns */
-	__u8 pad;
+	__u8 cut;	  /* cut from the mirror by the agent (`cut_conns`): counted only */
 };
 
 struct sock_owner {
@@ -144,13 +145,24 @@ struct {
 	__type(value, __u8);
 } known_libs SEC(".maps");
 
-/* Other sslcollector processes (a collector on this host): never mirrored. */
+/* Connections the agent owns (both ends of its tunnel when the collector is on this host):
+ * never mirrored, so that the mirror cannot feed itself. Filled by the agent before the
+ * connection carries a byte. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
+	__uint(max_entries, 256);
+	__type(key, struct sslc_conn_key);
 	__type(value, __u8);
-} ignore_pids SEC(".maps");
+} excluded_conns SEC(".maps");
+
+/* Mirrored connections found carrying the agent's own output (a feedback loop: agent/
+ * loopguard.h): their further calls are counted, not copied. Key: conn_id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} cut_conns SEC(".maps");
 
 /* Threads that were in a socket read or write when the probes were attached (the SSL call
  * around it, if any, is never seen to return): bpf/capture_inflight.h. Filled by the agent. */

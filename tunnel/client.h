@@ -28,6 +28,8 @@ struct tunnel_client {
 	unsigned handshake_timeout_ms, backoff_min_ms, backoff_max_ms;
 	tunnel_log_fn log;
 	void *log_ctx;
+	tunnel_socket_fn on_socket;
+	void *socket_ctx;
 	char last_log[320]; /* the last warning, so repeats are demoted to debug */
 
 	SSL_CTX *ctx;
@@ -52,5 +54,7 @@ int client_wait(struct tunnel_client *tc, int fd, short events, uint64_t deadlin
 /* Resolves the host, connects (each address in turn) and completes the TLS handshake within
  * the handshake timeout. 0 with *ssl (owning *fd) or a negative errno, counted and logged. */
 int client_connect(struct tunnel_client *tc, SSL **ssl, int *fd);
+/* The connection fd is about to be closed: tells cfg->on_socket. */
+void client_socket_down(struct tunnel_client *tc, int fd);
 
 #endif

@@ -247,6 +247,12 @@ fail:
 	return err;
 }
 
+void client_socket_down(struct tunnel_client *tc, int fd)
+{
+	if (tc->on_socket)
+		tc->on_socket(tc->socket_ctx, fd, false);
+}
+
 int client_connect(struct tunnel_client *tc, SSL **ssl, int *fd)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
@@ -278,9 +284,21 @@ int client_connect(struct tunnel_client *tc, SSL **ssl, int *fd)
 				   where, tc->host, strerror(-err));
 			continue;
 		}
+		/* the agent excludes the connection from its own mirror before it carries a byte */
+		if (tc->on_socket && (err = tc->on_socket(tc->socket_ctx, *fd, true)) < 0) {
+			COUNT(tc, handshake_failures, 1);
+			client_log(tc, TUNNEL_LOG_ERROR,
+				   "tunnel to %s (%s): cannot keep the connection out of the "
+				   "mirror: %s; not using it",
+				   where, tc->host, strerror(-err));
+			close(*fd);
+			*fd = -1;
+			continue;
+		}
 		err = tls_handshake(tc, *fd, where, deadline, ssl);
 		if (!err)
 			break;
+		client_socket_down(tc, *fd);
 		close(*fd);
 		*fd = -1;
 		if (err == -ECANCELED)

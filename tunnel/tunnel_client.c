@@ -277,6 +277,7 @@ static void *client_thread(void *arg)
 				    tc->host, (unsigned long long)lost.frames,
 				    (unsigned long long)lost.bytes);
 			SSL_free(ssl);
+			client_socket_down(tc, fd);
 			close(fd);
 			if (client_now_ms() - since >= STABLE_AFTER_MS)
 				backoff = tc->backoff_min_ms;
@@ -332,6 +333,8 @@ int tunnel_client_start(const struct tunnel_client_config *cfg, struct tunnel_cl
 		tc->backoff_max_ms = tc->backoff_min_ms;
 	tc->log = cfg->log;
 	tc->log_ctx = cfg->log_ctx;
+	tc->on_socket = cfg->on_socket;
+	tc->socket_ctx = cfg->socket_ctx;
 
 	ret = tls_ctx_new(false, &cfg->tls, &tc->ctx, err, err_len);
 	if (ret)

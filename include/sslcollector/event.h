@@ -94,6 +94,18 @@ struct sslc_addr_key {
 	__u8 pad[3];
 };
 
+/* Key of the `excluded_conns` map: one end of a TCP connection the agent itself owns (its
+ * tunnel), seen from that end; same encoding as sslc_conn. */
+struct sslc_conn_key {
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 family;
+	__u8 pad[3];
+	__u32 netns;
+};
+
 /* Largest data[] of one DATA record; larger calls are split into several records. */
 #define SSLC_CHUNK_MAX (64 * 1024)
 
@@ -120,6 +132,8 @@ enum sslc_counter {
 	SSLC_CNT_INFLIGHT_UNATTRIBUTED_BYTES, /* bytes (estimated) that SSL calls in progress at
 					       * attach moved on a connection the thread did
 					       * not use again: no gap, not mirrored */
+	SSLC_CNT_EXCLUDED_SESSIONS, /* sessions on a connection in `excluded_conns` */
+	SSLC_CNT_EXCLUDED_BYTES,    /* bytes of those, and of connections cut (`cut_conns`) */
 	SSLC_CNT__MAX,
 };
 

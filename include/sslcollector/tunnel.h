@@ -29,6 +29,9 @@ enum tunnel_log_level {
 };
 
 typedef void (*tunnel_log_fn)(void *ctx, enum tunnel_log_level level, const char *msg);
+/* The client's TCP connection fd is up (up: true, before the TLS handshake sends a byte) or
+ * about to be closed (false). A negative return when up abandons the connection. */
+typedef int (*tunnel_socket_fn)(void *ctx, int fd, bool up);
 
 /* The three PEM files of either side. */
 struct tunnel_tls_files {
@@ -50,6 +53,8 @@ struct tunnel_client_config {
 	unsigned backoff_max_ms;       /* delay cap; 0: default 30 s */
 	tunnel_log_fn log;	       /* may be NULL */
 	void *log_ctx;
+	tunnel_socket_fn on_socket; /* may be NULL; called on the client's thread */
+	void *socket_ctx;
 };
 
 struct tunnel_client_stats {

@@ -44,7 +44,7 @@ static void run_start(struct run *r, const char *name)
 	memset(r, 0, sizeof(*r));
 	snprintf(r->path, sizeof(r->path), "%s/%s.pcap", dir, name);
 	assert_int_equal(options_parse(6, argv, &r->opts, err, sizeof(err)), 0);
-	assert_int_equal(mirror_open(&r->opts, &r->m, err, sizeof(err)), 0);
+	assert_int_equal(mirror_open(&r->opts, NULL, &r->m, err, sizeof(err)), 0);
 	memcpy(r->addr.key.addr, LOOP, 4);
 	r->addr.key.family = AF_INET;
 	r->addrs.v = &r->addr;

@@ -525,7 +525,7 @@ int main(int argc, char **argv)
 		addrs.v = la;
 		addrs.n++;
 	}
-	if (mirror_open(&opts, &m, err, sizeof(err))) {
+	if (mirror_open(&opts, NULL, &m, err, sizeof(err))) {
 		fprintf(stderr, "mirror_replay: %s\n", err);
 		goto cleanup;
 	}
