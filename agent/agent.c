@@ -558,8 +558,7 @@ int agent_run(const struct sslc_options *o)
 		goto out;
 	}
 	if (o->out_iface[0] || o->pcap_path || o->tunnel) {
-		struct mirror_hooks hooks = {
-		    .own_socket = own_socket, .cut = cut_conn, .ctx = a};
+		struct mirror_hooks hooks = {.own_socket = own_socket, .cut = cut_conn, .ctx = a};
 
 		ret = mirror_open(o, &hooks, &a->mirror, err, sizeof(err));
 		if (ret) {

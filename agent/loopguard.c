@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define GEN_SLOTS   (1u << 18)	 /* per generation; at most half used */
-#define GEN_ENTRIES (1u << 17)	 /* a generation this full becomes the old one */
+#define GEN_SLOTS   (1u << 18)	   /* per generation; at most half used */
+#define GEN_ENTRIES (1u << 17)	   /* a generation this full becomes the old one */
 #define FP_MAX	    (12 + 40 + 20) /* MACs, IPv6 header, TCP header */
 
 struct generation {

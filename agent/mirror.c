@@ -32,11 +32,11 @@ struct flow {
 	struct forge_flow *ff; /* NULL: not open (closed idle, or restarting) */
 	struct forge_tuple tuple;
 	bool local_is_client;
-	bool duplicate;	  /* the other end of a connection mirrored already */
-	bool cut;	  /* carries our own output (a loop): no longer mirrored */
+	bool duplicate;			  /* the other end of a connection mirrored already */
+	bool cut;			  /* carries our own output (a loop): no longer mirrored */
 	struct loopguard_stream guard[2]; /* per direction */
-	uint64_t key;	  /* connection key in m->by_key (0: not registered) */
-	uint64_t last_ns; /* wall clock of the last event */
+	uint64_t key;			  /* connection key in m->by_key (0: not registered) */
+	uint64_t last_ns;		  /* wall clock of the last event */
 };
 
 /* A connection mirrored from one end that ended while its other end, also on this host, may
@@ -588,8 +588,8 @@ static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_l
 	return o->tunnel ? FORGE_MAX_MTU : FORGE_DEFAULT_MTU;
 }
 
-int mirror_open(const struct sslc_options *o, const struct mirror_hooks *hooks,
-		struct mirror **out, char *err, size_t err_len)
+int mirror_open(const struct sslc_options *o, const struct mirror_hooks *hooks, struct mirror **out,
+		char *err, size_t err_len)
 {
 	struct forge_config fc = {.vlan = o->vlan, .acks = FORGE_ACKS_RECEIVER};
 	struct mirror *m;

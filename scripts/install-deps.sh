@@ -15,7 +15,7 @@ what=${1:-run}
 build_pkgs=(cmake make gcc clang llvm pkg-config libelf-dev zlib1g-dev libpcap-dev libnet1-dev
 	libssl-dev libnghttp2-dev libcmocka-dev libclang-rt-14-dev iproute2 openssl ca-certificates)
 backports_pkgs=(libbpf-dev bpftool)
-test_pkgs=(nginx curl nghttp2-client python3 python3-scapy tshark tcpreplay jq ethtool procps
+test_pkgs=(nginx curl socat nghttp2-client python3 python3-scapy tshark tcpreplay jq ethtool procps
 	psmisc clang-format)
 test_backports_pkgs=(suricata)
 bench_pkgs=(wrk bpftrace linux-perf)

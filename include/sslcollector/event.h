@@ -132,8 +132,8 @@ enum sslc_counter {
 	SSLC_CNT_INFLIGHT_UNATTRIBUTED_BYTES, /* bytes (estimated) that SSL calls in progress at
 					       * attach moved on a connection the thread did
 					       * not use again: no gap, not mirrored */
-	SSLC_CNT_EXCLUDED_SESSIONS, /* sessions on a connection in `excluded_conns` */
-	SSLC_CNT_EXCLUDED_BYTES,    /* bytes of those, and of connections cut (`cut_conns`) */
+	SSLC_CNT_EXCLUDED_SESSIONS,	      /* sessions on a connection in `excluded_conns` */
+	SSLC_CNT_EXCLUDED_BYTES, /* bytes of those, and of connections cut (`cut_conns`) */
 	SSLC_CNT__MAX,
 };
 

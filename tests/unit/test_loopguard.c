@@ -126,7 +126,8 @@ static size_t payload_of(const char *path, uint16_t port)
 		ip = buf + off + 16 + 14;
 		tcp = ip + (ip[0] & 15) * 4;
 		if ((tcp[0] << 8 | tcp[1]) == port || (tcp[2] << 8 | tcp[3]) == port)
-			total += (size_t)((ip[2] << 8 | ip[3]) - (ip[0] & 15) * 4 - (tcp[12] >> 4) * 4);
+			total +=
+			    (size_t)((ip[2] << 8 | ip[3]) - (ip[0] & 15) * 4 - (tcp[12] >> 4) * 4);
 		off += 16 + caplen;
 	}
 	free(buf);
