@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,34 +32,102 @@ struct dump_conn {
 	uint64_t gap_bytes[2];
 	struct gap *gaps[2];
 	size_t n_gaps[2];
-	int fd[2]; /* the data files, opened on first use; -1: not open */
+	int fd[2];	/* the data files, opened on first use; -1: not open */
+	bool made[2];	/* ... and created (by this run: O_EXCL) */
+	bool meta_made; /* conn-N.json created */
 };
 
 struct dump {
-	char dir[PATH_MAX - 64];
+	int dirfd; /* every file is opened relative to it, never by a path */
 	struct u64map conns;
 };
 
+static int refuse(char *err, size_t err_len, int ret, const char *dir, const char *why)
+{
+	snprintf(err, err_len, "--dump-dir %s: %s", dir, why);
+	return ret;
+}
+
+/* The directory holds the plaintext: it must be ours alone. A symbolic link is not followed;
+ * a directory of another user, or one that others may write to (where they could plant
+ * links under the names we write), is refused; one of ours is made private (on the
+ * descriptor, never by name). It must hold no conn-* files: ids start at 1 in every run. */
 int dump_open(const char *dir, struct dump **out, char *err, size_t err_len)
 {
 	struct dump *d;
+	struct stat st;
+	struct dirent *ent;
+	DIR *list;
+	int fd, ret;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		int ret = -errno;
-
-		snprintf(err, err_len, "--dump-dir %s: %s", dir, strerror(errno));
-		return ret;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return refuse(err, err_len, -errno, dir, strerror(errno));
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	if (chmod(dir, 0700) < 0) {
-		int ret = -errno;
+	if (fd < 0) {
+		ret = -errno;
+		if (errno == ELOOP || errno == ENOTDIR) {
+			struct stat lst;
+			bool link = lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode);
 
-		snprintf(err, err_len, "--dump-dir %s: %s", dir, strerror(errno));
-		return ret;
+			return refuse(err, err_len, ret, dir,
+				      link ? "a symbolic link, which is not followed (the files "
+					     "hold plaintext secrets)"
+					   : "not a directory");
+		}
+		return refuse(err, err_len, ret, dir, strerror(errno));
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		close(fd);
+		return refuse(err, err_len, ret, dir, strerror(-ret));
+	}
+	if (st.st_uid != geteuid()) {
+		char why[160];
+
+		close(fd);
+		snprintf(why, sizeof(why),
+			 "belongs to uid %u, not to this agent's uid %u: its owner could read "
+			 "or redirect the plaintext; use a directory of the agent's own",
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+		return refuse(err, err_len, -EPERM, dir, why);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		close(fd);
+		return refuse(err, err_len, -EPERM, dir,
+			      "other users may write to it (links planted under the names "
+			      "written would redirect the plaintext); use a private directory");
+	}
+	if (fchmod(fd, 0700) < 0) {
+		ret = -errno;
+		close(fd);
+		return refuse(err, err_len, ret, dir, "cannot make it private (chmod 0700)");
+	}
+	ret = dup(fd);
+	list = ret >= 0 ? fdopendir(ret) : NULL;
+	if (!list) {
+		ret = -errno;
+		close(fd);
+		return refuse(err, err_len, ret, dir, strerror(-ret));
+	}
+	while ((ent = readdir(list)))
+		if (!strncmp(ent->d_name, "conn-", 5))
+			break;
+	closedir(list);
+	if (ent) {
+		close(fd);
+		return refuse(err, err_len, -EEXIST, dir,
+			      "holds conn-* files of an earlier run; move them away or choose an "
+			      "empty directory");
 	}
 	d = calloc(1, sizeof(*d));
-	if (!d)
+	if (!d) {
+		close(fd);
 		return -ENOMEM;
-	snprintf(d->dir, sizeof(d->dir), "%s", dir);
+	}
+	d->dirfd = fd;
 	*out = d;
 	return 0;
 }
@@ -76,16 +145,22 @@ static void close_files(struct dump_conn *c)
  * cached one is closed and the open retried. */
 static int open_data_file(struct dump *d, struct dump_conn *c, int dir)
 {
-	char path[PATH_MAX];
+	char name[64];
 
 	if (c->fd[dir] >= 0)
 		return c->fd[dir];
-	snprintf(path, sizeof(path), "%s/conn-%llu.%s", d->dir, (unsigned long long)c->id,
+	snprintf(name, sizeof(name), "conn-%llu.%s", (unsigned long long)c->id,
 		 dir == SSLC_DIR_SEND ? "send" : "recv");
 	for (int attempt = 0; attempt < 2; attempt++) {
-		c->fd[dir] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (c->fd[dir] >= 0)
+		/* made by this run, or opened again (after EMFILE) in our private directory */
+		c->fd[dir] = openat(d->dirfd, name,
+				    O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC |
+					(c->made[dir] ? 0 : O_CREAT | O_EXCL),
+				    0600);
+		if (c->fd[dir] >= 0) {
+			c->made[dir] = true;
 			return c->fd[dir];
+		}
 		if (errno != EMFILE && errno != ENFILE)
 			break;
 		for (size_t i = 0; i < d->conns.cap; i++)
@@ -124,16 +199,19 @@ static void write_gaps(FILE *f, const struct dump_conn *c, int dir)
 	fputc(']', f);
 }
 
-static void write_meta(struct dump *d, const struct dump_conn *c, bool closed)
+static void write_meta(struct dump *d, struct dump_conn *c, bool closed)
 {
-	char path[PATH_MAX], local[64], remote[64];
+	char name[64], local[64], remote[64];
 	FILE *f;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/conn-%llu.json", d->dir, (unsigned long long)c->id);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	snprintf(name, sizeof(name), "conn-%llu.json", (unsigned long long)c->id);
+	fd = openat(d->dirfd, name,
+		    O_WRONLY | O_NOFOLLOW | O_CLOEXEC | (c->meta_made ? O_TRUNC : O_CREAT | O_EXCL),
+		    0600);
 	if (fd < 0)
 		return;
+	c->meta_made = true;
 	f = fdopen(fd, "w");
 	if (!f) {
 		close(fd);
@@ -244,5 +322,6 @@ void dump_close(struct dump *d)
 		free_conn(d->conns.vals[i]);
 	}
 	u64map_free(&d->conns);
+	close(d->dirfd);
 	free(d);
 }

@@ -612,6 +612,9 @@ int mirror_open(const struct sslc_options *o, const struct mirror_hooks *hooks, 
 	if (ret)
 		goto fail;
 	if (o->out_iface[0]) {
+		ret = output_packet_check_iface(o->out_iface, o->force_output, err, err_len);
+		if (ret)
+			goto fail;
 		ret = output_packet_open(o->out_iface, &m->outs[m->n_outs], err, err_len);
 		if (ret)
 			goto fail;

@@ -57,6 +57,7 @@ enum {
 	OPT_ROTATE_TIME,
 	OPT_ROTATE_KEEP,
 	OPT_ROTATE_KEEP_SIZE,
+	OPT_FORCE_OUTPUT,
 };
 
 static const struct option long_options[] = {
@@ -78,6 +79,7 @@ static const struct option long_options[] = {
     {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
     {"lib", required_argument, NULL, OPT_LIB},
     {"list", no_argument, NULL, OPT_LIST},
+    {"force-output", no_argument, NULL, OPT_FORCE_OUTPUT},
     {"print", no_argument, NULL, OPT_PRINT},
     {"mtu", required_argument, NULL, OPT_MTU},
     {"vlan", required_argument, NULL, OPT_VLAN},
@@ -611,6 +613,9 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 			break;
 		case OPT_LIST:
 			o->list = true;
+			break;
+		case OPT_FORCE_OUTPUT:
+			o->force_output = true;
 			break;
 		case OPT_PRINT:
 			o->print = true;

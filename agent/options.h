@@ -56,6 +56,7 @@ struct sslc_options {
 	int verbosity;		 /* -1 quiet, 0 normal, 1 -v, 2 -vv */
 	bool use_syslog;	 /* --syslog */
 	bool syscall_hook;	 /* --syscall-hook */
+	bool force_output;	 /* --force-output: -o even onto an interface with addresses */
 	unsigned mtu;		 /* --mtu, 0: the -o interface's MTU, else 1500 */
 	int vlan;		 /* --vlan, -1: none */
 	bool vlan_per_agent;	 /* collector --vlan-per-agent */

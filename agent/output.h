@@ -117,5 +117,11 @@ void output_close(struct output *o);
 
 /* The MTU of a network interface, or a negative errno. */
 int iface_mtu(const char *ifname);
+/* How many IPv4 and non-link-local IPv6 addresses ifname has (the first one written into
+ * first), or a negative errno. */
+int iface_routable_addrs(const char *ifname, char *first, size_t first_len);
+/* -o onto ifname: refused (-EINVAL, message in err) when it has such addresses, unless
+ * forced: the frames are plaintext and would leave on a real network. */
+int output_packet_check_iface(const char *ifname, bool force, char *err, size_t err_len);
 
 #endif

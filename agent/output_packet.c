@@ -134,22 +134,6 @@ static uint16_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 	return (uint16_t)sum;
 }
 
-int iface_mtu(const char *ifname)
-{
-	struct ifreq ifr = {0};
-	int fd, err;
-
-	if (strlen(ifname) >= sizeof(ifr.ifr_name))
-		return -ENAMETOOLONG;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	strcpy(ifr.ifr_name, ifname);
-	err = ioctl(fd, SIOCGIFMTU, &ifr) < 0 ? -errno : ifr.ifr_mtu;
-	close(fd);
-	return err;
-}
-
 static bool ethtool_flag(int fd, const char *ifname, uint32_t cmd, uint32_t *val)
 {
 	struct ethtool_value ev = {.cmd = cmd};

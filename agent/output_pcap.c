@@ -214,18 +214,57 @@ static bool is_stdout(const char *path)
 	return !strcmp(path, "-");
 }
 
-/* Creates (or truncates) path, private, and starts a pcap in it (the global header is written
- * at the next flush). "-" is standard output, as it is. */
-static int open_dumper(const char *path, pcap_t *dead, FILE **file, pcap_dumper_t **dumper,
-		       bool *seekable, char *err, size_t err_len)
+static int not_ours(const char *path, const struct stat *st, char *err, size_t err_len)
 {
-	struct stat st;
-	int fd, ret;
-
-	if (is_stdout(path))
-		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode) && st->st_uid == geteuid())
+		snprintf(err, err_len, "-w %s: neither a regular file, a FIFO nor a device", path);
 	else
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		snprintf(err, err_len,
+			 "-w %s: exists and belongs to uid %u, not to this agent's uid %u: whoever "
+			 "made it could read the mirrored secrets through it; remove it or choose "
+			 "another name",
+			 path, (unsigned)st->st_uid, (unsigned)geteuid());
+	return -EPERM;
+}
+
+/* Opens -w's file without letting another user aim it: a new file is created (O_EXCL), an
+ * existing one is reused only when it is a regular file of ours with no other name (a hard
+ * link to another file, which protected_hardlinks=0 lets anyone make, would be truncated) or a
+ * FIFO of ours; a character device (/dev/null) is written as it is. A symbolic link is never
+ * followed. Returns the descriptor or a negative errno with the message in err. */
+static int open_private(const char *path, struct stat *st, char *err, size_t err_len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int ret;
+
+	if (fd >= 0)
+		return fstat(fd, st) == 0 ? fd : (ret = -errno, close(fd), ret);
+	/* an existing name: looked at without opening it for writing first (a FIFO would block
+	 * until someone reads it), then opened and checked to be what was looked at */
+	if (errno == EEXIST)
+		fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && fstat(fd, st) == 0 && !S_ISLNK(st->st_mode)) {
+		struct stat now;
+		int wfd;
+
+		if (!S_ISCHR(st->st_mode) && st->st_uid != geteuid()) {
+			close(fd);
+			return not_ours(path, st, err, err_len);
+		}
+		wfd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		close(fd);
+		fd = wfd;
+		if (fd >= 0 &&
+		    (fstat(fd, &now) < 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino)) {
+			close(fd);
+			snprintf(err, err_len, "-w %s: replaced while it was being opened", path);
+			return -EAGAIN;
+		}
+	} else if (fd >= 0) {
+		close(fd);
+		fd = -1;
+		errno = ELOOP;
+	}
 	if (fd < 0) {
 		ret = -errno;
 		if (errno == ELOOP)
@@ -234,20 +273,52 @@ static int open_dumper(const char *path, pcap_t *dead, FILE **file, pcap_dumper_
 				 "secrets)",
 				 path);
 		else
-			snprintf(err, err_len, "-w %s: %s", path,
-				 is_stdout(path) ? "no standard output" : strerror(errno));
+			snprintf(err, err_len, "-w %s: %s", path, strerror(errno));
 		return ret;
 	}
-	/* an existing file keeps its mode through O_TRUNC: make it private too (only a regular
-	 * file of ours: a FIFO, a device such as /dev/null or what standard output is redirected
-	 * to is not ours to change) */
-	if (fstat(fd, &st) < 0 ||
-	    (S_ISREG(st.st_mode) && !is_stdout(path) && fchmod(fd, 0600) < 0)) {
+	if (S_ISCHR(st->st_mode))
+		return fd;
+	if ((!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)) || st->st_uid != geteuid()) {
+		close(fd);
+		return not_ours(path, st, err, err_len);
+	}
+	if (S_ISREG(st->st_mode) && st->st_nlink != 1) {
+		snprintf(err, err_len,
+			 "-w %s: exists with %u names (hard links): truncating it would truncate "
+			 "another file; remove it or choose another name",
+			 path, (unsigned)st->st_nlink);
+		close(fd);
+		return -EPERM;
+	}
+	if (S_ISREG(st->st_mode) && (ftruncate(fd, 0) < 0 || fchmod(fd, 0600) < 0)) {
 		ret = -errno;
-		snprintf(err, err_len, "-w %s: cannot make it private (chmod 0600): %s", path,
+		snprintf(err, err_len, "-w %s: cannot empty it and make it private: %s", path,
 			 strerror(errno));
 		close(fd);
 		return ret;
+	}
+	return fd;
+}
+
+/* Creates path (or reuses one of ours: open_private), private, and starts a pcap in it (the
+ * global header is written at the next flush). "-" is standard output, as it is. */
+static int open_dumper(const char *path, pcap_t *dead, FILE **file, pcap_dumper_t **dumper,
+		       bool *seekable, char *err, size_t err_len)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (is_stdout(path)) {
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			ret = -errno;
+			snprintf(err, err_len, "-w -: no standard output");
+			if (fd >= 0)
+				close(fd);
+			return ret;
+		}
+	} else if ((fd = open_private(path, &st, err, err_len)) < 0) {
+		return fd;
 	}
 	*seekable = S_ISREG(st.st_mode);
 	*file = fdopen(fd, "wb");

@@ -290,6 +290,9 @@ static int open_outputs(struct collector *c, char *err, size_t err_len)
 	int ret;
 
 	if (o->out_iface[0]) {
+		ret = output_packet_check_iface(o->out_iface, o->force_output, err, err_len);
+		if (ret)
+			return ret;
 		ret = output_packet_open(o->out_iface, &c->out_iface, err, err_len);
 		if (ret)
 			return ret;
