@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "mirror.h"
 #include "print.h"
+#include "privileges.h"
 #include "roles.h"
 
 #include <dirent.h>
@@ -384,26 +385,9 @@ static void log_final_counters(struct agent *a)
 		log_warn("%" PRIu64 " malformed ring buffer records ignored", a->bad_records);
 }
 
-/* Effective capabilities from /proc/self/status; all bits set when unknown. */
-static uint64_t effective_caps(void)
-{
-	char line[256];
-	uint64_t caps = UINT64_MAX;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return caps;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %" SCNx64, &caps) == 1)
-			break;
-	fclose(f);
-	return caps;
-}
-
-#define CAP_BIT(n)	  (1ULL << (n))
-#define CAP_SYS_ADMIN_BIT CAP_BIT(21)
-#define CAP_PERFMON_BIT	  CAP_BIT(38)
-#define CAP_BPF_BIT	  CAP_BIT(39)
+#define CAP_SYS_ADMIN_BIT SSLC_CAP_BIT(SSLC_CAP_SYS_ADMIN)
+#define CAP_PERFMON_BIT	  SSLC_CAP_BIT(SSLC_CAP_PERFMON)
+#define CAP_BPF_BIT	  SSLC_CAP_BIT(SSLC_CAP_BPF)
 
 static int open_capture(struct agent *a)
 {
@@ -417,7 +401,7 @@ static int open_capture(struct agent *a)
 	    .syscall_hook = a->o->syscall_hook,
 	};
 	char err[512];
-	uint64_t caps = effective_caps();
+	uint64_t caps = privileges_effective();
 	int ret;
 
 	if (!(caps & CAP_SYS_ADMIN_BIT) &&
@@ -576,6 +560,23 @@ int agent_run(const struct sslc_options *o)
 	status = EXIT_RUNTIME;
 	discovery_scan_all(a->disc, mono_ns());
 	inflight_after_attach(a->inflight);
+	if (capture_files_attached(a->cap) == 0 && discovery_denied(a->disc)) {
+		char missing[128];
+
+		privileges_missing(privileges_effective(), SSLC_AGENT_KEEP_CAPS, missing,
+				   sizeof(missing));
+		log_error("cannot attach uprobes: not permitted%s%s (the kernel refuses them "
+			  "without CAP_SYS_ADMIN); nothing could be mirrored",
+			  *missing ? "; missing: " : "", missing);
+		goto out;
+	}
+	if (!(privileges_effective() & SSLC_CAP_BIT(SSLC_CAP_SYS_PTRACE)))
+		log_warn("without CAP_SYS_PTRACE the processes of other users are not seen");
+	/* from here on only new uprobes and other processes' /proc entries need privileges */
+	if ((ret = privileges_drop(SSLC_AGENT_KEEP_CAPS, err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
 	if ((ret = setup_fds(a, &epfd, &tfd, &sfd))) {
 		log_error("cannot set up the event loop: %s", strerror(-ret));
 		goto out;

@@ -35,6 +35,7 @@ struct discovery {
 	size_t n_rejected;
 	uint64_t last_full_scan_ns;
 	uint32_t netns;
+	size_t denied; /* files the kernel refused to probe (EPERM, EACCES) */
 };
 
 int discovery_new(struct capture *cap, uint32_t netns, struct discovery **out)
@@ -116,6 +117,8 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 		return 0;
 	remember_rejected(d, m->dev, m->ino);
 	capture_note_library(d->cap, m->dev, m->ino);
+	if (ret == -EPERM || ret == -EACCES)
+		d->denied++;
 	if (ret == -ENOENT)
 		log_debug("not probing %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
 			  why);
@@ -123,6 +126,11 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 		log_warn("cannot probe %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
 			 why);
 	return 0;
+}
+
+size_t discovery_denied(const struct discovery *d)
+{
+	return d->denied;
 }
 
 void discovery_scan_all(struct discovery *d, uint64_t now_ns)

@@ -22,6 +22,8 @@ void discovery_free(struct discovery *d); /* accepts NULL */
 /* Probes the --lib files. 0, or the exit status to stop with (the error is logged). */
 int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *o);
 /* Scans every process now. */
+/* Libraries the kernel refused to probe (not permitted). */
+size_t discovery_denied(const struct discovery *d);
 void discovery_scan_all(struct discovery *d, uint64_t now_ns);
 /* A process mapped a libssl not probed yet: look at it now and shortly after. */
 void discovery_library_mapped(struct discovery *d, pid_t pid, uint64_t now_ns);

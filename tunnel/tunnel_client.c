@@ -6,6 +6,8 @@
 #include <sslcollector/pcap_stream.h>
 
 #include <errno.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <openssl/err.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -233,12 +235,24 @@ static uint64_t jitter(uint64_t *rng, uint64_t range)
 	return range ? *rng % (range + 1) : 0;
 }
 
+static void drop_thread_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+
+	memset(none, 0, sizeof(none));
+	(void)syscall(SYS_capset, &hdr, none); /* fails only for a bad header */
+}
+
 static void *client_thread(void *arg)
 {
 	struct tunnel_client *tc = arg;
 	uint64_t backoff = tc->backoff_min_ms, rng = 0x9e3779b97f4a7c15ULL;
 	sigset_t all;
 
+	/* this thread needs no privilege (capabilities belong to threads: the program's own
+	 * drop after it started does not reach it) */
+	drop_thread_capabilities();
 	/* signals belong to the program's threads; SIGPIPE on a dead socket becomes EPIPE */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
