@@ -14,10 +14,12 @@
 #include "print.h"
 #include "privileges.h"
 #include "roles.h"
+#include "state.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,6 +55,12 @@ struct agent {
 	bool status_tty;
 	bool status_shown;
 	uint64_t start_ns, last_addr_ns, last_stats_ns, last_log_ns;
+	/* what is kept out of the mirror, for --list (state.h): the tunnel's connection (set on
+	 * the tunnel's thread) and the connections cut as loops */
+	pthread_mutex_t excl_lock;
+	char excl_tunnel[200];
+	bool excl_changed;
+	uint64_t excl_cut_gen;
 };
 
 static uint64_t mono_ns(void)
@@ -294,6 +302,30 @@ static void discover(struct agent *a, uint64_t now)
 	inflight_tick(a->inflight, now);
 }
 
+/* For --list: what this agent keeps out of its mirror, when that changed. */
+static void publish_exclusions(struct agent *a)
+{
+	char text[4096];
+	size_t used;
+	uint64_t gen = mirror_cut_generation(a->mirror);
+	int ret;
+
+	pthread_mutex_lock(&a->excl_lock);
+	if (!a->excl_changed && gen == a->excl_cut_gen) {
+		pthread_mutex_unlock(&a->excl_lock);
+		return;
+	}
+	a->excl_changed = false;
+	a->excl_cut_gen = gen;
+	used = (size_t)snprintf(text, sizeof(text), "%s", a->excl_tunnel);
+	pthread_mutex_unlock(&a->excl_lock);
+	if (used < sizeof(text))
+		mirror_cut_list(a->mirror, text + used, sizeof(text) - used);
+	if ((ret = state_publish(SSLC_STATE_DIR, text)) < 0)
+		log_debug("cannot publish the exclusions in %s: %s", SSLC_STATE_DIR,
+			  strerror(-ret));
+}
+
 static void tick(struct agent *a)
 {
 	uint64_t now = mono_ns();
@@ -307,6 +339,7 @@ static void tick(struct agent *a)
 		refresh_addrs(a, false);
 	if (a->mirror)
 		mirror_tick(a->mirror, now + (uint64_t)a->mono_to_real_ns);
+	publish_exclusions(a);
 	if (a->o->stats_path && now - a->last_stats_ns >= a->o->stats_interval_s * 1000000000ULL) {
 		a->last_stats_ns = now;
 		write_stats(a);
@@ -493,6 +526,14 @@ static int own_socket(void *ctx, int fd, bool up)
 	format_endpoint(ours.family, ours.remote_addr, ours.remote_port, remote, sizeof(remote));
 	log_debug("tunnel connection %s -> %s %s the mirror (both ends)", local, remote,
 		  up ? "excluded from" : "no longer excluded from");
+	pthread_mutex_lock(&a->excl_lock);
+	if (up)
+		snprintf(a->excl_tunnel, sizeof(a->excl_tunnel),
+			 "tunnel  %s -> %s: this agent's tunnel, both ends\n", local, remote);
+	else
+		a->excl_tunnel[0] = '\0';
+	a->excl_changed = true;
+	pthread_mutex_unlock(&a->excl_lock);
 	return 0;
 }
 
@@ -518,6 +559,7 @@ int agent_run(const struct sslc_options *o)
 		return EXIT_RUNTIME;
 	}
 	a->o = o;
+	pthread_mutex_init(&a->excl_lock, NULL);
 	a->netns = own_netns();
 	a->start_ns = a->last_log_ns = a->last_stats_ns = mono_ns();
 	update_clock_offset(a);
@@ -651,6 +693,8 @@ out:
 	if (a->cap && o->stats_path && status == 0)
 		write_stats(a);
 	mirror_close(a->mirror);
+	if (a->excl_cut_gen || a->excl_tunnel[0] || a->excl_changed)
+		state_publish(SSLC_STATE_DIR, NULL);
 	dump_close(a->dump);
 	capture_close(a->cap);
 	local_addrs_free(&a->addrs);

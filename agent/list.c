@@ -3,6 +3,7 @@
 #include "agent.h"
 #include "libfind.h"
 #include "log.h"
+#include "state.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ int agent_list(const struct sslc_options *o)
 	}
 	if (!l.n && !o->n_libs)
 		printf("(no process has an OpenSSL library mapped)\n");
+	state_print_all(SSLC_STATE_DIR, stdout);
 	if (geteuid() != 0)
 		fprintf(stderr, "sslcollector: note: run as root to see every process\n");
 	return 0;

@@ -139,17 +139,21 @@ static bool known(const struct loopguard *lg, uint64_t h)
 	return gen_has(&lg->gen[0], h) || gen_has(&lg->gen[1], h);
 }
 
-/* A frame of ours whose IP header starts at data[i] (ip_len: 20 or 40)? */
+/* A frame of ours whose IP header starts at data[i] (ip_len: 20 or 40)? Untagged, or with one
+ * 802.1Q/802.1ad tag (an untagged frame's source MAC may end in what looks like a tag: both
+ * are tried). */
 static bool ours_at(const struct loopguard *lg, const uint8_t *data, size_t len, size_t i,
 		    size_t ip_len)
 {
-	bool tagged = i >= 18 && ((data[i - 6] == 0x81 && data[i - 5] == 0x00) ||
-				  (data[i - 6] == 0x88 && data[i - 5] == 0xa8));
-	size_t macs = tagged ? i - 18 : i - 14;
+	bool tagged;
 
 	if (i < 14 || i + ip_len + 20 > len)
 		return false;
-	return known(lg, fingerprint(lg, data + macs, data + i, ip_len));
+	if (known(lg, fingerprint(lg, data + i - 14, data + i, ip_len)))
+		return true;
+	tagged = i >= 18 && ((data[i - 6] == 0x81 && data[i - 5] == 0x00) ||
+			     (data[i - 6] == 0x88 && data[i - 5] == 0xa8));
+	return tagged && known(lg, fingerprint(lg, data + i - 18, data + i, ip_len));
 }
 
 /* Every occurrence of the ethertype t0 t1 followed by an IP version nibble v. */

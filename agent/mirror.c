@@ -34,6 +34,7 @@ struct flow {
 	bool local_is_client;
 	bool duplicate;			  /* the other end of a connection mirrored already */
 	bool cut;			  /* carries our own output (a loop): no longer mirrored */
+	char *cut_desc;			  /* then: who and where, for --list */
 	struct loopguard_stream guard[2]; /* per direction */
 	uint64_t key;			  /* connection key in m->by_key (0: not registered) */
 	uint64_t last_ns;		  /* wall clock of the last event */
@@ -69,6 +70,7 @@ struct mirror {
 	struct mirror_hooks hooks;
 	uint64_t opened, duplicates, reopened_idle, restarted, emit_errors;
 	uint64_t loops_cut, loop_bytes_dropped;
+	uint64_t cut_gen; /* changes when a connection is cut or a cut one ends */
 	uint64_t last_error_log_ns;
 };
 
@@ -323,6 +325,9 @@ static void flow_free(struct mirror *m, struct flow *f)
 		u64map_del(&m->by_key, f->key);
 	u64map_del(&m->flows, f->conn_id);
 	forge_flow_free(f->ff);
+	if (f->cut)
+		m->cut_gen++;
+	free(f->cut_desc);
 	free(f);
 }
 
@@ -374,6 +379,12 @@ static void cut_flow(struct mirror *m, struct flow *f, const struct sslc_event *
 			f->tuple.client_port, client, sizeof(client));
 	format_endpoint(f->tuple.family == AF_INET ? 2 : 10, f->tuple.server_addr,
 			f->tuple.server_port, server, sizeof(server));
+	m->cut_gen++;
+	f->cut_desc = malloc(200);
+	if (f->cut_desc)
+		snprintf(f->cut_desc, 200,
+			 "loop    %.16s[%u] %s -> %s: carried this agent's own output", e->comm,
+			 e->pid, client, server);
 	log_warn("%s[%u] %s -> %s carries this agent's own output back to it (a feedback loop: a "
 		 "relay of the tunnel, a receiver of -w, a collector whose host mirrors to us): "
 		 "connection cut from the mirror",
@@ -678,6 +689,34 @@ fail:
 	return ret;
 }
 
+uint64_t mirror_cut_generation(const struct mirror *m)
+{
+	return m ? m->cut_gen : 0;
+}
+
+size_t mirror_cut_list(const struct mirror *m, char *out, size_t len)
+{
+	size_t used = 0;
+
+	if (len)
+		out[0] = '\0';
+	for (size_t i = 0; m && i < m->flows.cap && used + 1 < len; i++) {
+		const struct flow *f;
+
+		if (!u64map_live(&m->flows, i))
+			continue;
+		f = m->flows.vals[i];
+		if (f->cut && f->cut_desc) {
+			int n = snprintf(out + used, len - used, "%s\n", f->cut_desc);
+
+			if (n < 0 || (size_t)n >= len - used)
+				break;
+			used += (size_t)n;
+		}
+	}
+	return used;
+}
+
 void mirror_summary(struct mirror *m, char *out, size_t len)
 {
 	struct forge_stats fs;
@@ -806,6 +845,7 @@ void mirror_end(struct mirror *m)
 		if (f->ff)
 			forge_flow_close(f->ff, f->local_is_client, false, now);
 		forge_flow_free(f->ff);
+		free(f->cut_desc);
 		free(f);
 	}
 	u64map_free(&m->flows); /* empty again */

@@ -58,6 +58,10 @@ void mirror_release(void *ctx);
 void mirror_metrics(struct mirror *m, struct metrics_buf *mb);
 /* One-line summary for the status line and the log. */
 void mirror_summary(struct mirror *m, char *out, size_t len);
+/* Connections cut as loops and still open: one line each into out; changes of the set are
+ * told by the generation. */
+size_t mirror_cut_list(const struct mirror *m, char *out, size_t len);
+uint64_t mirror_cut_generation(const struct mirror *m);
 /* Closes every flow (FIN), flushes and closes the outputs; accepts NULL. */
 void mirror_close(struct mirror *m);
 

@@ -12,7 +12,8 @@
 #  C  -w - piped into a TLS upload (socat to a socat sink): the loop guard finds the agent's
 #     own frames in the upload and cuts that connection.
 # Each phase checks the agent's metrics (captured bytes, excluded sessions, loops cut), the
-# size of what the receiver got, and that the page is in it exactly once.
+# size of what the receiver got, that the page is in it exactly once, and --list (what a
+# running agent keeps out of its mirror).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -89,6 +90,9 @@ fetch_once
 bounded a "$relay"
 e2e_check "A: the tunnel's connection was excluded (relay's session counted)" \
 	test "$(metric sslcollector_agent_excluded_sessions_total "$E2E_TMP/a.prom")" -ge 1
+e2e_in server "$SSLC_BIN" --list >"$E2E_TMP/list-a.txt" 2>&1 || true
+e2e_check "A: --list shows the tunnel's connection kept out" \
+	grep -qE "tunnel +.*-> $E2E_SERVER4:7001" "$E2E_TMP/list-a.txt"
 stop_agent a
 e2e_stop relay TERM 10 || true
 
@@ -140,6 +144,9 @@ e2e_check "C: the upload was cut as a loop" \
 	test "$(metric sslcollector_agent_loops_cut_total "$E2E_TMP/c.prom")" -ge 1
 e2e_check "C: the agent says which connection it cut" \
 	grep -q "carries this agent's own output back to it" "$E2E_TMP/agent-c.err"
+e2e_in server "$SSLC_BIN" --list >"$E2E_TMP/list-c.txt" 2>&1 || true
+e2e_check "C: --list shows the connection cut" \
+	grep -qE "loop +socat\[[0-9]+\] .*:7003" "$E2E_TMP/list-c.txt"
 e2e_stop agent-c TERM 30 || true
 e2e_stop sink TERM 10 || true
 
