@@ -14,21 +14,17 @@
 #include "print.h"
 #include "privileges.h"
 #include "roles.h"
-#include "state.h"
+#include "exclusions.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -55,12 +51,7 @@ struct agent {
 	bool status_tty;
 	bool status_shown;
 	uint64_t start_ns, last_addr_ns, last_stats_ns, last_log_ns;
-	/* what is kept out of the mirror, for --list (state.h): the tunnel's connection (set on
-	 * the tunnel's thread) and the connections cut as loops */
-	pthread_mutex_t excl_lock;
-	char excl_tunnel[200];
-	bool excl_changed;
-	uint64_t excl_cut_gen;
+	struct exclusions excl; /* what is kept out of the mirror (exclusions.h) */
 };
 
 static uint64_t mono_ns(void)
@@ -302,30 +293,6 @@ static void discover(struct agent *a, uint64_t now)
 	inflight_tick(a->inflight, now);
 }
 
-/* For --list: what this agent keeps out of its mirror, when that changed. */
-static void publish_exclusions(struct agent *a)
-{
-	char text[4096];
-	size_t used;
-	uint64_t gen = mirror_cut_generation(a->mirror);
-	int ret;
-
-	pthread_mutex_lock(&a->excl_lock);
-	if (!a->excl_changed && gen == a->excl_cut_gen) {
-		pthread_mutex_unlock(&a->excl_lock);
-		return;
-	}
-	a->excl_changed = false;
-	a->excl_cut_gen = gen;
-	used = (size_t)snprintf(text, sizeof(text), "%s", a->excl_tunnel);
-	pthread_mutex_unlock(&a->excl_lock);
-	if (used < sizeof(text))
-		mirror_cut_list(a->mirror, text + used, sizeof(text) - used);
-	if ((ret = state_publish(SSLC_STATE_DIR, text)) < 0)
-		log_debug("cannot publish the exclusions in %s: %s", SSLC_STATE_DIR,
-			  strerror(-ret));
-}
-
 static void tick(struct agent *a)
 {
 	uint64_t now = mono_ns();
@@ -339,7 +306,7 @@ static void tick(struct agent *a)
 		refresh_addrs(a, false);
 	if (a->mirror)
 		mirror_tick(a->mirror, now + (uint64_t)a->mono_to_real_ns);
-	publish_exclusions(a);
+	exclusions_publish(&a->excl, a->mirror);
 	if (a->o->stats_path && now - a->last_stats_ns >= a->o->stats_interval_s * 1000000000ULL) {
 		a->last_stats_ns = now;
 		write_stats(a);
@@ -466,85 +433,6 @@ static int open_capture(struct agent *a)
 	return 0;
 }
 
-/* One end of a TCP connection, as the capture's key (sslc_conn's encoding). */
-static bool conn_key(const struct sockaddr_storage *l, const struct sockaddr_storage *r,
-		     uint32_t netns, struct sslc_conn_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->netns = netns;
-	if (l->ss_family == AF_INET && r->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)l, *b = (const void *)r;
-
-		k->family = AF_INET;
-		memcpy(k->local_addr, &a->sin_addr, 4);
-		memcpy(k->remote_addr, &b->sin_addr, 4);
-		k->local_port = ntohs(a->sin_port);
-		k->remote_port = ntohs(b->sin_port);
-		return true;
-	}
-	if (l->ss_family != AF_INET6 || r->ss_family != AF_INET6)
-		return false;
-	const struct sockaddr_in6 *a = (const void *)l, *b = (const void *)r;
-	k->local_port = ntohs(a->sin6_port);
-	k->remote_port = ntohs(b->sin6_port);
-	if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&b->sin6_addr)) {
-		k->family = AF_INET;
-		memcpy(k->local_addr, a->sin6_addr.s6_addr + 12, 4);
-		memcpy(k->remote_addr, b->sin6_addr.s6_addr + 12, 4);
-		return true;
-	}
-	k->family = AF_INET6;
-	memcpy(k->local_addr, &a->sin6_addr, 16);
-	memcpy(k->remote_addr, &b->sin6_addr, 16);
-	return true;
-}
-
-/* The tunnel's connection (mirror_hooks.own_socket, on the tunnel's thread): never mirrored,
- * from our end (the agent's own process is not probed anyway) nor from the other when it is on
- * this host (a collector, a relay): otherwise each byte sent would be captured again. */
-static int own_socket(void *ctx, int fd, bool up)
-{
-	struct agent *a = ctx;
-	struct sockaddr_storage l = {0}, r = {0};
-	socklen_t ll = sizeof(l), rl = sizeof(r);
-	struct sslc_conn_key ours, theirs;
-	char local[64], remote[64];
-	int ret;
-
-	if (getsockname(fd, (struct sockaddr *)&l, &ll) < 0 ||
-	    getpeername(fd, (struct sockaddr *)&r, &rl) < 0)
-		return -errno;
-	if (!conn_key(&l, &r, a->netns, &ours) || !conn_key(&r, &l, a->netns, &theirs))
-		return -EAFNOSUPPORT;
-	if ((ret = capture_exclude_conn(a->cap, &ours, up)) < 0 && up)
-		return ret;
-	if ((ret = capture_exclude_conn(a->cap, &theirs, up)) < 0 && up) {
-		capture_exclude_conn(a->cap, &ours, false);
-		return ret;
-	}
-	format_endpoint(ours.family, ours.local_addr, ours.local_port, local, sizeof(local));
-	format_endpoint(ours.family, ours.remote_addr, ours.remote_port, remote, sizeof(remote));
-	log_debug("tunnel connection %s -> %s %s the mirror (both ends)", local, remote,
-		  up ? "excluded from" : "no longer excluded from");
-	pthread_mutex_lock(&a->excl_lock);
-	if (up)
-		snprintf(a->excl_tunnel, sizeof(a->excl_tunnel),
-			 "tunnel  %s -> %s: this agent's tunnel, both ends\n", local, remote);
-	else
-		a->excl_tunnel[0] = '\0';
-	a->excl_changed = true;
-	pthread_mutex_unlock(&a->excl_lock);
-	return 0;
-}
-
-/* mirror_hooks.cut: a connection carries our own output back; stop copying it. */
-static int cut_conn(void *ctx, uint64_t conn_id, bool on)
-{
-	struct agent *a = ctx;
-
-	return capture_cut_conn(a->cap, conn_id, on);
-}
-
 int agent_run(const struct sslc_options *o)
 {
 	struct agent *a;
@@ -559,7 +447,6 @@ int agent_run(const struct sslc_options *o)
 		return EXIT_RUNTIME;
 	}
 	a->o = o;
-	pthread_mutex_init(&a->excl_lock, NULL);
 	a->netns = own_netns();
 	a->start_ns = a->last_log_ns = a->last_stats_ns = mono_ns();
 	update_clock_offset(a);
@@ -584,7 +471,9 @@ int agent_run(const struct sslc_options *o)
 		goto out;
 	}
 	if (o->out_iface[0] || o->pcap_path || o->tunnel) {
-		struct mirror_hooks hooks = {.own_socket = own_socket, .cut = cut_conn, .ctx = a};
+		struct mirror_hooks hooks;
+
+		exclusions_init(&a->excl, a->cap, a->netns, &hooks);
 
 		ret = mirror_open(o, &hooks, &a->mirror, err, sizeof(err));
 		if (ret) {
@@ -693,8 +582,7 @@ out:
 	if (a->cap && o->stats_path && status == 0)
 		write_stats(a);
 	mirror_close(a->mirror);
-	if (a->excl_cut_gen || a->excl_tunnel[0] || a->excl_changed)
-		state_publish(SSLC_STATE_DIR, NULL);
+	exclusions_end(&a->excl);
 	dump_close(a->dump);
 	capture_close(a->cap);
 	local_addrs_free(&a->addrs);
