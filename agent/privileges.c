@@ -36,7 +36,7 @@ static int set_caps(uint64_t eff, uint64_t perm, uint64_t inh)
 
 uint64_t privileges_effective(void)
 {
-	uint64_t eff, perm, inh;
+	uint64_t eff = 0, perm = 0, inh = 0;
 
 	return get_caps(&eff, &perm, &inh) == 0 ? eff : ~0ULL;
 }
@@ -64,7 +64,7 @@ void privileges_missing(uint64_t have, uint64_t mask, char *out, size_t len)
 
 int privileges_drop(uint64_t keep, char *err, size_t err_len)
 {
-	uint64_t eff, perm, inh;
+	uint64_t eff = 0, perm = 0, inh = 0;
 	int ret, last = CAP_LAST_CAP;
 	FILE *f;
 

@@ -248,6 +248,8 @@ static int parse_line(struct scenario *s, char *text, size_t line)
 			return line_error(s, line, text, "too many words");
 		w[n++] = t;
 	}
+	if (n == 0)
+		return 0;
 	if (!strcmp(w[0], "conn"))
 		return parse_conn(s, w, n, line, text);
 	if (!strcmp(w[0], "data")) {
