@@ -1,5 +1,5 @@
 /* The loop guard (see loopguard.h): a keyed hash of each emitted frame's headers, kept for the
- * last 2^17 to 2^18 frames in two generations of an open-addressing table, and a search of
+ * last 2^15 to 2^16 frames in two generations of an open-addressing table, and a search of
  * captured plaintext for headers that hash to one of them. */
 #include "loopguard.h"
 
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define GEN_SLOTS   (1u << 18)	   /* per generation; at most half used */
-#define GEN_ENTRIES (1u << 17)	   /* a generation this full becomes the old one */
+#define GEN_SLOTS   (1u << 16)	   /* per generation (512 KiB, stays in cache); at most half used */
+#define GEN_ENTRIES (1u << 15)	   /* a generation this full becomes the old one */
 #define FP_MAX	    (12 + 40 + 20) /* MACs, IPv6 header, TCP header */
 
 struct generation {

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define LOOPGUARD_SCAN	  4096u	 /* bytes looked at ... */
-#define LOOPGUARD_STRIDE  16384u /* ... in every this many of a direction */
+#define LOOPGUARD_STRIDE  65536u /* ... in every this many of a direction */
 #define LOOPGUARD_MATCHES 2u	 /* frames of ours found: the connection is a loop */
 
 struct loopguard;
