@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void append(struct metrics_buf *m, const char *fmt, ...)
@@ -96,12 +97,16 @@ int metrics_write_file(const struct metrics_buf *m, const char *path)
 
 	if (m->failed)
 		return -ENOMEM;
-	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp))
+	/* a name nobody can have planted (a FIFO there would block us, a link would redirect
+	 * us): mkstemp creates it with O_EXCL, mode 0600 */
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (off < m->len) {
+	if (fchmod(fd, 0644) < 0) /* metrics are for the node exporter to read */
+		err = -errno;
+	while (!err && off < m->len) {
 		ssize_t w = write(fd, m->data + off, m->len - off);
 
 		if (w < 0) {

@@ -635,7 +635,7 @@ int mirror_open(const struct sslc_options *o, const struct mirror_hooks *hooks, 
 	}
 	if (o->pcap_path) {
 		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s, o->rotate_keep,
-					      o->rotate_keep_bytes};
+					      o->rotate_keep_bytes, 0};
 
 		ret = output_pcap_open(o->pcap_path, &rot, &m->outs[m->n_outs], err, err_len);
 		if (ret)

@@ -28,7 +28,11 @@ static const struct sslc_options defaults = {
     .idle_timeout_s = 300,
     .handshake_timeout_s = 10,
     .max_agents = 1024,
-    .user = "nobody",
+    .user = SSLC_USER,
+    .max_handshakes = 256,
+    .max_handshakes_per_source = 16,
+    .max_sessions_per_agent = 4,
+    .agent_idle_timeout_s = 60,
 };
 
 enum {
@@ -58,6 +62,13 @@ enum {
 	OPT_ROTATE_KEEP,
 	OPT_ROTATE_KEEP_SIZE,
 	OPT_FORCE_OUTPUT,
+	OPT_MAX_HANDSHAKES,
+	OPT_MAX_HANDSHAKES_PER_SOURCE,
+	OPT_MAX_SESSIONS_PER_AGENT,
+	OPT_AGENT_IDLE_TIMEOUT,
+	OPT_CRL,
+	OPT_ALLOW,
+	OPT_TCP_ONLY,
 };
 
 static const struct option long_options[] = {
@@ -92,6 +103,13 @@ static const struct option long_options[] = {
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
     {"max-agents", required_argument, NULL, OPT_MAX_AGENTS},
     {"user", required_argument, NULL, OPT_USER},
+    {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
+    {"max-handshakes-per-source", required_argument, NULL, OPT_MAX_HANDSHAKES_PER_SOURCE},
+    {"max-sessions-per-agent", required_argument, NULL, OPT_MAX_SESSIONS_PER_AGENT},
+    {"agent-idle-timeout", required_argument, NULL, OPT_AGENT_IDLE_TIMEOUT},
+    {"crl", required_argument, NULL, OPT_CRL},
+    {"allow", required_argument, NULL, OPT_ALLOW},
+    {"tcp-only", no_argument, NULL, OPT_TCP_ONLY},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"dump-dir", required_argument, NULL, OPT_DUMP_DIR},
     {"rotate-size", required_argument, NULL, OPT_ROTATE_SIZE},
@@ -372,7 +390,19 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 			return fail(
 			    err, err_len,
 			    "-C needs an output: -o IFACE and/or -w FILE (e.g. -C -o ids0)");
+		if (o->max_handshakes_per_source > o->max_handshakes)
+			return fail(err, err_len,
+				    "--max-handshakes-per-source %u: more than --max-handshakes %u",
+				    o->max_handshakes_per_source, o->max_handshakes);
+		if (o->crl_path && (ret = check_readable("--crl", o->crl_path, "", err, err_len)))
+			return ret;
+		if (o->allow_path &&
+		    (ret = check_readable("--allow", o->allow_path, "", err, err_len)))
+			return ret;
 	} else {
+		if (o->collector_opt)
+			return fail(err, err_len, "%s: only for the collector (-C)",
+				    o->collector_opt);
 		if (o->listen_given)
 			return fail(err, err_len, "-l: only for the collector (-C)");
 		if (o->vlan_per_agent)
@@ -499,7 +529,14 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 	if (!o->tunnel && o->queue_bytes != defaults.queue_bytes)
 		return fail(err, err_len, "--queue-size: only used with -t");
 	if (o->collector && o->user && *o->user && !getpwnam(o->user))
-		return fail(err, err_len, "--user %s: no such user", o->user);
+		return fail(
+		    err, err_len,
+		    !strcmp(o->user, SSLC_USER)
+			? "--user %s: no such user; the collector runs as this system user "
+			  "after opening its sockets: create it (useradd --system --no-create-home "
+			  "--shell /usr/sbin/nologin " SSLC_USER ") or name another with --user"
+			: "--user %s: no such user",
+		    o->user);
 
 	for (size_t i = 0; i < o->n_libs; i++)
 		if ((ret = check_readable("--lib", o->libs[i], "", err, err_len)))
@@ -682,6 +719,56 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 			break;
 		case OPT_USER:
 			o->user = optarg;
+			break;
+		case OPT_MAX_HANDSHAKES:
+			if (parse_uint(optarg, 1, 65536, &v))
+				return fail(err, err_len,
+					    "--max-handshakes %s: a number from 1 to 65536",
+					    optarg);
+			o->max_handshakes = (unsigned)v;
+			o->collector_opt = o->collector_opt ? o->collector_opt : "--max-handshakes";
+			break;
+		case OPT_MAX_HANDSHAKES_PER_SOURCE:
+			if (parse_uint(optarg, 1, 65536, &v))
+				return fail(
+				    err, err_len,
+				    "--max-handshakes-per-source %s: a number from 1 to 65536",
+				    optarg);
+			o->max_handshakes_per_source = (unsigned)v;
+			o->collector_opt =
+			    o->collector_opt ? o->collector_opt : "--max-handshakes-per-source";
+			break;
+		case OPT_MAX_SESSIONS_PER_AGENT:
+			if (parse_uint(optarg, 1, 1024, &v))
+				return fail(err, err_len,
+					    "--max-sessions-per-agent %s: a number from 1 to 1024",
+					    optarg);
+			o->max_sessions_per_agent = (unsigned)v;
+			o->collector_opt =
+			    o->collector_opt ? o->collector_opt : "--max-sessions-per-agent";
+			break;
+		case OPT_AGENT_IDLE_TIMEOUT:
+			if (parse_uint(optarg, 0, 86400, &v) || (v && v < 20))
+				return fail(
+				    err, err_len,
+				    "--agent-idle-timeout %s: 0 (never) or seconds from 20 to "
+				    "86400 (agents send a keepalive every 15 s)",
+				    optarg);
+			o->agent_idle_timeout_s = (unsigned)v;
+			o->collector_opt =
+			    o->collector_opt ? o->collector_opt : "--agent-idle-timeout";
+			break;
+		case OPT_CRL:
+			o->crl_path = optarg;
+			o->collector_opt = o->collector_opt ? o->collector_opt : "--crl";
+			break;
+		case OPT_ALLOW:
+			o->allow_path = optarg;
+			o->collector_opt = o->collector_opt ? o->collector_opt : "--allow";
+			break;
+		case OPT_TCP_ONLY:
+			o->tcp_only = true;
+			o->collector_opt = o->collector_opt ? o->collector_opt : "--tcp-only";
 			break;
 		case OPT_SYSLOG:
 			o->use_syslog = true;

@@ -12,6 +12,7 @@
 #define SSLC_MAX_PIDS	 64
 #define SSLC_MAX_LIBS	 32
 #define SSLC_CERT_DIR	 "/etc/sslcollector"
+#define SSLC_USER	 "sslcollector" /* the collector's default --user */
 
 enum options_action {
 	ACTION_RUN = 0, /* run as agent or collector */
@@ -64,9 +65,17 @@ struct sslc_options {
 	uint64_t ring_bytes;	 /* BPF ring buffer */
 	uint64_t max_call_bytes; /* capture cap per SSL call */
 	unsigned idle_timeout_s;
-	unsigned handshake_timeout_s; /* collector: TLS handshake deadline */
-	unsigned max_agents;	      /* collector */
-	const char *user;	      /* collector: user to run as after set-up */
+	unsigned handshake_timeout_s;	    /* collector: TLS handshake deadline */
+	unsigned max_agents;		    /* collector */
+	const char *user;		    /* collector: user to run as after set-up */
+	unsigned max_handshakes;	    /* collector: TLS handshakes in progress at once */
+	unsigned max_handshakes_per_source; /* collector: of those, from one address (v6: /64) */
+	unsigned max_sessions_per_agent;    /* collector: live sessions of one subject */
+	unsigned agent_idle_timeout_s; /* collector: close sessions silent this long, 0 never */
+	const char *crl_path;	       /* collector --crl */
+	const char *allow_path;	       /* collector --allow */
+	bool tcp_only;		       /* collector --tcp-only */
+	const char *collector_opt;     /* the first collector-only option given */
 	/* storage for the default certificate paths ($SSLCOLLECTOR_CERT_DIR or SSLC_CERT_DIR) */
 	char default_ca[512], default_cert[512], default_key[512];
 };

@@ -63,6 +63,9 @@ struct output_rotation {
 			      * earlier runs' included (0: every one kept) */
 	uint64_t keep_bytes; /* the same by their total size: the oldest are removed while the
 			      * completed files add up to more than this (0: no limit) */
+	unsigned owner_uid;  /* keep: besides the current user's, the completed files of this
+			      * uid count and may be removed (the collector's --user); 0: none.
+			      * Others' files, links and names dated in the future are left alone */
 };
 /* Creates a pcap file, mode 0600, microsecond timestamps, Ethernet. Without rotation (rot NULL
  * or all zeros) an existing file is truncated; with it, an existing pcap that holds frames is

@@ -470,6 +470,14 @@ static void rotation_failed(struct pcap_output *p, const char *fmt, ...)
 	p->retry_ns = mono_ns() + RETRY_NS;
 }
 
+/* Made by us: a regular file of ours (or of the user the collector becomes). */
+static bool ours(const struct pcap_output *p, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) &&
+	       (st->st_uid == geteuid() ||
+		(p->rot.owner_uid && st->st_uid == (uid_t)p->rot.owner_uid));
+}
+
 static bool keeps(const struct pcap_output *p)
 {
 	return p->rot.keep || p->rot.keep_bytes;
@@ -489,7 +497,13 @@ static void prune(struct pcap_output *p)
 		return;
 	p->kept_bytes = total;
 	for (size_t i = 0; i < drop; i++) {
-		if (unlink(p->kept[i].path) == 0)
+		struct stat st;
+
+		/* still the file we counted, not one put in its place since */
+		if (lstat(p->kept[i].path, &st) == 0 && !ours(p, &st))
+			rotation_failed(p, "%s: not removed: no longer a regular file of ours",
+					p->kept[i].path);
+		else if (unlink(p->kept[i].path) == 0)
 			p->news_removed++;
 		else if (errno != ENOENT)
 			rotation_failed(p, "cannot remove the old file %s: %s", p->kept[i].path,
@@ -664,7 +678,8 @@ static bool is_final_name(const char *name, const char *stem, size_t stem_len, c
 	return strcmp(s, ext) == 0;
 }
 
-/* rot.keep(_bytes): the completed files already there (earlier runs) count too. */
+/* rot.keep(_bytes): the completed files already there (earlier runs) count too, if they are
+ * ours and not dated after tomorrow (a name we cannot have made yet). */
 static int scan_kept(struct pcap_output *p, char *err, size_t err_len)
 {
 	const char *slash = strrchr(p->path, '/'), *base = slash ? slash + 1 : p->path;
@@ -683,8 +698,18 @@ static int scan_kept(struct pcap_output *p, char *err, size_t err_len)
 			 dir, strerror(errno));
 		return -errno;
 	}
+	time_t tomorrow = time(NULL) + 86400;
+	char latest[STAMP_LEN + 1] = "";
+	struct tm tm;
+	struct stat st;
+
+	if (gmtime_r(&tomorrow, &tm))
+		strftime(latest, sizeof(latest), "%Y%m%dT%H%M%SZ", &tm);
 	while ((de = readdir(d))) {
 		if (!is_final_name(de->d_name, base, (size_t)(ext - base), ext, stamp, &n))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !ours(p, &st) ||
+		    strcmp(stamp, latest) > 0)
 			continue;
 		snprintf(full, sizeof(full), "%.*s%s", slash ? (int)(slash - p->path) + 1 : 0,
 			 p->path, de->d_name);

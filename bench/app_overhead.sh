@@ -106,7 +106,7 @@ if [[ -x $BENCH_TOP/scripts/make-certs.sh ]]; then
 	if "$BENCH_TOP/scripts/make-certs.sh" -d "$BENCH_TMP/pki" -c 127.0.0.1 -a bench \
 		>"$BENCH_TMP/make-certs.log" 2>&1; then
 		tunnel_state=unknown # decided by the first agent-t run
-		mkdir -m 1777 "$BENCH_TMP/stats" # the collector writes its stats as nobody
+		mkdir -m 1777 "$BENCH_TMP/stats" # the collector writes its stats as its user
 	else
 		log "scripts/make-certs.sh failed: $(tail -1 "$BENCH_TMP/make-certs.log")"
 		tunnel_state="failed: scripts/make-certs.sh: $(tail -1 "$BENCH_TMP/make-certs.log")"

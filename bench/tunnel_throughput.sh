@@ -33,7 +33,7 @@ command -v tcpreplay >/dev/null || { echo "tunnel_throughput.sh: tcpreplay missi
 ns_c=sslcb$$c
 ns_i=sslcb$$i
 tmp=$(mktemp -d)
-chmod 755 "$tmp" # the collector, as nobody, writes its stats in there
+chmod 755 "$tmp" # the collector, as its user, writes its stats in there
 collector_pid=
 cleanup() {
 	[[ -n $collector_pid ]] && kill "$collector_pid" 2>/dev/null && wait "$collector_pid" 2>/dev/null
@@ -57,7 +57,7 @@ mkdir -m 1777 "$tmp/stats"
 
 ip netns exec "$ns_c" "$build/agent/sslcollector" -C -l 127.0.0.1:57012 -o vc \
 	--ca "$tmp/pki/ca.crt" --cert "$tmp/pki/collector.crt" --key "$tmp/pki/collector.key" \
-	--stats-file "$tmp/stats/collector.prom" --user nobody 2>"$tmp/collector.log" &
+	--stats-file "$tmp/stats/collector.prom" 2>"$tmp/collector.log" &
 collector_pid=$!
 for _ in $(seq 100); do
 	grep -q "listening on" "$tmp/collector.log" && break

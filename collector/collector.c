@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,8 @@ static void snapshot(struct collector *c)
 {
 	c->st.agents_connected = c->n_established;
 	c->st.handshakes_in_progress = c->n_handshaking;
+	c->st.max_agents = c->max_agents;
+	c->st.max_handshakes = c->max_handshakes;
 	c->st.subjects = c->subjects.v;
 	c->st.n_subjects = c->subjects.n;
 }
@@ -191,6 +194,8 @@ static void tick(struct collector *c)
 	static int last_stats_err;
 
 	agent_check_deadlines(c, now);
+	authz_check_idle(c, now);
+	limits_resume_accepting(c);
 	flush_outputs(c); /* also when no agent sends: an -o interface that is back is found */
 	if (c->opts->stats_path && now >= c->next_stats_ms) {
 		int ret = write_stats(c);
@@ -239,6 +244,7 @@ static void on_signal(struct collector *c)
 	while (read(c->sig.fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			reopen_pcap(c);
+			authz_reload(c);
 			continue;
 		}
 		log_info("%s: stopping", strsignal((int)si.ssi_signo));
@@ -309,7 +315,11 @@ static int open_outputs(struct collector *c, char *err, size_t err_len)
 	}
 	if (o->pcap_path) {
 		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s, o->rotate_keep,
-					      o->rotate_keep_bytes};
+					      o->rotate_keep_bytes, 0};
+		struct passwd *pw = o->user && *o->user ? getpwnam(o->user) : NULL;
+
+		if (pw && pw->pw_uid) /* the files it completes once it is that user */
+			rot.owner_uid = (unsigned)pw->pw_uid;
 
 		ret = output_pcap_open(o->pcap_path, &rot, &c->out_pcap, err, err_len);
 		if (ret)
@@ -332,10 +342,12 @@ static int setup(struct collector *c, char *err, size_t err_len)
 		return -ENOMEM;
 	}
 	subjects_init(&c->subjects, o->vlan_per_agent, o->vlan);
-	if ((ret = choose_mtu(c, err, err_len)) ||
+	c->max_agents = o->max_agents;
+	c->max_handshakes = o->max_handshakes;
+	if ((ret = limits_fit_open_files(c, err, err_len)) || (ret = choose_mtu(c, err, err_len)) ||
 	    (ret = tunnel_server_new(&files, &c->srv, err, err_len)) ||
-	    (ret = open_outputs(c, err, err_len)) || (ret = collector_listen(c, err, err_len)) ||
-	    (ret = setup_events(c, err, err_len)))
+	    (ret = authz_setup(c, err, err_len)) || (ret = open_outputs(c, err, err_len)) ||
+	    (ret = collector_listen(c, err, err_len)) || (ret = setup_events(c, err, err_len)))
 		return ret;
 	if (geteuid() == 0 && (!o->user || !*o->user || !strcmp(o->user, "root")))
 		log_warn("--user %s: the collector keeps running as root", o->user ? o->user : "");
@@ -384,6 +396,8 @@ static void teardown(struct collector *c, bool started)
 		close(c->epfd);
 	tunnel_server_free(c->srv);
 	subjects_free(&c->subjects);
+	allowlist_free(&c->allow);
+	u64map_free(&c->per_source);
 	free(c->rbuf);
 }
 

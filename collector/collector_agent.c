@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static void addr_text(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t out_len)
@@ -56,6 +57,7 @@ void agent_close(struct collector *c, struct agent *a, enum disconnect_reason wh
 		return;
 	if (a->state == AGENT_HANDSHAKE) {
 		c->n_handshaking--;
+		limits_handshake_done(c, a);
 	} else {
 		c->n_established--;
 		c->st.disconnections[why]++;
@@ -103,13 +105,15 @@ void agent_close_all(struct collector *c)
 }
 
 /* Closes a connection that is not (yet) an agent because a limit is reached. */
-static void refuse(struct collector *c, struct agent *a, enum refuse_reason why, const char *detail)
+void agent_refuse(struct collector *c, struct agent *a, enum refuse_reason why, const char *detail)
 {
+	bool named =
+	    a->state != AGENT_HANDSHAKE || why == REFUSE_MAX_AGENTS || why == REFUSE_VLAN_EXHAUSTED;
+
 	c->st.refused[why]++;
 	if (collector_log_allowed(c))
-		log_warn("connection from %s%s%s: refused: %s", a->addr,
-			 why == REFUSE_HANDSHAKES_FULL ? "" : " ",
-			 why == REFUSE_HANDSHAKES_FULL ? "" : tunnel_conn_subject(a->conn), detail);
+		log_warn("connection from %s%s%s: refused: %s", a->addr, named ? " " : "",
+			 named ? tunnel_conn_subject(a->conn) : "", detail);
 	agent_close(c, a, DISC_SHUTDOWN);
 }
 
@@ -125,8 +129,11 @@ void agent_accept(struct collector *c, struct source *listener)
 		fd = accept4(listener->fd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
-			    collector_log_allowed(c))
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				limits_pause_accepting(c, errno); /* not a spin on a full queue */
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
+				 collector_log_allowed(c))
 				log_warn("accepting an agent: %s", strerror(errno));
 			return;
 		}
@@ -138,23 +145,26 @@ void agent_accept(struct collector *c, struct source *listener)
 		}
 		a->src.kind = SRC_AGENT;
 		a->src.fd = fd;
+		a->src_key = source_key(&ss);
 		addr_text(&ss, len, a->addr, sizeof(a->addr));
 		if (tunnel_conn_new(c->srv, fd, &a->conn)) { /* closes fd */
 			free(a);
 			continue;
 		}
 		a->state = AGENT_HANDSHAKE;
-		c->n_handshaking++;
-		a->deadline_ms = collector_now_ms() + c->opts->handshake_timeout_s * 1000ULL;
 		a->next = c->agents;
 		if (c->agents)
 			c->agents->prev = a;
 		c->agents = a;
-		if (c->n_handshaking > c->opts->max_agents) {
-			refuse(c, a, REFUSE_HANDSHAKES_FULL,
-			       "too many TLS handshakes in progress (--max-agents)");
+		if (!limits_admit(c, a)) {
+			c->n_handshaking++;
+			agent_refuse(c, a, REFUSE_SOURCE_LIMIT,
+				     "--max-handshakes-per-source handshakes in progress from that "
+				     "address");
 			continue;
 		}
+		c->n_handshaking++;
+		a->deadline_ms = limits_deadline_ms(c, collector_now_ms());
 		ev.events = EPOLLIN;
 		ev.data.ptr = a;
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -188,16 +198,17 @@ static void established(struct collector *c, struct agent *a)
 	int err;
 
 	c->st.handshakes++;
-	if (c->n_established >= c->opts->max_agents) {
-		refuse(c, a, REFUSE_MAX_AGENTS, "--max-agents agents already connected");
+	if (c->n_established >= c->max_agents) {
+		agent_refuse(c, a, REFUSE_MAX_AGENTS, "--max-agents agents already connected");
 		return;
 	}
 	subj = subjects_get(&c->subjects, subject, &err);
 	if (!subj) {
-		refuse(c, a, err == -ENOSPC ? REFUSE_VLAN_EXHAUSTED : REFUSE_MAX_AGENTS,
-		       err == -ENOSPC ? "no VLAN id left for a new agent (--vlan-per-agent gives "
-					"at most 4094)"
-				      : "out of memory");
+		agent_refuse(c, a, err == -ENOSPC ? REFUSE_VLAN_EXHAUSTED : REFUSE_MAX_AGENTS,
+			     err == -ENOSPC
+				 ? "no VLAN id left for a new agent (--vlan-per-agent gives "
+				   "at most 4094)"
+				 : "out of memory");
 		return;
 	}
 	a->frame_buf = malloc(c->frame_buf_size);
@@ -208,9 +219,13 @@ static void established(struct collector *c, struct agent *a)
 		return;
 	}
 	c->n_handshaking--;
+	limits_handshake_done(c, a);
 	c->n_established++;
 	a->state = AGENT_ESTABLISHED;
 	a->subj = subj;
+	a->since_ms = a->active_ms = collector_now_ms();
+	a->bytes_in = tunnel_conn_bytes_in(a->conn);
+	authz_established(c, a); /* before it counts itself: the per-subject limit */
 	subj->connected++;
 	subj->connections++;
 	if (subj->vlan)
@@ -274,6 +289,14 @@ static void inject(struct collector *c, struct agent *a, const struct pcap_strea
 	a->subj->bytes += len;
 	c->st.records++;
 	c->st.bytes += len;
+	if (c->opts->tcp_only && !vlan_frame_is_tcp(frame, len)) {
+		c->st.frames_not_tcp++;
+		if (collector_log_allowed(c))
+			log_warn(
+			    "agent %s %s: a frame that is not IPv4/IPv6 TCP dropped (--tcp-only)",
+			    a->subj->subject, a->addr);
+		return;
+	}
 	if (a->subj->vlan) {
 		len = vlan_tag_frame(frame, len, (uint16_t)a->subj->vlan, c->tagbuf);
 		frame = c->tagbuf;
@@ -285,16 +308,38 @@ static void inject(struct collector *c, struct agent *a, const struct pcap_strea
 		output_failed(c, a, c->out_pcap);
 }
 
-/* Reads and injects until TLS has nothing more or the budget is spent. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The end of a turn with more to read: the others are served first. */
+static void turn_cut(struct collector *c, struct agent *a, enum turn_cut why)
+{
+	c->st.turns_cut[why]++;
+	mark_ready(c, a);
+}
+
+/* Reads and injects until TLS has nothing more or one of the turn's budgets is spent: bytes,
+ * TLS records (reads: one record each, data or not) and time, so that neither big records
+ * nor a flood of tiny ones or of KeyUpdates hold the loop from the other agents. */
 static void read_records(struct collector *c, struct agent *a)
 {
 	size_t budget = READ_BUDGET;
+	uint64_t start = mono_ns();
 
-	while (a->state == AGENT_ESTABLISHED) {
+	for (unsigned reads = 1; a->state == AGENT_ESTABLISHED; reads++) {
 		ssize_t n = tunnel_conn_read(a->conn, c->rbuf, READ_BUF_BYTES);
 
-		if (n == -EAGAIN)
+		if (n == -EAGAIN) {
+			/* TLS must send first (a KeyUpdate answer): wait until it can, not for more
+			 * input, which would wake us at once and again */
+			set_events(c, a, tunnel_conn_wants_write(a->conn) ? EPOLLOUT : EPOLLIN);
 			return;
+		}
 		if (n <= 0) {
 			int r = pcap_stream_finish(&a->dec);
 
@@ -322,11 +367,13 @@ static void read_records(struct collector *c, struct agent *a)
 			malformed(c, a, r);
 			return;
 		}
-		if ((size_t)n >= budget) {
-			mark_ready(c, a);
-			return;
-		}
+		if ((size_t)n >= budget)
+			return turn_cut(c, a, CUT_BYTES);
 		budget -= (size_t)n;
+		if (reads >= TURN_RECORDS)
+			return turn_cut(c, a, CUT_RECORDS);
+		if (!(reads & 15) && mono_ns() - start >= TURN_NS)
+			return turn_cut(c, a, CUT_TIME);
 	}
 }
 
@@ -356,10 +403,13 @@ void agent_service_ready(struct collector *c)
 
 void agent_check_deadlines(struct collector *c, uint64_t now_ms)
 {
-	for (struct agent *a = c->agents; a; a = a->next) {
-		if (a->state != AGENT_HANDSHAKE || now_ms < a->deadline_ms)
-			continue;
-		handshake_failed(c, a, TUNNEL_HS_TIMEOUT,
-				 "no complete handshake within --handshake-timeout");
+	struct agent *next;
+
+	for (struct agent *a = c->hs_head; a; a = next) {
+		next = a->hs_next; /* closing unlinks a */
+		if (now_ms >= a->deadline_ms)
+			handshake_failed(c, a, TUNNEL_HS_TIMEOUT,
+					 "no complete handshake within --handshake-timeout (2 s "
+					 "while half the --max-handshakes slots are in use)");
 	}
 }

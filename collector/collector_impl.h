@@ -2,19 +2,26 @@
 #ifndef SSLC_COLLECTOR_IMPL_H
 #define SSLC_COLLECTOR_IMPL_H
 
+#include "allowlist.h"
 #include "collector_stats.h"
 #include "options.h"
 #include "output.h"
 #include "subjects.h"
+#include "u64map.h"
 
 #include <sslcollector/pcap_stream.h>
 #include <sslcollector/tunnel.h>
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define READ_BUF_BYTES	     (256u << 10) /* one shared buffer for decrypted input */
 #define READ_BUDGET	     (1u << 20)	  /* bytes per agent per loop turn, for fairness */
+#define TURN_RECORDS	     1024u	  /* TLS reads (records) per agent per loop turn */
+#define TURN_NS		     2000000u	  /* and at most this long */
+#define PRESSURE_HS_MS	     2000u /* handshake deadline while half the handshake slots are used */
+#define FD_RESERVE	     64u   /* descriptors besides agents and handshakes (outputs...) */
 #define MAX_LISTENERS	     2
 #define OUTPUT_LOG_PERIOD_MS 10000u /* at most one output refusal logged per period */
 
@@ -51,6 +58,12 @@ struct agent {
 	struct agent *prev, *next; /* all agents */
 	struct agent *ready_next;  /* the ready list */
 	struct agent *dead_next;   /* freed at the end of the loop turn */
+	struct agent *hs_prev, *hs_next; /* handshakes in progress, oldest first */
+	uint64_t src_key;		 /* its source address (IPv6: the /64) */
+	uint64_t bytes_in;		 /* tunnel_conn_bytes_in() at the last idle check */
+	uint64_t active_ms;		 /* when bytes last came in */
+	uint64_t since_ms;		 /* established at */
+	uint8_t fp[32];			 /* its certificate's SHA-256 */
 };
 
 struct collector {
@@ -70,7 +83,12 @@ struct collector {
 	struct agent *agents;
 	struct agent *ready;
 	struct agent *dead;
+	struct agent *hs_head, *hs_tail;
 	unsigned n_handshaking, n_established;
+	unsigned max_agents, max_handshakes; /* in force: fitted to the open-file limit */
+	struct u64map per_source;	     /* source key -> handshakes in progress */
+	bool listeners_paused;		     /* out of descriptors: until the next tick */
+	struct allowlist allow;		     /* --allow */
 	struct subjects subjects;
 
 	uint8_t *rbuf;
@@ -93,8 +111,31 @@ void agent_on_event(struct collector *c, struct agent *a, uint32_t events);
 void agent_service_ready(struct collector *c);
 void agent_check_deadlines(struct collector *c, uint64_t now_ms);
 void agent_close(struct collector *c, struct agent *a, enum disconnect_reason why);
+void agent_refuse(struct collector *c, struct agent *a, enum refuse_reason why, const char *detail);
 void agent_reap(struct collector *c);
 void agent_close_all(struct collector *c);
+
+/* collector_limits.c: what a peer may hold before it is authenticated */
+uint64_t source_key(const struct sockaddr_storage *ss);
+/* Admits a new handshake from a->src_key: false when its source has too many in progress.
+ * Closes the oldest handshake when all --max-handshakes slots are taken. */
+bool limits_admit(struct collector *c, struct agent *a);
+void limits_handshake_done(struct collector *c, struct agent *a); /* ended either way */
+uint64_t limits_deadline_ms(struct collector *c, uint64_t now_ms);
+/* Raises the open-file limit to what --max-agents and --max-handshakes need, or lowers them
+ * to what fits (logged). */
+int limits_fit_open_files(struct collector *c, char *err, size_t err_len);
+void limits_pause_accepting(struct collector *c, int err);
+void limits_resume_accepting(struct collector *c);
+
+/* collector_authz.c: who may stay connected */
+/* --crl and --allow: loaded at start (err filled, negative errno) and again on SIGHUP */
+int authz_setup(struct collector *c, char *err, size_t err_len);
+void authz_reload(struct collector *c);
+/* A session just authenticated: the per-subject limit and certificate conflicts. */
+void authz_established(struct collector *c, struct agent *a);
+/* Closes the sessions that sent nothing for --agent-idle-timeout. */
+void authz_check_idle(struct collector *c, uint64_t now_ms);
 
 /* collector_listen.c: the listening sockets of -l (default every address, IPv6 dual-stack
  * with a fallback to IPv4). 0 or a negative errno with err filled. */

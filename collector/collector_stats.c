@@ -10,7 +10,7 @@
 const char *refuse_reason_name(enum refuse_reason r)
 {
 	static const char *const names[REFUSE_N] = {"handshakes_full", "max_agents",
-						    "vlan_exhausted"};
+						    "vlan_exhausted", "source_limit"};
 
 	return r < REFUSE_N ? names[r] : "unknown";
 }
@@ -18,7 +18,8 @@ const char *refuse_reason_name(enum refuse_reason r)
 const char *disconnect_reason_name(enum disconnect_reason r)
 {
 	static const char *const names[DISC_N] = {"peer_closed", "malformed", "connection_error",
-						  "shutdown"};
+						  "shutdown",	 "idle",      "replaced",
+						  "unauthorised"};
 
 	return r < DISC_N ? names[r] : "unknown";
 }
@@ -47,7 +48,7 @@ static void format_handshakes(const struct collector_stats *st, struct metrics_b
 		       "TLS handshakes completed with a valid agent certificate", st->handshakes);
 	metrics_family(m, P "handshake_failures_total", "counter",
 		       "TLS handshakes that failed, by reason");
-	for (int f = TUNNEL_HS_PROTOCOL; f <= TUNNEL_HS_TIMEOUT; f++)
+	for (int f = TUNNEL_HS_PROTOCOL; f < TUNNEL_HS_N; f++)
 		labelled(m, P "handshake_failures_total", "reason", tunnel_hs_failure_name(f),
 			 st->hs_failures[f]);
 	metrics_single(m, P "certificate_verify_failures_total", "counter",
@@ -62,6 +63,38 @@ static void format_handshakes(const struct collector_stats *st, struct metrics_b
 		       st->agents_connected);
 	metrics_single(m, P "handshakes_in_progress", "gauge",
 		       "Connections still in their TLS handshake", st->handshakes_in_progress);
+	metrics_single(m, P "max_agents", "gauge",
+		       "Agent sessions allowed at once (--max-agents, or less to fit the open-file "
+		       "limit)",
+		       st->max_agents);
+	metrics_single(m, P "max_handshakes", "gauge",
+		       "TLS handshakes allowed in progress at once (--max-handshakes)",
+		       st->max_handshakes);
+	metrics_single(m, P "accept_pauses_total", "counter",
+		       "Times accepting was paused for 250 ms because no file descriptor was left",
+		       st->accept_pauses);
+}
+
+static void format_policy(const struct collector_stats *st, struct metrics_buf *m)
+{
+	static const char *const cuts[CUT_N] = {"bytes", "records", "time"};
+
+	metrics_family(m, P "turns_cut_total", "counter",
+		       "Loop turns in which an agent was served up to a budget, then made to wait "
+		       "for the others, by the budget that ran out");
+	for (int i = 0; i < CUT_N; i++)
+		labelled(m, P "turns_cut_total", "budget", cuts[i], st->turns_cut[i]);
+	metrics_single(m, P "certificate_conflicts_total", "counter",
+		       "Sessions whose subject was connected with another certificate at the time",
+		       st->certificate_conflicts);
+	metrics_single(m, P "frames_not_tcp_total", "counter",
+		       "Frames dropped by --tcp-only: neither IPv4 nor IPv6 TCP",
+		       st->frames_not_tcp);
+	metrics_single(m, P "reloads_total", "counter",
+		       "SIGHUP: --crl and --allow read again and the sessions checked",
+		       st->reloads);
+	metrics_single(m, P "reload_failures_total", "counter",
+		       "Reloads that failed (the lists in force were kept)", st->reload_failures);
 }
 
 static void format_traffic(const struct collector_stats *st, struct metrics_buf *m)
@@ -157,6 +190,7 @@ void collector_stats_format(const struct collector_stats *st, struct metrics_buf
 {
 	format_handshakes(st, m);
 	format_traffic(st, m);
+	format_policy(st, m);
 	format_agents(st, m);
 }
 
@@ -167,7 +201,7 @@ void collector_stats_summary(const struct collector_stats *st, struct collector_
 	    .accepted = st->accepted, .records = st->records, .bytes = st->bytes};
 	uint64_t injected = 0, dropped = 0;
 
-	for (int f = TUNNEL_HS_PROTOCOL; f <= TUNNEL_HS_TIMEOUT; f++)
+	for (int f = TUNNEL_HS_PROTOCOL; f < TUNNEL_HS_N; f++)
 		now.hs_failed += st->hs_failures[f];
 	for (int e = 0; e < MALFORMED_REASONS; e++)
 		now.malformed += st->malformed[e];

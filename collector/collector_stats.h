@@ -15,10 +15,18 @@
 #define MALFORMED_REASONS 12 /* indexed by -pcap_stream_result (1..10 used) */
 
 enum refuse_reason {
-	REFUSE_HANDSHAKES_FULL = 0, /* --max-agents handshakes already in progress */
+	REFUSE_HANDSHAKES_FULL = 0, /* --max-handshakes in progress: the oldest one is closed */
 	REFUSE_MAX_AGENTS,	    /* --max-agents agents already connected */
 	REFUSE_VLAN_EXHAUSTED,	    /* --vlan-per-agent: no VLAN id left */
+	REFUSE_SOURCE_LIMIT,	    /* --max-handshakes-per-source from that address (/64) */
 	REFUSE_N,
+};
+
+enum turn_cut {
+	CUT_BYTES = 0, /* an agent's loop turn ended by its byte budget */
+	CUT_RECORDS,   /* by its TLS record budget */
+	CUT_TIME,      /* by its time budget */
+	CUT_N,
 };
 
 enum disconnect_reason {
@@ -26,6 +34,9 @@ enum disconnect_reason {
 	DISC_MALFORMED,	      /* we dropped it for a bad record */
 	DISC_CONN_ERROR,      /* TLS or socket error */
 	DISC_SHUTDOWN,	      /* the collector stopped */
+	DISC_IDLE,	      /* nothing received for --agent-idle-timeout */
+	DISC_REPLACED,	      /* a newer session of its subject beyond --max-sessions-per-agent */
+	DISC_UNAUTHORISED,    /* after a reload (SIGHUP): revoked, expired or no longer allowed */
 	DISC_N,
 };
 
@@ -42,10 +53,16 @@ struct collector_stats {
 	uint64_t accepted;
 	uint64_t refused[REFUSE_N];
 	uint64_t handshakes;
-	uint64_t hs_failures[TUNNEL_HS_TIMEOUT + 1];
+	uint64_t hs_failures[TUNNEL_HS_N];
 	uint64_t cert_verify_failures;
 	uint64_t disconnections[DISC_N];
 	uint64_t agents_connected, handshakes_in_progress; /* gauges */
+	uint64_t max_agents, max_handshakes;		   /* gauges: the limits in force */
+	uint64_t accept_pauses;		   /* out of file descriptors: listening paused 250 ms */
+	uint64_t turns_cut[CUT_N];	   /* fairness: an agent's turn ended by a budget */
+	uint64_t certificate_conflicts;	   /* a subject live with two different certificates */
+	uint64_t frames_not_tcp;	   /* --tcp-only: frames not IPv4/IPv6 TCP, dropped */
+	uint64_t reloads, reload_failures; /* SIGHUP: --crl and --allow read again */
 	uint64_t records, bytes;
 	uint64_t malformed[MALFORMED_REASONS];
 	struct subject_stats **subjects;

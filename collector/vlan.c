@@ -24,3 +24,25 @@ size_t vlan_tag_frame(const uint8_t *frame, size_t len, uint16_t vid, uint8_t *o
 	memcpy(out + 16, frame + 12, len - 12);
 	return len + 4;
 }
+
+bool vlan_frame_is_tcp(const uint8_t *frame, size_t len)
+{
+	size_t off = 12;
+	uint16_t type;
+
+	for (int tags = 0;; tags++) {
+		if (len < off + 2)
+			return false;
+		type = (uint16_t)(frame[off] << 8 | frame[off + 1]);
+		if ((type != VLAN_TPID && type != 0x88a8) || tags == 2)
+			break;
+		off += 4;
+	}
+	off += 2;
+	if (type == 0x0800)
+		return len >= off + 20 && (frame[off] >> 4) == 4 && (frame[off] & 15) >= 5 &&
+		       frame[off + 9] == 6;
+	if (type == 0x86dd)
+		return len >= off + 40 && (frame[off] >> 4) == 6 && frame[off + 6] == 6;
+	return false;
+}

@@ -15,4 +15,9 @@
  * than their Ethernet header are not tagged (0). */
 size_t vlan_tag_frame(const uint8_t *frame, size_t len, uint16_t vid, uint8_t *out);
 
+/* An IPv4 or IPv6 TCP packet (behind up to two 802.1Q/802.1ad tags), for --tcp-only: what
+ * agents forge, and nothing that could talk to the IDS segment's hosts (ARP, router
+ * advertisements, DHCP...). IPv6 extension headers are not followed: agents send none. */
+bool vlan_frame_is_tcp(const uint8_t *frame, size_t len);
+
 #endif

@@ -3,7 +3,8 @@
 # Suricata 7, libbpf 1.4 and bpftool 7.5). Idempotent: when everything is present it only
 # checks and returns.
 #
-#   scripts/install-deps.sh [run|test|bench|all]     (default: run)
+#   scripts/install-deps.sh [run|test|bench|all]     (default: run; also makes the system
+#   user sslcollector, the collector's default --user)
 #     run    build and run sslcollector
 #     test   run + the test suite (Suricata, nginx, curl, scapy, tshark, ...)
 #     bench  test + the benchmarks (wrk, bpftrace, tcpreplay)
@@ -27,6 +28,18 @@ bench | all) build_pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}")
 	backports_pkgs+=("${test_backports_pkgs[@]}") ;;
 *) echo "install-deps.sh: unknown set '$what' (run, test, bench or all)" >&2; exit 2 ;;
 esac
+
+# The collector's system user (its default --user after it opened its sockets): its own, so
+# that no other service's processes can read what it writes or signal it.
+if ! getent passwd sslcollector >/dev/null; then
+	if [[ $(id -u) == 0 ]]; then
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+			--user-group sslcollector
+		echo "install-deps.sh: made the system user sslcollector (the collector runs as it)" >&2
+	else
+		echo "install-deps.sh: warning: no user sslcollector (the collector's default --user); run as root to make it" >&2
+	fi
+fi
 
 # What is missing? (backports packages must come from backports: libbpf >= 1.4, suricata >= 7)
 missing=()

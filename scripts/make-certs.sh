@@ -8,6 +8,7 @@ set -euo pipefail
 usage() {
 	cat <<'EOF'
 Usage: scripts/make-certs.sh [-d DIR] [-c NAME|IP]... [-a AGENT]... [--days N] [--force]
+                             [--revoke AGENT]... [--crl] [--crl-days N]
 
 Makes the certificates of sslcollector's mutually authenticated tunnel (ECDSA P-256):
 
@@ -24,6 +25,12 @@ Options:
   -a, --agent NAME     make an agent certificate with subject CN=NAME (repeatable)
       --days N         validity of new certificates (default 825; the CA: 3650)
       --force          make the collector and agent certificates again
+      --revoke AGENT   put that agent's certificate on the revocation list (repeatable);
+                       writes DIR/crl.pem: give it to the collector's --crl and send the
+                       collector SIGHUP (its sessions with that certificate end at once)
+      --crl            write DIR/crl.pem again (a fresh one before --crl-days run out: an
+                       expired list makes the collector refuse every agent)
+      --crl-days N     validity of the revocation list (default 365)
   -h, --help           this text
 
 Example:
@@ -41,8 +48,11 @@ die() {
 dir=${SSLCOLLECTOR_CERT_DIR:-/etc/sslcollector}
 days=825
 force=0
+crl=0
+crl_days=365
 collector_names=()
 agents=()
+revoke=()
 while (($#)); do
 	case $1 in
 	-d | --dir) (($# >= 2)) || die "$1: missing directory"; dir=$2; shift 2 ;;
@@ -50,10 +60,14 @@ while (($#)); do
 	-a | --agent) (($# >= 2)) || die "$1: missing agent name"; agents+=("$2"); shift 2 ;;
 	--days) (($# >= 2)) || die "$1: missing number"; days=$2; shift 2 ;;
 	--force) force=1; shift ;;
+	--revoke) (($# >= 2)) || die "$1: missing agent name"; revoke+=("$2"); crl=1; shift 2 ;;
+	--crl) crl=1; shift ;;
+	--crl-days) (($# >= 2)) || die "$1: missing number"; crl_days=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "make-certs.sh: $1: unknown argument" >&2; usage >&2; exit 2 ;;
 	esac
 done
+[[ $crl_days =~ ^[1-9][0-9]{0,4}$ ]] || { echo "make-certs.sh: --crl-days $crl_days: a number of days from 1 to 99999" >&2; exit 2; }
 [[ $days =~ ^[1-9][0-9]{0,4}$ ]] || { echo "make-certs.sh: --days $days: a number of days from 1 to 99999" >&2; exit 2; }
 command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
 
@@ -70,7 +84,7 @@ for n in "${collector_names[@]}"; do
 		valid_name "$n" || { echo "make-certs.sh: -c $n: not a host name" >&2; exit 2; }
 	fi
 done
-for a in "${agents[@]}"; do
+for a in "${agents[@]}" "${revoke[@]}"; do
 	valid_name "$a" || { echo "make-certs.sh: -a $a: use letters, digits, '.', '_' and '-'" >&2; exit 2; }
 done
 
@@ -163,3 +177,38 @@ for a in "${agents[@]}"; do
 	fi
 	install -m 0644 "$dir/ca.crt" "$out/ca.crt"
 done
+
+# Revocation: an openssl ca database of the revoked certificates, and the list it signs.
+if ((crl)); then
+	[[ -e $dir/ca-index.txt ]] || : >"$dir/ca-index.txt"
+	[[ -s $dir/ca-crlnumber ]] || echo 01 >"$dir/ca-crlnumber"
+	cat >"$tmp/ca.cnf" <<EOF
+[ca]
+default_ca = sslc
+[sslc]
+database = $dir/ca-index.txt
+crlnumber = $dir/ca-crlnumber
+certificate = $dir/ca.crt
+private_key = $dir/ca.key
+new_certs_dir = $tmp
+serial = $dir/ca.srl
+default_md = sha256
+unique_subject = no
+EOF
+	for r in "${revoke[@]}"; do
+		crt=$dir/agents/$r/agent.crt
+		[[ -s $crt ]] || die "--revoke $r: no certificate $crt"
+		serial=$(openssl x509 -in "$crt" -noout -serial | cut -d= -f2)
+		if awk -F'\t' -v s="$serial" '$1 == "R" && toupper($4) == toupper(s) { f = 1 } END { exit !f }' "$dir/ca-index.txt"; then
+			echo "make-certs.sh: $crt (serial $serial) was already revoked"
+			continue
+		fi
+		openssl ca -batch -config "$tmp/ca.cnf" -revoke "$crt" >"$tmp/out" 2>&1 ||
+			die "cannot revoke $crt: $(tail -1 "$tmp/out")"
+		echo "make-certs.sh: revoked $crt (CN=$r, serial $serial)"
+	done
+	openssl ca -batch -config "$tmp/ca.cnf" -gencrl -crldays "$crl_days" -out "$tmp/crl.pem" \
+		>"$tmp/out" 2>&1 || die "cannot make the revocation list: $(tail -1 "$tmp/out")"
+	install -m 0644 "$tmp/crl.pem" "$dir/crl.pem"
+	echo "make-certs.sh: wrote $dir/crl.pem ($(grep -c '^R' "$dir/ca-index.txt" || true) revoked, valid $crl_days days): sslcollector -C --crl $dir/crl.pem, then SIGHUP after each change"
+fi

@@ -22,6 +22,7 @@
 #define WRITE_MAX	 (256u << 10) /* bytes per SSL_write: many TLS records per call */
 #define STABLE_AFTER_MS	 10000	      /* a session this long resets the backoff */
 #define DRAIN_READ_BYTES 4096
+#define KEEPALIVE_MS	 TUNNEL_KEEPALIVE_MS
 
 uint64_t client_now_ms(void)
 {
@@ -150,6 +151,7 @@ static void stream(struct tunnel_client *tc, SSL *ssl, int fd)
 	size_t ghdr_off = 0, pend_len = 0;
 	const uint8_t *pend = NULL;
 	char reasons[240];
+	uint64_t last_sent = client_now_ms();
 
 	pcap_stream_global_header(ghdr);
 	for (;;) {
@@ -177,6 +179,7 @@ static void stream(struct tunnel_client *tc, SSL *ssl, int fd)
 				struct queue_counts done = {0};
 
 				COUNT(tc, tls_bytes_written, written);
+				last_sent = client_now_ms();
 				pend_len = 0;
 				if (ghdr_off < sizeof(ghdr)) {
 					ghdr_off += written;
@@ -204,11 +207,23 @@ static void stream(struct tunnel_client *tc, SSL *ssl, int fd)
 			pend_len = len;
 			wait_for = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
 		}
-		uint64_t deadline =
-		    atomic_load(&tc->stopping) ? atomic_load(&tc->flush_deadline_ms) : UINT64_MAX;
+		uint64_t now = client_now_ms();
+
+		/* nothing to send for a while: a TLS 1.3 KeyUpdate (no answer asked) tells the
+		 * collector that this session is alive (its --agent-idle-timeout) */
+		if (!len && now - last_sent >= KEEPALIVE_MS) {
+			last_sent = now;
+			ERR_clear_error();
+			if (SSL_version(ssl) >= TLS1_3_VERSION &&
+			    SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1)
+				SSL_do_handshake(ssl); /* sends it; a full socket sends it later */
+			ERR_clear_error();
+		}
+		uint64_t deadline = atomic_load(&tc->stopping) ? atomic_load(&tc->flush_deadline_ms)
+				    : len		       ? UINT64_MAX
+							       : last_sent + KEEPALIVE_MS;
 		struct pollfd pfd[2] = {{.fd = tc->wake_fd, .events = POLLIN},
 					{.fd = fd, .events = (short)(wait_for | POLLIN)}};
-		uint64_t now = client_now_ms();
 		int timeout = deadline == UINT64_MAX ? -1
 			      : deadline > now	     ? (int)(deadline - now)
 						     : 0;

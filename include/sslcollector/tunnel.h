@@ -19,6 +19,7 @@
 #define TUNNEL_DEFAULT_BACKOFF_MIN_MS 500
 #define TUNNEL_DEFAULT_BACKOFF_MAX_MS 30000
 #define TUNNEL_MAX_FRAME	      (14 + 4 + 65535)
+#define TUNNEL_KEEPALIVE_MS	      15000 /* an idle agent's TLS KeyUpdate, so often */
 
 /* Levels of the log callback (the same order as the program's log levels). */
 enum tunnel_log_level {
@@ -116,13 +117,32 @@ enum tunnel_hs_failure {
 	TUNNEL_HS_CERT_VERIFY, /* its certificate is not from our CA, expired, wrong use... */
 	TUNNEL_HS_PEER_CLOSED, /* the peer closed or reset the connection mid-handshake */
 	TUNNEL_HS_TIMEOUT,     /* set by the caller when its deadline passes */
+	TUNNEL_HS_REVOKED,     /* its certificate is on a CRL (--crl, or one inside --ca) */
+	TUNNEL_HS_NOT_ALLOWED, /* the peer check (an allowlist) refused it */
+	TUNNEL_HS_N,
 };
 
+/* The collector's own check of a peer certificate that chains to the CA, is not revoked and
+ * allows client authentication: subject as tunnel_conn_subject(), sha256 of the certificate
+ * (DER). Returns true to accept; false with a reason in why. Called inside the handshake. */
+typedef bool (*tunnel_peer_check_fn)(void *ctx, const char *subject, const uint8_t sha256[32],
+				     char *why, size_t why_len);
+
 /* Server context: TLS 1.2+ (1.3 preferred), strong ciphers, a client certificate from the CA
- * required (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT), no session resumption. */
+ * required (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) whose extendedKeyUsage names
+ * clientAuth, a chain of at most TUNNEL_MAX_CERT_LIST bytes, no session resumption. */
+#define TUNNEL_MAX_CERT_LIST (32u << 10)
 int tunnel_server_new(const struct tunnel_tls_files *files, struct tunnel_server **out, char *err,
 		      size_t err_len);
 void tunnel_server_free(struct tunnel_server *srv); /* accepts NULL */
+/* (Re)loads the certificate revocation lists: those in files->ca_path and in crl_path (NULL:
+ * none; PEM, several allowed). Each must be issued and signed by a CA certificate of
+ * ca_path and not expired; with one or more, every peer certificate is checked against
+ * them (X509_V_FLAG_CRL_CHECK). On failure the lists in force are kept. n_crls: how many. */
+int tunnel_server_load_crls(struct tunnel_server *srv, const char *ca_path, const char *crl_path,
+			    unsigned *n_crls, char *err, size_t err_len);
+/* Adds the collector's own check to every handshake (NULL: none). */
+void tunnel_server_set_peer_check(struct tunnel_server *srv, tunnel_peer_check_fn fn, void *ctx);
 
 /* Wraps an accepted non-blocking socket; the conn owns fd from then on (closed by free). */
 int tunnel_conn_new(struct tunnel_server *srv, int fd, struct tunnel_conn **out);
@@ -136,6 +156,17 @@ int tunnel_conn_handshake(struct tunnel_conn *c);
 ssize_t tunnel_conn_read(struct tunnel_conn *c, void *buf, size_t len);
 /* Decrypted bytes buffered inside TLS, readable without waiting for the socket. */
 bool tunnel_conn_pending(const struct tunnel_conn *c);
+/* The last read (or handshake step) wants the socket writable (TLS must send, e.g. the
+ * answer to a KeyUpdate): wait for EPOLLOUT before reading again, not for EPOLLIN. */
+bool tunnel_conn_wants_write(const struct tunnel_conn *c);
+/* Bytes read from the socket so far, TLS records of any kind (to tell an idle peer). */
+uint64_t tunnel_conn_bytes_in(const struct tunnel_conn *c);
+/* The SHA-256 of the peer's certificate (DER), after the handshake; false before. */
+bool tunnel_conn_fingerprint(const struct tunnel_conn *c, uint8_t out[32]);
+/* Checks an established session's certificate again against the lists and the peer check
+ * in force now (after tunnel_server_load_crls, or an allowlist reload): 0 still valid, or
+ * -EACCES with tunnel_conn_failure() and tunnel_conn_error() telling why. */
+int tunnel_conn_recheck(struct tunnel_conn *c);
 int tunnel_conn_fd(const struct tunnel_conn *c);
 enum tunnel_hs_failure tunnel_conn_failure(const struct tunnel_conn *c);
 /* The last error in words (OpenSSL's reason, the certificate verification result). */

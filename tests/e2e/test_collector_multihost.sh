@@ -24,7 +24,7 @@
 #  * no capture drops, gaps or bad checksums at Suricata; agents and collector exit 0;
 #  * the agents forge the tunnel's frames for up to 64 KiB (no --mtu) and the collector cuts
 #    them to the MTU of its -o: it injects more frames than it receives;
-#  * the collector also writes -w with --rotate-size 1M, as user nobody: no file over 1 MiB,
+#  * the collector also writes -w with --rotate-size 1M, as its user sslcollector: no file over 1 MiB,
 #    all private, files completed in both runs (the first run's last file at the restart,
 #    named after its first frame, not overwritten), and the frames in all the files together
 #    are exactly the frames both runs counted as written.
@@ -66,9 +66,9 @@ tpki=$E2E_TMP/tunnel-pki
 "$top/scripts/make-certs.sh" -d "$tpki" -c "$A_COLL" -c "$B_COLL" -a host-a -a host-b \
 	>"$E2E_TMP/make-certs.log" 2>&1 || e2e_fail "scripts/make-certs.sh failed: $(tail -1 "$E2E_TMP/make-certs.log")"
 stats=$E2E_TMP/stats
-mkdir -m 1777 "$stats" # the collector writes its metrics as user nobody
+mkdir -m 1777 "$stats" # the collector writes its metrics as its user (sslcollector)
 cpcap=$E2E_TMP/collector-pcap
-mkdir -m 0700 "$cpcap" && chown nobody "$cpcap" # -w's rotation: files renamed and made as nobody
+mkdir -m 0700 "$cpcap" && chown sslcollector "$cpcap" # -w's rotation: files renamed and made as the collector's user
 
 # --- servers: nginx on both hosts (host B: a copy of host A's configuration) ----------------
 e2e_nginx_start 443:tls

@@ -9,11 +9,69 @@
 #include "collector_stats.h"
 #include "subjects.h"
 #include "tunnel_metrics.h"
+#include "allowlist.h"
 #include "vlan.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+static void test_allowlist(void **state)
+{
+	static const char text[] =
+	    "# agents of the web tier\n"
+	    "  CN=web-1,O=example  \n"
+	    "\n"
+	    "sha256:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+	    "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\n"
+	    "FFEEDDCCBBAA99887766554433221100FFEEDDCCBBAA99887766554433221100\n";
+	uint8_t fp[32], other[32] = {0};
+	struct allowlist a;
+	char err[300];
+
+	(void)state;
+	for (int i = 0; i < 32; i++)
+		fp[i] = (uint8_t)((i % 16) * 0x11);
+	assert_int_equal(allowlist_parse(&a, text, strlen(text), err, sizeof(err)), 0);
+	assert_int_equal(allowlist_size(&a), 3);
+	assert_true(allowlist_allows(&a, "CN=web-1,O=example", other));
+	assert_false(allowlist_allows(&a, "CN=web-1", other)); /* exact subjects only */
+	assert_true(allowlist_allows(&a, "CN=anyone", fp));
+	fp[0] ^= 1;
+	assert_false(allowlist_allows(&a, "CN=anyone", fp));
+	allowlist_free(&a);
+
+	/* every bad line is named */
+	static const char *const bad[] = {"CN=a\nweb-2\n", "sha256:0011\n", "0011223344\n",
+					  "CN=\x01x\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(allowlist_parse(&a, bad[i], strlen(bad[i]), err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "line "));
+		assert_int_equal(allowlist_size(&a), 0);
+	}
+}
+
+static void test_tcp_only(void **state)
+{
+	uint8_t f[80] = {0};
+
+	(void)state;
+	memcpy(f + 12, "\x08\x00\x45", 3);
+	f[14 + 9] = 6;
+	assert_true(vlan_frame_is_tcp(f, 54));
+	f[14 + 9] = 17; /* UDP */
+	assert_false(vlan_frame_is_tcp(f, 54));
+	memcpy(f + 12, "\x08\x06", 2); /* ARP */
+	assert_false(vlan_frame_is_tcp(f, 60));
+	memcpy(f + 12, "\x81\x00\x00\x05\x86\xdd\x60", 7); /* tagged IPv6 */
+	f[18 + 6] = 6;
+	assert_true(vlan_frame_is_tcp(f, 18 + 40));
+	f[18 + 6] = 58; /* ICMPv6: router advertisements */
+	assert_false(vlan_frame_is_tcp(f, 18 + 40));
+	assert_false(vlan_frame_is_tcp(f, 20)); /* too short */
+}
 
 static void test_vlan_insert(void **state)
 {
@@ -188,6 +246,8 @@ static void test_tunnel_metrics_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_allowlist),
+	    cmocka_unit_test(test_tcp_only),
 	    cmocka_unit_test(test_vlan_insert),
 	    cmocka_unit_test(test_vlan_replace),
 	    cmocka_unit_test(test_subjects_vlan_ids),
