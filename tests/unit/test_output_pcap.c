@@ -451,6 +451,50 @@ static void test_rotate_keep_and_earlier_run(void **state)
 	output_close(o);
 }
 
+/* keep counts only what rotation made: names dated after tomorrow, other users' files and
+ * links are left alone, whatever their names say (issue 21: three planted files dated 2099
+ * made --rotate-keep 3 delete every real capture). */
+static void test_rotate_keep_leaves_others(void **state)
+{
+	static const char *const future[] = {
+	    "tls.20990101T000000Z.pcap", "tls.20990101T000001Z.pcap", "tls.20990101T000002Z.pcap"};
+	const struct output_rotation rot = {.max_bytes = 24 + 3 * (16 + 60), .keep = 1};
+	char path[300], file[400], target[400], err[256] = "", msg[1024], *names[MAX_FILES];
+	struct output *o;
+	size_t n;
+
+	(void)state;
+	make_subdir("keep2", path, sizeof(path), "tls.pcap");
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(file, sizeof(file), "%s/keep2/%s", dir, future[i]);
+		close(open(file, O_WRONLY | O_CREAT, 0600));
+	}
+	snprintf(file, sizeof(file), "%s/keep2/tls.20000101T000000Z.pcap", dir);
+	close(open(file, O_WRONLY | O_CREAT, 0600));
+	assert_int_equal(chown(file, 12345, 12345), 0); /* another user's (the tests run as root) */
+	snprintf(target, sizeof(target), "%s/keep2/target", dir);
+	close(open(target, O_WRONLY | O_CREAT, 0600));
+	snprintf(file, sizeof(file), "%s/keep2/tls.20000101T000001Z.pcap", dir);
+	assert_int_equal(symlink(target, file), 0);
+
+	assert_int_equal(output_pcap_open(path, &rot, &o, err, sizeof(err)), 0);
+	write_frames(o, 1600000000u, 7); /* two complete files and one frame */
+	assert_int_equal(output_rotation_news(o, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "1 old file removed (1 kept"));
+	output_close(o);
+	n = list_dir("keep2", names);
+	assert_int_equal(n, 8); /* 5 planted, the target, 1 kept, tls.pcap */
+	assert_string_equal(names[0], "target");
+	assert_string_equal(names[1], "tls.20000101T000000Z.pcap");
+	assert_string_equal(names[2], "tls.20000101T000001Z.pcap");
+	assert_int_equal(strncmp(names[3], "tls.20", 6), 0); /* ours, the newer one */
+	assert_int_not_equal(strncmp(names[3], "tls.2099", 8), 0);
+	assert_string_equal(names[4], future[0]);
+	assert_string_equal(names[7], "tls.pcap");
+	free_names(names, n);
+	assert_int_equal(access(target, F_OK), 0);
+}
+
 /* keep_bytes: the oldest completed files are removed while they add up to more than it. */
 static void test_rotate_keep_bytes(void **state)
 {
@@ -593,6 +637,7 @@ int main(void)
 	    cmocka_unit_test(test_failed_write_cut_back),
 	    cmocka_unit_test(test_rotate_by_size),
 	    cmocka_unit_test(test_rotate_keep_and_earlier_run),
+	    cmocka_unit_test(test_rotate_keep_leaves_others),
 	    cmocka_unit_test(test_rotate_keep_bytes),
 	    cmocka_unit_test(test_rotate_by_time),
 	    cmocka_unit_test(test_rotation_failures),
