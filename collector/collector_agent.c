@@ -316,6 +316,14 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static void key_update_flood(struct collector *c, struct agent *a)
+{
+	log_warn("agent %s %s: dropped: more than %u TLS KeyUpdates in 250 ms (a genuine agent "
+		 "sends one per %u s when idle)",
+		 a->subj->subject, a->addr, MAX_KEY_UPDATES, TUNNEL_KEEPALIVE_MS / 1000);
+	agent_close(c, a, DISC_KEY_UPDATES);
+}
+
 /* The end of a turn with more to read: the others are served first. */
 static void turn_cut(struct collector *c, struct agent *a, enum turn_cut why)
 {
@@ -334,6 +342,9 @@ static void read_records(struct collector *c, struct agent *a)
 	for (unsigned reads = 1; a->state == AGENT_ESTABLISHED; reads++) {
 		ssize_t n = tunnel_conn_read(a->conn, c->rbuf, READ_BUF_BYTES);
 
+		if (n == -EAGAIN &&
+		    tunnel_conn_key_updates(a->conn) - a->key_updates > MAX_KEY_UPDATES)
+			return key_update_flood(c, a);
 		if (n == -EAGAIN) {
 			/* TLS must send first (a KeyUpdate answer): wait until it can, not for more
 			 * input, which would wake us at once and again */
@@ -358,6 +369,9 @@ static void read_records(struct collector *c, struct agent *a)
 		}
 		const uint8_t *p = c->rbuf;
 		size_t left = (size_t)n;
+
+		if (tunnel_conn_key_updates(a->conn) - a->key_updates > MAX_KEY_UPDATES)
+			return key_update_flood(c, a);
 		struct pcap_stream_frame f;
 		int r;
 

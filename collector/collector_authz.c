@@ -134,6 +134,7 @@ void authz_check_idle(struct collector *c, uint64_t now_ms)
 
 		if (a->state != AGENT_ESTABLISHED)
 			continue;
+		a->key_updates = tunnel_conn_key_updates(a->conn); /* a new window */
 		in = tunnel_conn_bytes_in(a->conn);
 		if (in != a->bytes_in) {
 			a->bytes_in = in;

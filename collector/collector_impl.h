@@ -22,6 +22,7 @@
 #define TURN_NS		     2000000u	  /* and at most this long */
 #define PRESSURE_HS_MS	     2000u /* handshake deadline while half the handshake slots are used */
 #define FD_RESERVE	     64u   /* descriptors besides agents and handshakes (outputs...) */
+#define MAX_KEY_UPDATES	     4u	   /* per 250 ms tick; agents send one per 15 s when idle */
 #define MAX_LISTENERS	     2
 #define OUTPUT_LOG_PERIOD_MS 10000u /* at most one output refusal logged per period */
 
@@ -64,6 +65,7 @@ struct agent {
 	uint64_t active_ms;		 /* when bytes last came in */
 	uint64_t since_ms;		 /* established at */
 	uint8_t fp[32];			 /* its certificate's SHA-256 */
+	uint64_t key_updates;		 /* tunnel_conn_key_updates() at the last tick */
 };
 
 struct collector {

@@ -17,9 +17,9 @@ const char *refuse_reason_name(enum refuse_reason r)
 
 const char *disconnect_reason_name(enum disconnect_reason r)
 {
-	static const char *const names[DISC_N] = {"peer_closed", "malformed", "connection_error",
-						  "shutdown",	 "idle",      "replaced",
-						  "unauthorised"};
+	static const char *const names[DISC_N] = {
+	    "peer_closed", "malformed", "connection_error", "shutdown",
+	    "idle",	   "replaced",	"unauthorised",	    "key_update_flood"};
 
 	return r < DISC_N ? names[r] : "unknown";
 }

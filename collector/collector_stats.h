@@ -37,6 +37,7 @@ enum disconnect_reason {
 	DISC_IDLE,	      /* nothing received for --agent-idle-timeout */
 	DISC_REPLACED,	      /* a newer session of its subject beyond --max-sessions-per-agent */
 	DISC_UNAUTHORISED,    /* after a reload (SIGHUP): revoked, expired or no longer allowed */
+	DISC_KEY_UPDATES,     /* more than MAX_KEY_UPDATES TLS KeyUpdates in a 250 ms tick */
 	DISC_N,
 };
 

@@ -25,9 +25,10 @@ struct tunnel_conn {
 	struct tunnel_server *srv;
 	SSL *ssl;
 	int fd;
-	bool fatal;	 /* no close_notify after a fatal error (OpenSSL forbids it) */
-	bool want_write; /* the last read wants the socket writable */
-	bool policy_set; /* policy_failure and error come from our own check */
+	bool fatal;	      /* no close_notify after a fatal error (OpenSSL forbids it) */
+	bool want_write;      /* the last read wants the socket writable */
+	bool policy_set;      /* policy_failure and error come from our own check */
+	uint64_t key_updates; /* KeyUpdate messages received */
 	enum tunnel_hs_failure failure, policy_failure;
 	char subject[256];
 	char error[320];
@@ -88,6 +89,22 @@ static bool peer_policy(struct tunnel_conn *c, X509 *leaf)
 	return false;
 }
 
+/* Counts the peer's KeyUpdates (a genuine agent sends one per TUNNEL_KEEPALIVE_MS when idle;
+ * each costs a key derivation, so a flood of them is a way to load the collector). */
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+		   SSL *ssl, void *arg)
+{
+	struct tunnel_conn *c;
+
+	(void)version;
+	(void)arg;
+	if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 1 ||
+	    ((const uint8_t *)buf)[0] != SSL3_MT_KEY_UPDATE)
+		return;
+	if ((c = SSL_get_app_data(ssl)))
+		c->key_updates++;
+}
+
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
@@ -128,6 +145,7 @@ int tunnel_server_new(const struct tunnel_tls_files *files, struct tunnel_server
 	 * collector's per-turn record budget bounds them too; read-ahead takes many small records
 	 * in one system call */
 	SSL_CTX_clear_mode(srv->ctx, SSL_MODE_AUTO_RETRY);
+	SSL_CTX_set_msg_callback(srv->ctx, msg_cb);
 	SSL_CTX_set_read_ahead(srv->ctx, 1);
 	*out = srv;
 	return 0;
@@ -422,6 +440,11 @@ bool tunnel_conn_pending(const struct tunnel_conn *c)
 bool tunnel_conn_wants_write(const struct tunnel_conn *c)
 {
 	return c->want_write;
+}
+
+uint64_t tunnel_conn_key_updates(const struct tunnel_conn *c)
+{
+	return c->key_updates;
 }
 
 uint64_t tunnel_conn_bytes_in(const struct tunnel_conn *c)

@@ -161,6 +161,8 @@ bool tunnel_conn_pending(const struct tunnel_conn *c);
 bool tunnel_conn_wants_write(const struct tunnel_conn *c);
 /* Bytes read from the socket so far, TLS records of any kind (to tell an idle peer). */
 uint64_t tunnel_conn_bytes_in(const struct tunnel_conn *c);
+/* TLS 1.3 KeyUpdate messages received from the peer so far. */
+uint64_t tunnel_conn_key_updates(const struct tunnel_conn *c);
 /* The SHA-256 of the peer's certificate (DER), after the handshake; false before. */
 bool tunnel_conn_fingerprint(const struct tunnel_conn *c, uint8_t out[32]);
 /* Checks an established session's certificate again against the lists and the peer check

@@ -5,9 +5,10 @@
 #    is refused; an agent revoked with make-certs.sh --revoke is refused once SIGHUP reloads
 #    --crl, and its live session is closed then;
 #  * 2,000 unauthenticated sockets held (and reopened when closed) from 127.0.0.2: a valid
-#    agent connects within 1 s, five times in a row;
+#    agent connects within 3 s (about 100 ms; 1 s more when the churn's full backlog drops
+#    its SYN), five times in a row;
 #  * a flood of 1-byte TLS records, then a flood of KeyUpdates, from an authenticated agent:
-#    a probe agent's frames all arrive (throughput kept), median latency below 50 ms, p99
+#    a probe agent's frames all arrive (and the KeyUpdate flooder is dropped) (throughput kept), median latency below 50 ms, p99
 #    below 150 ms;
 #  * --agent-idle-timeout closes a session that sends nothing, and a real agent (which sends
 #    keepalives) stays connected past it.
@@ -78,7 +79,9 @@ sleep 3
 for i in 1 2 3 4 5; do
 	out=$(peer good connect) || fail "valid agent refused during the hold: $out"
 	ms=${out#accepted }
-	awk -v m="$ms" 'BEGIN { exit !(m < 1000) }' || fail "valid agent took $ms ms during the hold"
+	# normally about 100 ms; the holder's churn (about 20,000 reconnections a second) can
+	# overflow the listen backlog, and a dropped SYN is sent again after 1 s
+	awk -v m="$ms" 'BEGIN { exit !(m < 3000) }' || fail "valid agent took $ms ms during the hold"
 	log "during 2000 held sockets, connect $i: $out"
 done
 wait "$holdpid"
@@ -103,6 +106,10 @@ for flood in tiny keyupdate; do
 	# p99 214 ms in the sabotage run, 59 ms with them (ASan build)
 	awk -v m="$p99" 'BEGIN { exit !(m < 150) }' || fail "$flood flood: p99 latency $p99 ms"
 done
+
+kuf=$(awk '$1 == "sslcollector_collector_disconnections_total{reason=\"key_update_flood\"}" { print $2 }' "$tmp/st/c.prom")
+((kuf >= 1)) || fail "the KeyUpdate flood was not dropped (key_update_flood disconnections: $kuf)"
+log "KeyUpdate floods dropped: $kuf"
 
 # --- idle sessions --------------------------------------------------------------------------
 wait "$idlepid" || true
