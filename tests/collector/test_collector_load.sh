@@ -8,10 +8,12 @@
 #    agent connects within 3 s (about 100 ms; 1 s more when the churn's full backlog drops
 #    its SYN), five times in a row;
 #  * a flood of 1-byte TLS records, then a flood of KeyUpdates, from an authenticated agent:
-#    a probe agent's frames all arrive (and the KeyUpdate flooder is dropped) (throughput kept), median latency below 50 ms, p99
-#    below 150 ms;
-#  * --agent-idle-timeout closes a session that sends nothing, and a real agent (which sends
-#    keepalives) stays connected past it.
+#    a probe agent's frames arrive (and the KeyUpdate flooder is dropped), median latency
+#    below 50 ms, p99 below 150 ms, and a bulk agent keeps 80 % of the throughput it had alone;
+# No real agent runs here: its probes on libssl would trap in the collector's and the peers'
+# every TLS read (about a third of the collector's CPU during the tiny flood), a cost of the
+# test bench and not of the collector. --agent-idle-timeout is tested in
+# test_collector_admission.sh.
 # Usage: test_collector_load.sh SSLCOLLECTOR TUNNEL_PEER MAKE_CERTS
 set -euo pipefail
 SSLC=$1 PEER=$2 MKCERTS=$3
@@ -25,7 +27,7 @@ log() { echo "[collector-load] $*"; }
 metric() { awk -v n="$1" '$1 == n { print $2 }' "$tmp/st/c.prom"; }
 
 pki=$tmp/pki
-"$MKCERTS" -d "$pki" -c 127.0.0.1 -a good -a flood -a victim -a quiet >/dev/null
+"$MKCERTS" -d "$pki" -c 127.0.0.1 -a good -a flood -a victim -a victim2 >/dev/null
 "$MKCERTS" -d "$pki" --crl >/dev/null
 ip netns add "$ns"
 ip -n "$ns" link set lo up
@@ -35,23 +37,15 @@ ip -n "$ns" link set m1 up
 mkdir -m 1777 "$tmp/st"
 ip netns exec "$ns" "$SSLC" -C -l 127.0.0.1:5713 -o m0 --ca "$pki/ca.crt" \
 	--cert "$pki/collector.crt" --key "$pki/collector.key" --crl "$pki/crl.pem" \
-	--agent-idle-timeout 20 --stats-file "$tmp/st/c.prom" --stats-interval 1 >"$tmp/c.log" 2>&1 &
+	--stats-file "$tmp/st/c.prom" --stats-interval 1 >"$tmp/c.log" 2>&1 &
 cpid=$!
 for _ in $(seq 100); do grep -q "listening on" "$tmp/c.log" && break; sleep 0.1; done
 grep -q "listening on" "$tmp/c.log" || fail "collector did not start"
-peer() { # NAME MODE...: tunnel_peer as agent NAME
+peer() { # NAME MODE...: tunnel_peer as agent NAME (at niceness $NICE if set)
 	local n=$1; shift
-	ip netns exec "$ns" "$PEER" --connect 127.0.0.1:5713 --ca "$pki/ca.crt" \
+	nice -n "${NICE:-0}" ip netns exec "$ns" "$PEER" --connect 127.0.0.1:5713 --ca "$pki/ca.crt" \
 		--cert "$pki/agents/$n/agent.crt" --key "$pki/agents/$n/agent.key" "$@"
 }
-
-# a real agent, idle all along: its keepalives keep it past --agent-idle-timeout
-ip netns exec "$ns" "$SSLC" -I lo -t 127.0.0.1:5713 --ca "$pki/ca.crt" \
-	--cert "$pki/agents/quiet/agent.crt" --key "$pki/agents/quiet/agent.key" \
-	--stats-file "$tmp/st/a.prom" --stats-interval 1 >"$tmp/a.log" 2>&1 &
-apid=$!
-peer quiet --seconds 40 idle >"$tmp/idle.out" &
-idlepid=$!
 
 # --- who may connect --------------------------------------------------------------------
 out=$(peer good connect) || fail "a valid agent was refused: $out"
@@ -89,13 +83,27 @@ log "holder: $(cat "$tmp/hold.out")"
 grep -q "^held 2000" "$tmp/hold.out" || fail "the holder did not hold its sockets: $(cat "$tmp/hold.out")"
 
 # --- floods from an authenticated agent -----------------------------------------------------
+# a bulk agent streams 64 KiB frames (about 20 MB/s) beside the latency probe: first alone,
+# then during each flood, when it must keep 80 % of what it had alone
+mbs() { sed 's/.*"mb_per_s": \([0-9.]*\).*/\1/' "$1"; }
+peer victim2 --seconds 4 probe m1 300 65000 >"$tmp/bulk-alone.out" || fail "bulk probe alone"
+alone=$(mbs "$tmp/bulk-alone.out")
+log "bulk agent alone: $(cat "$tmp/bulk-alone.out")"
 for flood in tiny keyupdate; do
-	peer flood --seconds 7 "$flood" >"$tmp/$flood.out" &
+	# niced: a flooder is another host, its CPU is not the collector's or the probes'
+	NICE=19 peer flood --seconds 7 "$flood" >"$tmp/$flood.out" &
 	fpid=$!
 	sleep 1
+	peer victim2 --seconds 4 probe m1 300 65000 >"$tmp/bulk-$flood.out" &
+	bpid=$!
 	res=$(peer good --seconds 4 probe m1 200 1000)
+	wait "$bpid" || fail "bulk probe during the $flood flood"
 	wait "$fpid" || true
 	log "probe during the $flood flood ($(cat "$tmp/$flood.out")): $res"
+	bulk=$(mbs "$tmp/bulk-$flood.out")
+	log "bulk agent during the $flood flood: $(cat "$tmp/bulk-$flood.out")"
+	awk -v b="$bulk" -v a="$alone" 'BEGIN { exit !(b >= 0.8 * a) }' ||
+		fail "$flood flood: the bulk agent's throughput fell from $alone to $bulk MB/s"
 	sent=$(sed 's/.*"sent": \([0-9]*\).*/\1/' <<<"$res")
 	recv=$(sed 's/.*"received": \([0-9]*\).*/\1/' <<<"$res")
 	p50=$(sed 's/.*"p50_ms": \([0-9.]*\).*/\1/' <<<"$res")
@@ -103,22 +111,15 @@ for flood in tiny keyupdate; do
 	((recv * 10 >= sent * 8)) || fail "$flood flood: the probe's frames $recv of $sent arrived"
 	awk -v m="$p50" 'BEGIN { exit !(m < 50) }' || fail "$flood flood: median latency $p50 ms"
 	# without the record and time budgets a turn of 1-byte records lasts up to 1 MiB of them:
-	# p99 214 ms in the sabotage run, 59 ms with them (ASan build)
-	awk -v m="$p99" 'BEGIN { exit !(m < 150) }' || fail "$flood flood: p99 latency $p99 ms"
+	# p99 344 ms in the sabotage run (Release), 13 ms with them in Release and 39-46 ms in
+	# the ASan build the suite runs, so the p99 bound leaves room for a noisy machine
+	awk -v m="$p99" 'BEGIN { exit !(m < 100) }' || fail "$flood flood: p99 latency $p99 ms"
 done
 
 kuf=$(awk '$1 == "sslcollector_collector_disconnections_total{reason=\"key_update_flood\"}" { print $2 }' "$tmp/st/c.prom")
 ((kuf >= 1)) || fail "the KeyUpdate flood was not dropped (key_update_flood disconnections: $kuf)"
 log "KeyUpdate floods dropped: $kuf"
 
-# --- idle sessions --------------------------------------------------------------------------
-wait "$idlepid" || true
-grep -q "^closed" "$tmp/idle.out" || fail "a silent session was not closed: $(cat "$tmp/idle.out")"
-log "silent session: $(cat "$tmp/idle.out") (--agent-idle-timeout 20)"
-conns=$(awk '$1 == "sslcollector_tunnel_connections_total" { print $2 }' "$tmp/st/a.prom")
-[[ $conns == 1 ]] || fail "the real, idle agent reconnected ($conns sessions): its keepalive did not keep it"
-idle=$(awk '$1 == "sslcollector_collector_disconnections_total{reason=\"idle\"}" { print $2 }' "$tmp/st/c.prom")
-log "real agent kept its one session past the idle timeout; idle disconnections: $idle"
-kill "$apid" "$cpid"
+kill "$cpid"
 wait "$cpid" || fail "collector exit status $?"
 log "PASS"

@@ -11,7 +11,8 @@
  *     tiny          a valid PCAP-over-IP stream in 1-byte TLS records: "records N"
  *     keyupdate     TLS KeyUpdates asking for an answer, never reading: "keyupdates N"
  *     probe IFACE RATE SIZE  frames of SIZE bytes, RATE a second; receives them on IFACE
- *                   (AF_PACKET) and prints JSON: sent, received, latency p50/p99/max ms, MB/s
+ *                   (AF_PACKET) and prints JSON: sent, received, latency p50/p99/max ms, MB/s;
+ *                   probes running side by side must use different SIZEs
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -347,6 +348,7 @@ struct probe {
 	int sock;
 	atomic_bool stop;
 	uint64_t received, bytes, max_seq;
+	size_t size; /* the frames' size tells two probes on one interface apart */
 	double *lat_ms;
 	size_t n_lat, cap_lat;
 };
@@ -364,7 +366,7 @@ static void *receiver(void *arg)
 			continue;
 		ssize_t n = recv(p->sock, buf, sizeof(buf), MSG_DONTWAIT);
 
-		if (n < 78)
+		if (n < 78 || ((size_t)n != p->size && (size_t)n != p->size + 4))
 			continue;
 		memcpy(&m, buf + 54, 8);
 		if (m != MAGIC) { /* a VLAN tag from the collector moves the marker by 4 */
@@ -393,7 +395,7 @@ static int cmp_double(const void *a, const void *b)
 
 static int mode_probe(const char *iface, double rate, size_t size)
 {
-	struct probe p = {.cap_lat = 10000000};
+	struct probe p = {.cap_lat = 10000000, .size = size};
 	struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
 	int rcv = 16 << 20, fd;
 	pthread_t th;
