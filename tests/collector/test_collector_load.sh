@@ -79,7 +79,7 @@ for i in 1 2 3 4 5; do
 	log "during 2000 held sockets, connect $i: $out"
 done
 wait "$holdpid"
-log "holder: $(cat "$tmp/hold.out")"
+log "holder: $(cat "$tmp/hold.out"); collector memory: $(awk '/VmHWM|VmRSS/ { printf "%s %s kB ", $1, $2 }' "/proc/$cpid/status")"
 grep -q "^held 2000" "$tmp/hold.out" || fail "the holder did not hold its sockets: $(cat "$tmp/hold.out")"
 
 # --- floods from an authenticated agent -----------------------------------------------------
