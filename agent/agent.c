@@ -2,6 +2,7 @@
  * processes start), and feeds the captured events to --print, --dump-dir and the mirror
  * outputs from one epoll loop. */
 #include "agent.h"
+#include "bpf_log.h"
 #include "capture.h"
 #include "discovery.h"
 #include "dump.h"

@@ -2,7 +2,7 @@
 #ifndef SSLC_AGENT_H
 #define SSLC_AGENT_H
 
-#include "options.h"
+#include "sslcollector/config.h"
 
 /* Runs until SIGINT/SIGTERM. Returns the process exit status. */
 int agent_run(const struct sslc_options *opts);

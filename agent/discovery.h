@@ -11,7 +11,7 @@
 #include <sys/types.h>
 
 #include "capture.h"
-#include "options.h"
+#include "sslcollector/config.h"
 
 struct discovery;
 

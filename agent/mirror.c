@@ -1,8 +1,9 @@
 /* Captured events -> forged TCP connections -> outputs (-o, -w, -t). */
 #include "mirror.h"
 #include "log.h"
+#include "localpair.h"
 #include "loopguard.h"
-#include "output.h"
+#include "outputs.h"
 #include "print.h"
 #include "u64map.h"
 
@@ -20,8 +21,6 @@
 #include <time.h>
 
 #define MAX_OUTPUTS 2
-/* How long the other end of a connection that ended may still show up (see struct ended). */
-#define ENDED_NS 10000000000ULL
 /* mirror_tick sends a flow's delayed ACKs (forge_flow_timer) only this long after they were due:
  * events stamped before the deadline may still be on their way from the ring buffer, and the
  * frames must not depend on when they arrive. Linux's longest delayed-ACK time. */
@@ -40,16 +39,6 @@ struct flow {
 	uint64_t last_ns;		  /* wall clock of the last event */
 };
 
-/* A connection mirrored from one end that ended while its other end, also on this host, may
- * not have been seen yet: that end's events can reach us after the first end's whole session
- * (request, answer, close) when its thread was descheduled between a write and the return of
- * SSL_write. Its flow must then be a duplicate too, not a second copy of the connection. */
-struct ended {
-	uint64_t key;	   /* in m->ended, 0 once matched */
-	uint64_t until_ns; /* wall clock: forgotten after this */
-	bool was_client;   /* the role of the end that was mirrored */
-};
-
 struct mirror {
 	const struct sslc_options *o;
 	struct forge *forge;
@@ -58,9 +47,7 @@ struct mirror {
 	size_t n_outs;
 	struct u64map flows;	/* conn_id -> flow */
 	struct u64map by_key;	/* connection key -> flow, to spot both ends of one connection */
-	struct u64map ended;	/* connection key -> struct ended */
-	struct ended **ended_q; /* every struct ended, oldest first (they expire in this order) */
-	size_t ended_head, ended_len, ended_cap;
+	struct localpair ended; /* the other ends that may still show up (localpair.h) */
 	bool hold; /* the -o outputs send payloads from the ring buffer (mirror_release) */
 	struct tunnel_client *tunnel;
 	uint64_t tunnel_gen; /* the tunnel session the open flows were started in */
@@ -151,33 +138,6 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
-/* The same value for both ends of one TCP connection. */
-static uint64_t connection_key(const struct sslc_conn *c)
-{
-	size_t alen = c->family == AF_INET ? 4 : 16;
-	const uint8_t *a = c->local_addr, *b = c->remote_addr;
-	uint16_t pa = c->local_port, pb = c->remote_port;
-	int cmp = memcmp(a, b, alen);
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	if (cmp > 0 || (cmp == 0 && pa > pb)) {
-		const uint8_t *t = a;
-		uint16_t tp = pa;
-
-		a = b;
-		b = t;
-		pa = pb;
-		pb = tp;
-	}
-	h = fnv1a(h, &c->netns, sizeof(c->netns));
-	h = fnv1a(h, &c->family, 1);
-	h = fnv1a(h, a, alen);
-	h = fnv1a(h, &pa, 2);
-	h = fnv1a(h, b, alen);
-	h = fnv1a(h, &pb, 2);
-	return h ? h : 1;
-}
-
 /* A stable locally administered Ethernet address for an IP address. */
 static void derived_mac(uint8_t first, const uint8_t *addr, size_t alen, uint8_t mac[6])
 {
@@ -221,75 +181,16 @@ static void fill_tuple(struct mirror *m, struct flow *f, const struct sslc_conn 
 	}
 }
 
-/* Forgets the ended connections older than ENDED_NS. */
-static void expire_ended(struct mirror *m, uint64_t wall)
-{
-	while (m->ended_head < m->ended_len) {
-		struct ended *x = m->ended_q[m->ended_head];
-
-		if (wall < x->until_ns)
-			break;
-		if (x->key && u64map_get(&m->ended, x->key) == x)
-			u64map_del(&m->ended, x->key);
-		free(x);
-		m->ended_head++;
-	}
-	if (m->ended_head == m->ended_len)
-		m->ended_head = m->ended_len = 0;
-}
-
 /* f, the mirrored end of its connection, ends: if the other end may be on this host (the
- * remote address is one of ours), it is remembered for ENDED_NS. Without memory for it, a
- * late other end would be mirrored as a second copy, as before. */
+ * remote address is one of ours), it is remembered (localpair.h). */
 static void remember_ended(struct mirror *m, const struct flow *f, uint64_t wall)
 {
 	const uint8_t *remote = f->local_is_client ? f->tuple.server_addr : f->tuple.client_addr;
 	uint8_t family = f->tuple.family == AF_INET ? AF_INET : AF_INET6;
-	struct ended *x;
 
 	if (!f->key || (m->addrs && !local_addrs_find(m->addrs, family, remote)))
 		return;
-	expire_ended(m, wall);
-	if (m->ended_len == m->ended_cap) {
-		if (m->ended_head) { /* room at the front */
-			memmove(m->ended_q, m->ended_q + m->ended_head,
-				(m->ended_len - m->ended_head) * sizeof(*m->ended_q));
-			m->ended_len -= m->ended_head;
-			m->ended_head = 0;
-		} else {
-			size_t cap = m->ended_cap ? m->ended_cap * 2 : 64;
-			struct ended **q = realloc(m->ended_q, cap * sizeof(*q));
-
-			if (!q)
-				return;
-			m->ended_q = q;
-			m->ended_cap = cap;
-		}
-	}
-	x = malloc(sizeof(*x));
-	if (!x)
-		return;
-	x->key = f->key;
-	x->until_ns = wall + ENDED_NS;
-	x->was_client = f->local_is_client;
-	if (u64map_put(&m->ended, x->key, x)) {
-		free(x);
-		return;
-	}
-	m->ended_q[m->ended_len++] = x;
-}
-
-/* A new end of a connection whose mirrored end ended: the other end (the opposite role), once.
- * The same role is a new connection that reuses the addresses and ports. */
-static bool other_end_of_ended(struct mirror *m, uint64_t key, bool local_is_client, uint64_t wall)
-{
-	struct ended *x = u64map_get(&m->ended, key);
-
-	if (!x || wall >= x->until_ns || x->was_client == local_is_client)
-		return false;
-	u64map_del(&m->ended, key);
-	x->key = 0; /* freed when it expires from ended_q */
-	return true;
+	localpair_ended(&m->ended, f->key, f->local_is_client, wall);
 }
 
 static struct flow *flow_new(struct mirror *m, const struct sslc_event *e, uint8_t role,
@@ -302,8 +203,9 @@ static struct flow *flow_new(struct mirror *m, const struct sslc_event *e, uint8
 		return NULL;
 	f->conn_id = e->conn_id;
 	fill_tuple(m, f, &e->conn, role);
-	key = connection_key(&e->conn);
-	if (u64map_get(&m->by_key, key) || other_end_of_ended(m, key, f->local_is_client, wall)) {
+	key = localpair_key(&e->conn);
+	if (u64map_get(&m->by_key, key) ||
+	    localpair_other_end(&m->ended, key, f->local_is_client, wall)) {
 		/* both ends of this connection are on this host: mirror it once */
 		f->duplicate = true;
 		m->duplicates++;
@@ -471,7 +373,7 @@ int mirror_event(struct mirror *m, const struct sslc_event *e, uint8_t role, uin
 void mirror_tick(struct mirror *m, uint64_t wall)
 {
 	check_tunnel_session(m, wall);
-	expire_ended(m, wall);
+	localpair_expire(&m->ended, wall);
 	/* idle connections: close them; new data reopens them with a fresh handshake */
 	for (size_t i = 0; i < m->flows.cap; i++) {
 		struct flow *f;
@@ -574,12 +476,10 @@ static void tunnel_log(void *ctx, enum tunnel_log_level level, const char *msg)
  * of 45 to queue, encrypt, decrypt and inject); else (-w alone) 1500. */
 static unsigned choose_mtu(const struct sslc_options *o, char *err, size_t err_len, int *ret)
 {
-	int out_mtu = o->out_iface[0] ? iface_mtu(o->out_iface) : 0;
+	int out_mtu = o->out_iface[0] ? outputs_iface_mtu(o->out_iface, err, err_len) : 0;
 
 	*ret = 0;
-	if (o->out_iface[0] && out_mtu < 0) {
-		snprintf(err, err_len, "-o %s: cannot read its MTU: %s", o->out_iface,
-			 strerror(-out_mtu));
+	if (out_mtu < 0) {
 		*ret = out_mtu;
 		return 0;
 	}
@@ -622,26 +522,22 @@ int mirror_open(const struct sslc_options *o, const struct mirror_hooks *hooks, 
 	fc.mtu = choose_mtu(o, err, err_len, &ret);
 	if (ret)
 		goto fail;
-	if (o->out_iface[0]) {
-		ret = output_packet_check_iface(o->out_iface, o->force_output, err, err_len);
-		if (ret)
-			goto fail;
-		ret = output_packet_open(o->out_iface, &m->outs[m->n_outs], err, err_len);
-		if (ret)
-			goto fail;
-		if (output_packet_cuts(m->outs[m->n_outs]) == 0)
-			log_info(OUTPUT_PACKET_ADVICE, o->out_iface, o->out_iface);
-		m->n_outs++;
-	}
-	if (o->pcap_path) {
-		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s, o->rotate_keep,
-					      o->rotate_keep_bytes, 0};
+	struct outputs_config oc = {
+	    .iface = o->out_iface,
+	    .force_iface = o->force_output,
+	    .pcap_path = o->pcap_path,
+	    .rotation = {o->rotate_bytes, o->rotate_interval_s, o->rotate_keep,
+			 o->rotate_keep_bytes, 0},
+	};
+	struct outputs set;
 
-		ret = output_pcap_open(o->pcap_path, &rot, &m->outs[m->n_outs], err, err_len);
-		if (ret)
-			goto fail;
-		m->n_outs++;
-	}
+	ret = outputs_open(&oc, &set, err, err_len);
+	if (ret)
+		goto fail;
+	if (set.packet_one_by_one)
+		log_info(OUTPUT_PACKET_ADVICE, o->out_iface, o->out_iface);
+	for (size_t i = 0; i < set.n; i++)
+		m->outs[m->n_outs++] = set.all[i];
 	if (o->tunnel) {
 		struct tunnel_client_config tc = {
 		    .host = o->tunnel_host,
@@ -860,9 +756,7 @@ void mirror_close(struct mirror *m)
 	if (!m)
 		return;
 	mirror_end(m); /* nothing left to do if the caller ended it already */
-	expire_ended(m, UINT64_MAX);
-	free(m->ended_q);
-	u64map_free(&m->ended);
+	localpair_free(&m->ended);
 	for (size_t i = 0; i < m->n_outs; i++)
 		output_close(m->outs[i]);
 	tunnel_client_stop(m->tunnel, 2000);

@@ -10,7 +10,7 @@
 
 #include "local_addrs.h"
 #include "metrics.h"
-#include "options.h"
+#include "sslcollector/config.h"
 #include "sslcollector/event.h"
 
 struct mirror;

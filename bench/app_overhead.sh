@@ -83,7 +83,7 @@ done
 bench_need_root
 bench_need_build "$build"
 bench_need_tools nginx wrk bpftrace openssl curl ip awk
-bin=$build/agent/sslcollector
+bin=$build/sslcollector
 
 bench_setup_netns
 bench_client_lib "$client_lib"

@@ -34,8 +34,8 @@ bench_need_root() {
 
 # bench_need_build BUILD_DIR: the release build's sslcollector must exist.
 bench_need_build() {
-	[[ -x $1/agent/sslcollector ]] ||
-		bench_die "$1/agent/sslcollector missing; build first: cmake -S . -B $1 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSLC_TESTS=OFF && cmake --build $1 -j2"
+	[[ -x $1/sslcollector ]] ||
+		bench_die "$1/sslcollector missing; build first: cmake -S . -B $1 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSLC_TESTS=OFF && cmake --build $1 -j2"
 }
 
 bench_need_tools() {

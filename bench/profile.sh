@@ -48,7 +48,7 @@ done
 bench_need_root
 bench_need_build "$build"
 bench_need_tools nginx wrk perf bpftool awk
-bin=$build/agent/sslcollector
+bin=$build/sslcollector
 hz=$(getconf CLK_TCK)
 
 stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled)

@@ -37,7 +37,7 @@ done
 bench_need_root
 bench_need_build "$build"
 bench_need_tools nginx openssl curl ip awk ss
-bin=$build/agent/sslcollector
+bin=$build/sslcollector
 log() { echo "scale: $*" >&2; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 

@@ -27,7 +27,7 @@ done
 bench_need_root
 bench_need_build "$build"
 [[ -x $build/bench/syscall_cost ]] || bench_die "$build/bench/syscall_cost missing: build $build"
-bin=$build/agent/sslcollector
+bin=$build/sslcollector
 bench_setup_netns
 
 configs=(none agent agent-sys)

@@ -25,7 +25,7 @@ while getopts "b:r:w:l:h" o; do
 	esac
 done
 [[ $(id -u) == 0 ]] || { echo "tunnel_throughput.sh: run as root (namespaces, AF_PACKET)" >&2; exit 1; }
-for t in "$build/agent/sslcollector" "$build/bench/pcap_replay"; do
+for t in "$build/sslcollector" "$build/bench/pcap_replay"; do
 	[[ -x $t ]] || { echo "tunnel_throughput.sh: $t missing; build first: cmake -S . -B $build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build $build" >&2; exit 1; }
 done
 command -v tcpreplay >/dev/null || { echo "tunnel_throughput.sh: tcpreplay missing (scripts/install-deps.sh bench)" >&2; exit 1; }
@@ -55,7 +55,7 @@ ip -n "$ns_i" link set vi up
 frames=$((writes * 13))
 mkdir -m 1777 "$tmp/stats"
 
-ip netns exec "$ns_c" "$build/agent/sslcollector" -C -l 127.0.0.1:57012 -o vc \
+ip netns exec "$ns_c" "$build/sslcollector" -C -l 127.0.0.1:57012 -o vc \
 	--ca "$tmp/pki/ca.crt" --cert "$tmp/pki/collector.crt" --key "$tmp/pki/collector.key" \
 	--stats-file "$tmp/stats/collector.prom" 2>"$tmp/collector.log" &
 collector_pid=$!

@@ -4,6 +4,7 @@
 #include "collector.h"
 #include "collector_impl.h"
 #include "log.h"
+#include "outputs.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -56,13 +57,10 @@ static int choose_mtu(struct collector *c, char *err, size_t err_len)
 	const struct sslc_options *o = c->opts;
 
 	if (o->out_iface[0]) {
-		int m = iface_mtu(o->out_iface);
+		int m = outputs_iface_mtu(o->out_iface, err, err_len);
 
-		if (m < 0) {
-			snprintf(err, err_len, "-o %s: cannot read its MTU: %s", o->out_iface,
-				 strerror(-m));
+		if (m < 0)
 			return m;
-		}
 		c->mtu = (unsigned)m;
 		if (o->mtu && o->mtu < c->mtu)
 			c->mtu = o->mtu;
@@ -193,7 +191,7 @@ static void tick(struct collector *c)
 	uint64_t now = collector_now_ms();
 	static int last_stats_err;
 
-	agent_check_deadlines(c, now);
+	peer_check_deadlines(c, now);
 	authz_check_idle(c, now);
 	limits_resume_accepting(c);
 	flush_outputs(c); /* also when no agent sends: an -o interface that is back is found */
@@ -269,7 +267,7 @@ static void run_loop(struct collector *c)
 
 			switch (s->kind) {
 			case SRC_LISTENER:
-				agent_accept(c, s);
+				peer_accept(c, s);
 				break;
 			case SRC_SIGNAL:
 				on_signal(c);
@@ -278,15 +276,15 @@ static void run_loop(struct collector *c)
 				if (read(s->fd, &expirations, sizeof(expirations)) > 0)
 					tick(c);
 				break;
-			case SRC_AGENT:
-				if (((struct agent *)s)->state != AGENT_DEAD)
-					agent_on_event(c, (struct agent *)s, evs[i].events);
+			case SRC_PEER:
+				if (((struct peer *)s)->state != PEER_DEAD)
+					peer_on_event(c, (struct peer *)s, evs[i].events);
 				break;
 			}
 		}
-		agent_service_ready(c);
+		peer_service_ready(c);
 		flush_outputs(c);
-		agent_reap(c);
+		peer_reap(c);
 	}
 }
 
@@ -295,37 +293,29 @@ static int open_outputs(struct collector *c, char *err, size_t err_len)
 	const struct sslc_options *o = c->opts;
 	int ret;
 
-	if (o->out_iface[0]) {
-		ret = output_packet_check_iface(o->out_iface, o->force_output, err, err_len);
-		if (ret)
-			return ret;
-		ret = output_packet_open(o->out_iface, &c->out_iface, err, err_len);
-		if (ret)
-			return ret;
-		/* a smaller --mtu caps the interface's MTU (which -o reads every second) */
-		if (o->mtu && o->mtu == c->mtu &&
-		    (ret = output_packet_set_mtu(c->out_iface, c->mtu)) != 0) {
-			snprintf(err, err_len, "-o %s: MTU %u: %s", o->out_iface, c->mtu,
-				 strerror(-ret));
-			return ret;
-		}
-		if (output_packet_cuts(c->out_iface) == 0)
-			log_info(OUTPUT_PACKET_ADVICE, o->out_iface, o->out_iface);
-		c->st.outputs[c->st.n_outputs++] = c->out_iface;
-	}
-	if (o->pcap_path) {
-		struct output_rotation rot = {o->rotate_bytes, o->rotate_interval_s, o->rotate_keep,
-					      o->rotate_keep_bytes, 0};
-		struct passwd *pw = o->user && *o->user ? getpwnam(o->user) : NULL;
+	struct outputs_config oc = {
+	    .iface = o->out_iface,
+	    .force_iface = o->force_output,
+	    /* a smaller --mtu caps the interface's MTU (which -o reads every second) */
+	    .iface_mtu_cap = o->mtu && o->mtu == c->mtu ? c->mtu : 0,
+	    .pcap_path = o->pcap_path,
+	    .rotation = {o->rotate_bytes, o->rotate_interval_s, o->rotate_keep,
+			 o->rotate_keep_bytes, 0},
+	};
+	struct passwd *pw = o->pcap_path && o->user && *o->user ? getpwnam(o->user) : NULL;
+	struct outputs set;
 
-		if (pw && pw->pw_uid) /* the files it completes once it is that user */
-			rot.owner_uid = (unsigned)pw->pw_uid;
-
-		ret = output_pcap_open(o->pcap_path, &rot, &c->out_pcap, err, err_len);
-		if (ret)
-			return ret;
-		c->st.outputs[c->st.n_outputs++] = c->out_pcap;
-	}
+	if (pw && pw->pw_uid) /* the files it completes once it is that user */
+		oc.rotation.owner_uid = (unsigned)pw->pw_uid;
+	ret = outputs_open(&oc, &set, err, err_len);
+	if (ret)
+		return ret;
+	if (set.packet_one_by_one)
+		log_info(OUTPUT_PACKET_ADVICE, o->out_iface, o->out_iface);
+	c->out_iface = set.packet;
+	c->out_pcap = set.pcap;
+	for (size_t i = 0; i < set.n; i++)
+		c->st.outputs[c->st.n_outputs++] = set.all[i];
 	return 0;
 }
 
@@ -376,7 +366,7 @@ static int setup(struct collector *c, char *err, size_t err_len)
 
 static void teardown(struct collector *c, bool started)
 {
-	agent_close_all(c);
+	peer_close_all(c);
 	/* the final counters include every frame: -w writes at most every 200 ms otherwise */
 	if (c->out_iface)
 		output_sync(c->out_iface);

@@ -4,7 +4,7 @@
 #ifndef SSLC_COLLECTOR_H
 #define SSLC_COLLECTOR_H
 
-#include "options.h"
+#include "sslcollector/config.h"
 
 /* Runs until SIGINT or SIGTERM (handled here through a signalfd). Returns the process exit
  * status: 0 after a clean stop, EXIT_RUNTIME when it cannot start or fails. */

@@ -70,12 +70,12 @@ void authz_reload(struct collector *c)
 		log_error("SIGHUP: %s; the lists in force are kept", err);
 		return;
 	}
-	for (struct agent *a = c->agents; a; a = a->next) {
-		if (a->state != AGENT_ESTABLISHED || tunnel_conn_recheck(a->conn) == 0)
+	for (struct peer *a = c->peers; a; a = a->next) {
+		if (a->state != PEER_ESTABLISHED || tunnel_conn_recheck(a->conn) == 0)
 			continue;
 		log_warn("agent %s %s: disconnected: %s", a->subj->subject, a->addr,
 			 tunnel_conn_error(a->conn));
-		agent_close(c, a, DISC_UNAUTHORISED);
+		peer_close(c, a, DISC_UNAUTHORISED);
 		dropped++;
 	}
 	if (dropped)
@@ -89,16 +89,16 @@ static void hex(const uint8_t fp[32], char out[20])
 		snprintf(out + 2 * i, 3, "%02x", fp[i]);
 }
 
-void authz_established(struct collector *c, struct agent *a)
+void authz_established(struct collector *c, struct peer *a)
 {
-	struct agent *oldest = NULL;
+	struct peer *oldest = NULL;
 	unsigned live = 0;
 	bool conflict = false;
 	char mine[20], theirs[20];
 
 	tunnel_conn_fingerprint(a->conn, a->fp);
-	for (struct agent *b = c->agents; b; b = b->next) {
-		if (b == a || b->state != AGENT_ESTABLISHED || b->subj != a->subj)
+	for (struct peer *b = c->peers; b; b = b->next) {
+		if (b == a || b->state != PEER_ESTABLISHED || b->subj != a->subj)
 			continue;
 		live++;
 		if (!oldest || b->since_ms < oldest->since_ms)
@@ -121,7 +121,7 @@ void authz_established(struct collector *c, struct agent *a)
 			 "(--max-sessions-per-agent %u)",
 			 oldest->subj->subject, oldest->addr, a->addr,
 			 c->opts->max_sessions_per_agent);
-		agent_close(c, oldest, DISC_REPLACED);
+		peer_close(c, oldest, DISC_REPLACED);
 	}
 }
 
@@ -129,10 +129,10 @@ void authz_check_idle(struct collector *c, uint64_t now_ms)
 {
 	uint64_t limit = c->opts->agent_idle_timeout_s * 1000ULL;
 
-	for (struct agent *a = c->agents; a; a = a->next) {
+	for (struct peer *a = c->peers; a; a = a->next) {
 		uint64_t in;
 
-		if (a->state != AGENT_ESTABLISHED)
+		if (a->state != PEER_ESTABLISHED)
 			continue;
 		a->key_updates = tunnel_conn_key_updates(a->conn); /* a new window */
 		in = tunnel_conn_bytes_in(a->conn);
@@ -143,7 +143,7 @@ void authz_check_idle(struct collector *c, uint64_t now_ms)
 			log_warn("agent %s %s: disconnected: nothing received for %u s "
 				 "(--agent-idle-timeout; agents send a keepalive every 15 s)",
 				 a->subj->subject, a->addr, c->opts->agent_idle_timeout_s);
-			agent_close(c, a, DISC_IDLE);
+			peer_close(c, a, DISC_IDLE);
 		}
 	}
 }

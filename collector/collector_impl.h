@@ -4,7 +4,7 @@
 
 #include "allowlist.h"
 #include "collector_stats.h"
-#include "options.h"
+#include "sslcollector/config.h"
 #include "output.h"
 #include "subjects.h"
 #include "u64map.h"
@@ -31,7 +31,7 @@ enum source_kind {
 	SRC_LISTENER = 1,
 	SRC_SIGNAL,
 	SRC_TIMER,
-	SRC_AGENT,
+	SRC_PEER,
 };
 
 struct source {
@@ -39,33 +39,34 @@ struct source {
 	int fd;
 };
 
-enum agent_state {
-	AGENT_HANDSHAKE = 0,
-	AGENT_ESTABLISHED,
-	AGENT_DEAD, /* closed during this loop turn; freed at its end */
+enum peer_state {
+	PEER_HANDSHAKE = 0,
+	PEER_ESTABLISHED,
+	PEER_DEAD, /* closed during this loop turn; freed at its end */
 };
 
-struct agent {
+/* One agent's TLS session with the collector (one agent, one subject, may hold several). */
+struct peer {
 	struct source src; /* first: epoll's data.ptr */
 	struct tunnel_conn *conn;
-	enum agent_state state;
+	enum peer_state state;
 	uint32_t epoll_events;
 	uint64_t deadline_ms; /* handshake deadline */
 	char addr[64];	      /* "[2001:db8::1]:40312" */
 	struct subject_stats *subj;
 	struct pcap_stream_decoder dec;
 	uint8_t *frame_buf;
-	bool ready;		   /* on the ready list: TLS holds data or its budget ran out */
-	struct agent *prev, *next; /* all agents */
-	struct agent *ready_next;  /* the ready list */
-	struct agent *dead_next;   /* freed at the end of the loop turn */
-	struct agent *hs_prev, *hs_next; /* handshakes in progress, oldest first */
-	uint64_t src_key;		 /* its source address (IPv6: the /64) */
-	uint64_t bytes_in;		 /* tunnel_conn_bytes_in() at the last idle check */
-	uint64_t active_ms;		 /* when bytes last came in */
-	uint64_t since_ms;		 /* established at */
-	uint8_t fp[32];			 /* its certificate's SHA-256 */
-	uint64_t key_updates;		 /* tunnel_conn_key_updates() at the last tick */
+	bool ready;		  /* on the ready list: TLS holds data or its budget ran out */
+	struct peer *prev, *next; /* all agents */
+	struct peer *ready_next;  /* the ready list */
+	struct peer *dead_next;	  /* freed at the end of the loop turn */
+	struct peer *hs_prev, *hs_next; /* handshakes in progress, oldest first */
+	uint64_t src_key;		/* its source address (IPv6: the /64) */
+	uint64_t bytes_in;		/* tunnel_conn_bytes_in() at the last idle check */
+	uint64_t active_ms;		/* when bytes last came in */
+	uint64_t since_ms;		/* established at */
+	uint8_t fp[32];			/* its certificate's SHA-256 */
+	uint64_t key_updates;		/* tunnel_conn_key_updates() at the last tick */
 };
 
 struct collector {
@@ -82,10 +83,10 @@ struct collector {
 	struct pcap_stream_limits limits;
 	size_t frame_buf_size;
 
-	struct agent *agents;
-	struct agent *ready;
-	struct agent *dead;
-	struct agent *hs_head, *hs_tail;
+	struct peer *peers;
+	struct peer *ready;
+	struct peer *dead;
+	struct peer *hs_head, *hs_tail;
 	unsigned n_handshaking, n_established;
 	unsigned max_agents, max_handshakes; /* in force: fitted to the open-file limit */
 	struct u64map per_source;	     /* source key -> handshakes in progress */
@@ -107,22 +108,22 @@ uint64_t collector_now_ms(void);
 /* Per-connection warnings, at most LOG_BURST per second (the rest are counted). */
 bool collector_log_allowed(struct collector *c);
 
-/* collector_agent.c */
-void agent_accept(struct collector *c, struct source *listener);
-void agent_on_event(struct collector *c, struct agent *a, uint32_t events);
-void agent_service_ready(struct collector *c);
-void agent_check_deadlines(struct collector *c, uint64_t now_ms);
-void agent_close(struct collector *c, struct agent *a, enum disconnect_reason why);
-void agent_refuse(struct collector *c, struct agent *a, enum refuse_reason why, const char *detail);
-void agent_reap(struct collector *c);
-void agent_close_all(struct collector *c);
+/* collector_peer.c */
+void peer_accept(struct collector *c, struct source *listener);
+void peer_on_event(struct collector *c, struct peer *a, uint32_t events);
+void peer_service_ready(struct collector *c);
+void peer_check_deadlines(struct collector *c, uint64_t now_ms);
+void peer_close(struct collector *c, struct peer *a, enum disconnect_reason why);
+void peer_refuse(struct collector *c, struct peer *a, enum refuse_reason why, const char *detail);
+void peer_reap(struct collector *c);
+void peer_close_all(struct collector *c);
 
 /* collector_limits.c: what a peer may hold before it is authenticated */
 uint64_t source_key(const struct sockaddr_storage *ss);
 /* Admits a new handshake from a->src_key: false when its source has too many in progress.
  * Closes the oldest handshake when all --max-handshakes slots are taken. */
-bool limits_admit(struct collector *c, struct agent *a);
-void limits_handshake_done(struct collector *c, struct agent *a); /* ended either way */
+bool limits_admit(struct collector *c, struct peer *a);
+void limits_handshake_done(struct collector *c, struct peer *a); /* ended either way */
 uint64_t limits_deadline_ms(struct collector *c, uint64_t now_ms);
 /* Raises the open-file limit to what --max-agents and --max-handshakes need, or lowers them
  * to what fits (logged). */
@@ -135,7 +136,7 @@ void limits_resume_accepting(struct collector *c);
 int authz_setup(struct collector *c, char *err, size_t err_len);
 void authz_reload(struct collector *c);
 /* A session just authenticated: the per-subject limit and certificate conflicts. */
-void authz_established(struct collector *c, struct agent *a);
+void authz_established(struct collector *c, struct peer *a);
 /* Closes the sessions that sent nothing for --agent-idle-timeout. */
 void authz_check_idle(struct collector *c, uint64_t now_ms);
 

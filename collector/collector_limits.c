@@ -52,7 +52,7 @@ static void source_add(struct collector *c, uint64_t key, int delta)
 		log_debug("per-source handshake count: out of memory");
 }
 
-static void hs_unlink(struct collector *c, struct agent *a)
+static void hs_unlink(struct collector *c, struct peer *a)
 {
 	if (a->hs_prev)
 		a->hs_prev->hs_next = a->hs_next;
@@ -65,15 +65,15 @@ static void hs_unlink(struct collector *c, struct agent *a)
 	a->hs_prev = a->hs_next = NULL;
 }
 
-bool limits_admit(struct collector *c, struct agent *a)
+bool limits_admit(struct collector *c, struct peer *a)
 {
 	if (source_count(c, a->src_key) >= c->opts->max_handshakes_per_source)
 		return false;
 	/* every slot taken: the oldest handshake makes room (a real agent finishes in
 	 * milliseconds; the oldest is the likeliest to be a holder) */
 	if (c->n_handshaking >= c->max_handshakes && c->hs_head)
-		agent_refuse(c, c->hs_head, REFUSE_HANDSHAKES_FULL,
-			     "closed to make room: --max-handshakes handshakes in progress");
+		peer_refuse(c, c->hs_head, REFUSE_HANDSHAKES_FULL,
+			    "closed to make room: --max-handshakes handshakes in progress");
 	source_add(c, a->src_key, 1);
 	a->hs_prev = c->hs_tail;
 	if (c->hs_tail)
@@ -84,7 +84,7 @@ bool limits_admit(struct collector *c, struct agent *a)
 	return true;
 }
 
-void limits_handshake_done(struct collector *c, struct agent *a)
+void limits_handshake_done(struct collector *c, struct peer *a)
 {
 	if (!a->hs_prev && !a->hs_next && c->hs_head != a)
 		return; /* never admitted */

@@ -9,7 +9,7 @@ command -v clang-format >/dev/null || {
 	echo "check-format.sh: clang-format is missing (scripts/install-deps.sh test)" >&2
 	exit 1
 }
-mapfile -t files < <(cd "$top" && find agent bench bpf collector forge include tests tunnel \
+mapfile -t files < <(cd "$top" && find agent bench bpf cli collector common forge include output tests tunnel \
 	-name '*.[ch]' -not -path '*/corpus/*' | sort)
 bad=()
 for f in "${files[@]}"; do

@@ -22,4 +22,4 @@ if (($# == 0)); then
 	set -- -I any -w ./sslcollector.pcap
 	echo "run.sh: sslcollector -I any -w ./sslcollector.pcap (Ctrl-C to stop)" >&2
 fi
-exec "$build/agent/sslcollector" "$@"
+exec "$build/sslcollector" "$@"

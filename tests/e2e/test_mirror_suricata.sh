@@ -27,7 +27,7 @@
 #  * the mirror command exits 0 on SIGTERM.
 #
 # Environment:
-#   SSLC_BIN                path of sslcollector (ctest sets it; else build/*/agent/sslcollector)
+#   SSLC_BIN                path of sslcollector (ctest sets it; else build/*/sslcollector)
 #   SSLC_E2E_MIRROR_CMD     another mirror command (one command; gets E2E_MIRROR_IFACE,
 #                           E2E_MIRROR_OUT, E2E_MIRROR_PCAP, E2E_GROUND_TRUTH), e.g. fake_mirror.py
 #   SSLC_E2E_MIRROR_READY   canary (default) | none | log:REGEX — see lib/mirror.sh

@@ -1,7 +1,7 @@
-/* libFuzzer harness for the runs of -o (agent/output_packet.c, included directly). The
- * collector injects frames that agents sent over the network, and the sink parses each one to
- * decide whether it joins a run that the kernel will cut (GSO). Input: the first byte's low 6
- * bits say how often the batch is flushed and its top 2 the interface's MTU (none, 576, 1500,
+/* libFuzzer harness for the runs of -o (output/output_packet.c and output_packet_runs.c, included
+ * directly). The collector injects frames that agents sent over the network, and the sink parses
+ * each one to decide whether it joins a run that the kernel will cut (GSO). Input: the first byte's
+ * low 6 bits say how often the batch is flushed and its top 2 the interface's MTU (none, 576, 1500,
  * 9000), then frames, each a 2-byte big-endian length and its bytes. A frame larger than the
  * MTU must leave as forge_cut_segment()'s pieces (sent by themselves, or as one frame the
  * model of the kernel cuts), or be refused when forge_cut_init() refuses it.
@@ -14,7 +14,8 @@
  * from where they lie, so the harness hands each in a buffer of its own that it frees right
  * after the next flush; ASan catches a piece sent from a freed buffer). */
 #define sendmmsg fuzz_sendmmsg
-#include "../../agent/output_packet.c"
+#include "../../output/output_packet.c"
+#include "../../output/output_packet_runs.c"
 
 #include <stdlib.h>
 
@@ -79,7 +80,7 @@ static void expect(const uint8_t *f, size_t len, bool cut)
 	memcpy(b, f, len);
 	next_want++;
 	if (cut) {
-		if (!parse_seg(a, len, len, &s)) /* only data frames join runs */
+		if (!runs_parse_seg(a, len, len, &s)) /* only data frames join runs */
 			abort();
 		if (!s.v6)
 			memset(a + s.l3 + 10, 0, 2), memset(b + s.l3 + 10, 0, 2);

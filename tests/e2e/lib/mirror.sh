@@ -44,8 +44,8 @@ e2e_sslcollector_bin() {
 		return
 	fi
 	top=$(cd "$E2E_LIB/../../.." && pwd)
-	for c in "$top/build/test/agent/sslcollector" "$top/build/release/agent/sslcollector" \
-		"$top/build/agent/sslcollector"; do
+	for c in "$top/build/test/sslcollector" "$top/build/release/sslcollector" \
+		"$top/build/sslcollector"; do
 		[[ -x $c ]] && { echo "$c"; return; }
 	done
 	return 1

@@ -1,7 +1,8 @@
-/* The sslcollector command line: one config struct, filled from defaults by getopt_long and
- * checked by one validation function that the unit tests call directly. */
-#ifndef SSLC_OPTIONS_H
-#define SSLC_OPTIONS_H
+/* The configuration both roles run with (contract between cli/, which fills it from the
+ * command line and checks it, and agent/ and collector/, which only read it). Exit codes
+ * shared by every part of the program. */
+#ifndef SSLC_CONFIG_H
+#define SSLC_CONFIG_H
 
 #include <net/if.h>
 #include <stdbool.h>
@@ -79,20 +80,5 @@ struct sslc_options {
 	/* storage for the default certificate paths ($SSLCOLLECTOR_CERT_DIR or SSLC_CERT_DIR) */
 	char default_ca[512], default_cert[512], default_key[512];
 };
-
-/* Parses argv into *opts (starting from the defaults) and validates it. Returns 0 when the
- * program should go on (see opts->action) or EXIT_USAGE with a one-line message in err that
- * names the offending argument. Never prints, never exits. */
-int options_parse(int argc, char **argv, struct sslc_options *opts, char *err, size_t err_len);
-
-/* The checks options_parse applies after reading argv; exposed for tests. */
-int options_validate(struct sslc_options *opts, char *err, size_t err_len);
-
-/* Tests replace the interface lookup (if_nametoindex) to name interfaces that do not exist
- * on the machine running them. NULL restores the default. */
-void options_set_iface_resolver(unsigned (*resolve)(const char *name));
-
-/* Usage text with the example command lines. */
-const char *options_usage(void);
 
 #endif

@@ -17,8 +17,6 @@ void log_setup(enum log_level max_level, bool use_syslog);
 enum log_level log_get_level(void);
 bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Hooks libbpf's messages into ours, one level lower than libbpf rates them. */
-void log_route_libbpf(void);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -32,7 +32,7 @@ static void addr_text(const struct sockaddr_storage *ss, socklen_t len, char *ou
 		snprintf(out, out_len, ss->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
-static void set_events(struct collector *c, struct agent *a, uint32_t events)
+static void set_events(struct collector *c, struct peer *a, uint32_t events)
 {
 	struct epoll_event ev = {.events = events, .data.ptr = a};
 
@@ -42,7 +42,7 @@ static void set_events(struct collector *c, struct agent *a, uint32_t events)
 		a->epoll_events = events;
 }
 
-static void mark_ready(struct collector *c, struct agent *a)
+static void mark_ready(struct collector *c, struct peer *a)
 {
 	if (a->ready)
 		return;
@@ -51,11 +51,11 @@ static void mark_ready(struct collector *c, struct agent *a)
 	c->ready = a;
 }
 
-void agent_close(struct collector *c, struct agent *a, enum disconnect_reason why)
+void peer_close(struct collector *c, struct peer *a, enum disconnect_reason why)
 {
-	if (a->state == AGENT_DEAD)
+	if (a->state == PEER_DEAD)
 		return;
-	if (a->state == AGENT_HANDSHAKE) {
+	if (a->state == PEER_HANDSHAKE) {
 		c->n_handshaking--;
 		limits_handshake_done(c, a);
 	} else {
@@ -65,19 +65,19 @@ void agent_close(struct collector *c, struct agent *a, enum disconnect_reason wh
 			a->subj->connected--;
 	}
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, a->src.fd, NULL);
-	a->state = AGENT_DEAD;
+	a->state = PEER_DEAD;
 	a->dead_next = c->dead;
 	c->dead = a;
 }
 
 /* Frees the agents closed during this loop turn (events of the same turn may name them). */
-void agent_reap(struct collector *c)
+void peer_reap(struct collector *c)
 {
-	struct agent *a, *next, **pp;
+	struct peer *a, *next, **pp;
 
 	/* the ready list must not keep dead agents */
 	for (pp = &c->ready; *pp;) {
-		if ((*pp)->state == AGENT_DEAD)
+		if ((*pp)->state == PEER_DEAD)
 			*pp = (*pp)->ready_next;
 		else
 			pp = &(*pp)->ready_next;
@@ -87,7 +87,7 @@ void agent_reap(struct collector *c)
 		if (a->prev)
 			a->prev->next = a->next;
 		else
-			c->agents = a->next;
+			c->peers = a->next;
 		if (a->next)
 			a->next->prev = a->prev;
 		tunnel_conn_free(a->conn); /* closes the socket */
@@ -97,33 +97,33 @@ void agent_reap(struct collector *c)
 	c->dead = NULL;
 }
 
-void agent_close_all(struct collector *c)
+void peer_close_all(struct collector *c)
 {
-	for (struct agent *a = c->agents; a; a = a->next)
-		agent_close(c, a, DISC_SHUTDOWN);
-	agent_reap(c);
+	for (struct peer *a = c->peers; a; a = a->next)
+		peer_close(c, a, DISC_SHUTDOWN);
+	peer_reap(c);
 }
 
 /* Closes a connection that is not (yet) an agent because a limit is reached. */
-void agent_refuse(struct collector *c, struct agent *a, enum refuse_reason why, const char *detail)
+void peer_refuse(struct collector *c, struct peer *a, enum refuse_reason why, const char *detail)
 {
 	bool named =
-	    a->state != AGENT_HANDSHAKE || why == REFUSE_MAX_AGENTS || why == REFUSE_VLAN_EXHAUSTED;
+	    a->state != PEER_HANDSHAKE || why == REFUSE_MAX_AGENTS || why == REFUSE_VLAN_EXHAUSTED;
 
 	c->st.refused[why]++;
 	if (collector_log_allowed(c))
 		log_warn("connection from %s%s%s: refused: %s", a->addr, named ? " " : "",
 			 named ? tunnel_conn_subject(a->conn) : "", detail);
-	agent_close(c, a, DISC_SHUTDOWN);
+	peer_close(c, a, DISC_SHUTDOWN);
 }
 
-void agent_accept(struct collector *c, struct source *listener)
+void peer_accept(struct collector *c, struct source *listener)
 {
 	for (int i = 0; i < 64; i++) { /* bounded: the other agents must be served too */
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		struct epoll_event ev;
-		struct agent *a;
+		struct peer *a;
 		int fd;
 
 		fd = accept4(listener->fd, (struct sockaddr *)&ss, &len,
@@ -143,7 +143,7 @@ void agent_accept(struct collector *c, struct source *listener)
 			close(fd);
 			continue;
 		}
-		a->src.kind = SRC_AGENT;
+		a->src.kind = SRC_PEER;
 		a->src.fd = fd;
 		a->src_key = source_key(&ss);
 		addr_text(&ss, len, a->addr, sizeof(a->addr));
@@ -151,16 +151,16 @@ void agent_accept(struct collector *c, struct source *listener)
 			free(a);
 			continue;
 		}
-		a->state = AGENT_HANDSHAKE;
-		a->next = c->agents;
-		if (c->agents)
-			c->agents->prev = a;
-		c->agents = a;
+		a->state = PEER_HANDSHAKE;
+		a->next = c->peers;
+		if (c->peers)
+			c->peers->prev = a;
+		c->peers = a;
 		if (!limits_admit(c, a)) {
 			c->n_handshaking++;
-			agent_refuse(c, a, REFUSE_SOURCE_LIMIT,
-				     "--max-handshakes-per-source handshakes in progress from that "
-				     "address");
+			peer_refuse(c, a, REFUSE_SOURCE_LIMIT,
+				    "--max-handshakes-per-source handshakes in progress from that "
+				    "address");
 			continue;
 		}
 		c->n_handshaking++;
@@ -169,16 +169,16 @@ void agent_accept(struct collector *c, struct source *listener)
 		ev.data.ptr = a;
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			log_warn("agent %s: epoll: %s", a->addr, strerror(errno));
-			agent_close(c, a, DISC_CONN_ERROR);
+			peer_close(c, a, DISC_CONN_ERROR);
 			continue;
 		}
 		a->epoll_events = EPOLLIN;
 		log_debug("agent %s: connection accepted", a->addr);
-		agent_on_event(c, a, EPOLLIN); /* the ClientHello may be there already */
+		peer_on_event(c, a, EPOLLIN); /* the ClientHello may be there already */
 	}
 }
 
-static void handshake_failed(struct collector *c, struct agent *a, enum tunnel_hs_failure why,
+static void handshake_failed(struct collector *c, struct peer *a, enum tunnel_hs_failure why,
 			     const char *detail)
 {
 	c->st.hs_failures[why]++;
@@ -187,10 +187,10 @@ static void handshake_failed(struct collector *c, struct agent *a, enum tunnel_h
 	if (collector_log_allowed(c))
 		log_warn("connection from %s: TLS handshake failed (%s): %s", a->addr,
 			 tunnel_hs_failure_name(why), detail);
-	agent_close(c, a, DISC_CONN_ERROR);
+	peer_close(c, a, DISC_CONN_ERROR);
 }
 
-static void established(struct collector *c, struct agent *a)
+static void established(struct collector *c, struct peer *a)
 {
 	const char *subject = tunnel_conn_subject(a->conn);
 	struct subject_stats *subj;
@@ -199,29 +199,29 @@ static void established(struct collector *c, struct agent *a)
 
 	c->st.handshakes++;
 	if (c->n_established >= c->max_agents) {
-		agent_refuse(c, a, REFUSE_MAX_AGENTS, "--max-agents agents already connected");
+		peer_refuse(c, a, REFUSE_MAX_AGENTS, "--max-agents agents already connected");
 		return;
 	}
 	subj = subjects_get(&c->subjects, subject, &err);
 	if (!subj) {
-		agent_refuse(c, a, err == -ENOSPC ? REFUSE_VLAN_EXHAUSTED : REFUSE_MAX_AGENTS,
-			     err == -ENOSPC
-				 ? "no VLAN id left for a new agent (--vlan-per-agent gives "
-				   "at most 4094)"
-				 : "out of memory");
+		peer_refuse(c, a, err == -ENOSPC ? REFUSE_VLAN_EXHAUSTED : REFUSE_MAX_AGENTS,
+			    err == -ENOSPC
+				? "no VLAN id left for a new agent (--vlan-per-agent gives "
+				  "at most 4094)"
+				: "out of memory");
 		return;
 	}
 	a->frame_buf = malloc(c->frame_buf_size);
 	if (!a->frame_buf ||
 	    pcap_stream_decoder_init(&a->dec, &c->limits, a->frame_buf, c->frame_buf_size)) {
 		log_error("agent %s %s: out of memory", subject, a->addr);
-		agent_close(c, a, DISC_CONN_ERROR);
+		peer_close(c, a, DISC_CONN_ERROR);
 		return;
 	}
 	c->n_handshaking--;
 	limits_handshake_done(c, a);
 	c->n_established++;
-	a->state = AGENT_ESTABLISHED;
+	a->state = PEER_ESTABLISHED;
 	a->subj = subj;
 	a->since_ms = a->active_ms = collector_now_ms();
 	a->bytes_in = tunnel_conn_bytes_in(a->conn);
@@ -236,7 +236,7 @@ static void established(struct collector *c, struct agent *a)
 			 tunnel_conn_cipher(a->conn, cipher, sizeof(cipher)));
 }
 
-static void handshake_step(struct collector *c, struct agent *a)
+static void handshake_step(struct collector *c, struct peer *a)
 {
 	int r = tunnel_conn_handshake(a->conn);
 
@@ -252,7 +252,7 @@ static void handshake_step(struct collector *c, struct agent *a)
 	}
 }
 
-static void malformed(struct collector *c, struct agent *a, int result)
+static void malformed(struct collector *c, struct peer *a, int result)
 {
 	char why[400];
 
@@ -261,10 +261,10 @@ static void malformed(struct collector *c, struct agent *a, int result)
 	log_warn("agent %s %s: dropped, malformed stream (%s): %s", a->subj->subject, a->addr,
 		 pcap_stream_error_name(result),
 		 pcap_stream_describe(&a->dec, result, why, sizeof(why)));
-	agent_close(c, a, DISC_MALFORMED);
+	peer_close(c, a, DISC_MALFORMED);
 }
 
-static void output_failed(struct collector *c, struct agent *a, const struct output *o)
+static void output_failed(struct collector *c, struct peer *a, const struct output *o)
 {
 	uint64_t now = collector_now_ms();
 
@@ -280,7 +280,7 @@ static void output_failed(struct collector *c, struct agent *a, const struct out
 		 OUTPUT_LOG_PERIOD_MS / 1000);
 }
 
-static void inject(struct collector *c, struct agent *a, const struct pcap_stream_frame *f)
+static void inject(struct collector *c, struct peer *a, const struct pcap_stream_frame *f)
 {
 	const uint8_t *frame = f->data;
 	size_t len = f->len;
@@ -316,16 +316,16 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void key_update_flood(struct collector *c, struct agent *a)
+static void key_update_flood(struct collector *c, struct peer *a)
 {
 	log_warn("agent %s %s: dropped: more than %u TLS KeyUpdates in 250 ms (a genuine agent "
 		 "sends one per %u s when idle)",
 		 a->subj->subject, a->addr, MAX_KEY_UPDATES, TUNNEL_KEEPALIVE_MS / 1000);
-	agent_close(c, a, DISC_KEY_UPDATES);
+	peer_close(c, a, DISC_KEY_UPDATES);
 }
 
 /* The end of a turn with more to read: the others are served first. */
-static void turn_cut(struct collector *c, struct agent *a, enum turn_cut why)
+static void turn_cut(struct collector *c, struct peer *a, enum turn_cut why)
 {
 	c->st.turns_cut[why]++;
 	mark_ready(c, a);
@@ -334,12 +334,12 @@ static void turn_cut(struct collector *c, struct agent *a, enum turn_cut why)
 /* Reads and injects until TLS has nothing more or one of the turn's budgets is spent: bytes,
  * TLS records (reads: one record each, data or not) and time, so that neither big records
  * nor a flood of tiny ones or of KeyUpdates hold the loop from the other agents. */
-static void read_records(struct collector *c, struct agent *a)
+static void read_records(struct collector *c, struct peer *a)
 {
 	size_t budget = READ_BUDGET;
 	uint64_t start = mono_ns();
 
-	for (unsigned reads = 1; a->state == AGENT_ESTABLISHED; reads++) {
+	for (unsigned reads = 1; a->state == PEER_ESTABLISHED; reads++) {
 		ssize_t n = tunnel_conn_read(a->conn, c->rbuf, READ_BUF_BYTES);
 
 		if (n == -EAGAIN &&
@@ -359,11 +359,11 @@ static void read_records(struct collector *c, struct agent *a)
 			} else if (n == 0) {
 				log_info("agent %s %s disconnected: %s", a->subj->subject, a->addr,
 					 tunnel_conn_error(a->conn));
-				agent_close(c, a, DISC_PEER_CLOSED);
+				peer_close(c, a, DISC_PEER_CLOSED);
 			} else {
 				log_warn("agent %s %s disconnected: %s", a->subj->subject, a->addr,
 					 tunnel_conn_error(a->conn));
-				agent_close(c, a, DISC_CONN_ERROR);
+				peer_close(c, a, DISC_CONN_ERROR);
 			}
 			return;
 		}
@@ -391,35 +391,35 @@ static void read_records(struct collector *c, struct agent *a)
 	}
 }
 
-void agent_on_event(struct collector *c, struct agent *a, uint32_t events)
+void peer_on_event(struct collector *c, struct peer *a, uint32_t events)
 {
 	(void)events;
-	if (a->state == AGENT_HANDSHAKE)
+	if (a->state == PEER_HANDSHAKE)
 		handshake_step(c, a);
-	if (a->state == AGENT_ESTABLISHED)
+	if (a->state == PEER_ESTABLISHED)
 		read_records(c, a);
 }
 
-void agent_service_ready(struct collector *c)
+void peer_service_ready(struct collector *c)
 {
-	struct agent *list = c->ready;
+	struct peer *list = c->ready;
 
 	c->ready = NULL;
 	while (list) {
-		struct agent *a = list;
+		struct peer *a = list;
 
 		list = a->ready_next;
 		a->ready = false;
-		if (a->state == AGENT_ESTABLISHED)
+		if (a->state == PEER_ESTABLISHED)
 			read_records(c, a);
 	}
 }
 
-void agent_check_deadlines(struct collector *c, uint64_t now_ms)
+void peer_check_deadlines(struct collector *c, uint64_t now_ms)
 {
-	struct agent *next;
+	struct peer *next;
 
-	for (struct agent *a = c->hs_head; a; a = next) {
+	for (struct peer *a = c->hs_head; a; a = next) {
 		next = a->hs_next; /* closing unlinks a */
 		if (now_ms >= a->deadline_ms)
 			handshake_failed(c, a, TUNNEL_HS_TIMEOUT,

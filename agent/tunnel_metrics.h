@@ -1,6 +1,6 @@
 /* The agent's tunnel counters in Prometheus text format, for its --stats-file (names in
  * docs/metrics.md). Separate from sslc_tunnel because it uses the program's metrics buffer
- * (agent/metrics.h): link sslc_tunnel_metrics. */
+ * (common/metrics.h); part of sslc_mirror. */
 #ifndef SSLC_TUNNEL_METRICS_H
 #define SSLC_TUNNEL_METRICS_H
 
