@@ -149,7 +149,7 @@ time, started before and stopped after each wrk run:
   only when this build has the tunnel and the collector. The collector shares the 2 cores with
   nginx, wrk and the agent here (on a real deployment it runs on the aggregator): when they
   cannot keep up, the agent's send queue fills and frames are dropped and counted (*frames
-  dropped by the output* in the loss table, with their share of the bytes), as DESIGN.md says
+  dropped by the output* in the loss table, with their share of the bytes), as docs/design.md says
   the agent must do rather than slow the application. The agent's default: tunnel frames of
   up to 64 KiB, which the collector cuts to the MTU of \`vo\` (1500).
 - **the same with \`--mtu 1500\`**: frames of 1,514 bytes through the tunnel, 45 times as

@@ -1,5 +1,7 @@
-/* Command-line parsing and validation for both roles (agent and collector -C). */
+/* Command-line parsing and validation for both roles (agent and collector -C), driven by the
+ * option table (options_table.c). */
 #include "options.h"
+#include "options_table.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -33,90 +35,6 @@ static const struct sslc_options defaults = {
     .max_handshakes_per_source = 16,
     .max_sessions_per_agent = 4,
     .agent_idle_timeout_s = 60,
-};
-
-enum {
-	OPT_CA = 0x100,
-	OPT_CERT,
-	OPT_KEY,
-	OPT_STATS_FILE,
-	OPT_STATS_INTERVAL,
-	OPT_LIB,
-	OPT_LIST,
-	OPT_PRINT,
-	OPT_MTU,
-	OPT_VLAN,
-	OPT_VLAN_PER_AGENT,
-	OPT_QUEUE_SIZE,
-	OPT_RING_SIZE,
-	OPT_SYSCALL_HOOK,
-	OPT_MAX_CALL_SIZE,
-	OPT_IDLE_TIMEOUT,
-	OPT_HANDSHAKE_TIMEOUT,
-	OPT_MAX_AGENTS,
-	OPT_USER,
-	OPT_SYSLOG,
-	OPT_DUMP_DIR,
-	OPT_ROTATE_SIZE,
-	OPT_ROTATE_TIME,
-	OPT_ROTATE_KEEP,
-	OPT_ROTATE_KEEP_SIZE,
-	OPT_FORCE_OUTPUT,
-	OPT_MAX_HANDSHAKES,
-	OPT_MAX_HANDSHAKES_PER_SOURCE,
-	OPT_MAX_SESSIONS_PER_AGENT,
-	OPT_AGENT_IDLE_TIMEOUT,
-	OPT_CRL,
-	OPT_ALLOW,
-	OPT_TCP_ONLY,
-};
-
-static const struct option long_options[] = {
-    {"interface", required_argument, NULL, 'I'},
-    {"tunnel", required_argument, NULL, 't'},
-    {"output", required_argument, NULL, 'o'},
-    {"write", required_argument, NULL, 'w'},
-    {"collector", no_argument, NULL, 'C'},
-    {"listen", required_argument, NULL, 'l'},
-    {"pid", required_argument, NULL, 'p'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {"ca", required_argument, NULL, OPT_CA},
-    {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"stats-file", required_argument, NULL, OPT_STATS_FILE},
-    {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
-    {"lib", required_argument, NULL, OPT_LIB},
-    {"list", no_argument, NULL, OPT_LIST},
-    {"force-output", no_argument, NULL, OPT_FORCE_OUTPUT},
-    {"print", no_argument, NULL, OPT_PRINT},
-    {"mtu", required_argument, NULL, OPT_MTU},
-    {"vlan", required_argument, NULL, OPT_VLAN},
-    {"vlan-per-agent", no_argument, NULL, OPT_VLAN_PER_AGENT},
-    {"queue-size", required_argument, NULL, OPT_QUEUE_SIZE},
-    {"ring-size", required_argument, NULL, OPT_RING_SIZE},
-    {"syscall-hook", no_argument, NULL, OPT_SYSCALL_HOOK},
-    {"max-call-size", required_argument, NULL, OPT_MAX_CALL_SIZE},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
-    {"max-agents", required_argument, NULL, OPT_MAX_AGENTS},
-    {"user", required_argument, NULL, OPT_USER},
-    {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
-    {"max-handshakes-per-source", required_argument, NULL, OPT_MAX_HANDSHAKES_PER_SOURCE},
-    {"max-sessions-per-agent", required_argument, NULL, OPT_MAX_SESSIONS_PER_AGENT},
-    {"agent-idle-timeout", required_argument, NULL, OPT_AGENT_IDLE_TIMEOUT},
-    {"crl", required_argument, NULL, OPT_CRL},
-    {"allow", required_argument, NULL, OPT_ALLOW},
-    {"tcp-only", no_argument, NULL, OPT_TCP_ONLY},
-    {"syslog", no_argument, NULL, OPT_SYSLOG},
-    {"dump-dir", required_argument, NULL, OPT_DUMP_DIR},
-    {"rotate-size", required_argument, NULL, OPT_ROTATE_SIZE},
-    {"rotate-time", required_argument, NULL, OPT_ROTATE_TIME},
-    {"rotate-keep", required_argument, NULL, OPT_ROTATE_KEEP},
-    {"rotate-keep-size", required_argument, NULL, OPT_ROTATE_KEEP_SIZE},
-    {NULL, 0, NULL, 0},
 };
 
 static int fail(char *err, size_t err_len, const char *fmt, ...)
@@ -173,6 +91,12 @@ static int parse_size(const char *s, unsigned long long *out)
 			break;
 		case 'G':
 			mult = 1ULL << 30;
+			break;
+		case 'T':
+			mult = 1ULL << 40;
+			break;
+		case 'P':
+			mult = 1ULL << 50;
 			break;
 		default:
 			return -EINVAL;
@@ -368,24 +292,6 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 		return 0;
 
 	if (o->collector) {
-		if (o->iface[0])
-			return fail(err, err_len,
-				    "-I: not used by the collector (-C); the agents "
-				    "choose what to mirror");
-		if (o->tunnel)
-			return fail(err, err_len,
-				    "-t: the collector (-C) receives tunnels, it does "
-				    "not open one; use -l to set its address");
-		if (o->n_pids)
-			return fail(err, err_len, "-p: only for the agent, not with -C");
-		if (o->n_libs)
-			return fail(err, err_len, "--lib: only for the agent, not with -C");
-		if (o->print || o->list || o->dump_dir || o->syscall_hook)
-			return fail(err, err_len, "%s: only for the agent, not with -C",
-				    o->print	  ? "--print"
-				    : o->list	  ? "--list"
-				    : o->dump_dir ? "--dump-dir"
-						  : "--syscall-hook");
 		if (!o->out_iface[0] && !o->pcap_path)
 			return fail(
 			    err, err_len,
@@ -400,13 +306,6 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 		    (ret = check_readable("--allow", o->allow_path, "", err, err_len)))
 			return ret;
 	} else {
-		if (o->collector_opt)
-			return fail(err, err_len, "%s: only for the collector (-C)",
-				    o->collector_opt);
-		if (o->listen_given)
-			return fail(err, err_len, "-l: only for the collector (-C)");
-		if (o->vlan_per_agent)
-			return fail(err, err_len, "--vlan-per-agent: only for the collector (-C)");
 		bool debug_out = o->print || o->dump_dir;
 
 		if (!o->iface[0]) {
@@ -561,7 +460,46 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 	err[0] = '\0';
 	optind = 0; /* full re-initialisation, so tests can parse repeatedly */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":I:t:o:w:Cl:p:vqhV", long_options, NULL)) != -1) {
+	struct option long_options[96];
+	char short_options[64] = ":";
+	bool given[OPT_END + 1] = {false};
+	size_t ns = 1;
+
+	if (option_rows_n >= sizeof(long_options) / sizeof(long_options[0]))
+		return fail(err, err_len, "internal error: the option table outgrew the parser");
+	for (size_t i = 0; i < option_rows_n; i++) {
+		const struct option_row *r = &option_rows[i];
+
+		long_options[i] = (struct option){
+		    r->long_name, r->arg ? required_argument : no_argument, NULL, r->id};
+		if (r->short_name) {
+			short_options[ns++] = r->short_name;
+			if (r->arg)
+				short_options[ns++] = ':';
+		}
+	}
+	long_options[option_rows_n] = (struct option){NULL, 0, NULL, 0};
+	short_options[ns] = '\0';
+	/* first which options are given, so that an option of the other role is named as such
+	 * before its value is looked at (-h and -V win over it) */
+	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1)
+		if (c > 0 && c <= OPT_END)
+			given[c] = true;
+	for (size_t i = 0; i < option_rows_n && !given['h'] && !given['V']; i++) {
+		const struct option_row *r = &option_rows[i];
+		char name[64];
+
+		if (!given[r->id] || (r->roles & (given['C'] ? FOR_COLLECTOR : FOR_AGENT)))
+			continue;
+		if (r->wrong_role)
+			return fail(err, err_len, "%s", r->wrong_role);
+		return fail(err, err_len,
+			    given['C'] ? "%s: only for the agent, not with -C"
+				       : "%s: only for the collector (-C)",
+			    option_row_name(r, name, sizeof(name)));
+	}
+	optind = 0;
+	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		switch (c) {
 		case 'I':
 			if (!*optarg || copy_str(o->iface, sizeof(o->iface), optarg))
@@ -726,7 +664,6 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 					    "--max-handshakes %s: a number from 1 to 65536",
 					    optarg);
 			o->max_handshakes = (unsigned)v;
-			o->collector_opt = o->collector_opt ? o->collector_opt : "--max-handshakes";
 			break;
 		case OPT_MAX_HANDSHAKES_PER_SOURCE:
 			if (parse_uint(optarg, 1, 65536, &v))
@@ -735,8 +672,6 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 				    "--max-handshakes-per-source %s: a number from 1 to 65536",
 				    optarg);
 			o->max_handshakes_per_source = (unsigned)v;
-			o->collector_opt =
-			    o->collector_opt ? o->collector_opt : "--max-handshakes-per-source";
 			break;
 		case OPT_MAX_SESSIONS_PER_AGENT:
 			if (parse_uint(optarg, 1, 1024, &v))
@@ -744,8 +679,6 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 					    "--max-sessions-per-agent %s: a number from 1 to 1024",
 					    optarg);
 			o->max_sessions_per_agent = (unsigned)v;
-			o->collector_opt =
-			    o->collector_opt ? o->collector_opt : "--max-sessions-per-agent";
 			break;
 		case OPT_AGENT_IDLE_TIMEOUT:
 			if (parse_uint(optarg, 0, 86400, &v) || (v && v < 20))
@@ -755,20 +688,15 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 				    "86400 (agents send a keepalive every 15 s)",
 				    optarg);
 			o->agent_idle_timeout_s = (unsigned)v;
-			o->collector_opt =
-			    o->collector_opt ? o->collector_opt : "--agent-idle-timeout";
 			break;
 		case OPT_CRL:
 			o->crl_path = optarg;
-			o->collector_opt = o->collector_opt ? o->collector_opt : "--crl";
 			break;
 		case OPT_ALLOW:
 			o->allow_path = optarg;
-			o->collector_opt = o->collector_opt ? o->collector_opt : "--allow";
 			break;
 		case OPT_TCP_ONLY:
 			o->tcp_only = true;
-			o->collector_opt = o->collector_opt ? o->collector_opt : "--tcp-only";
 			break;
 		case OPT_SYSLOG:
 			o->use_syslog = true;

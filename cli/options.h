@@ -18,7 +18,12 @@ int options_validate(struct sslc_options *opts, char *err, size_t err_len);
  * on the machine running them. NULL restores the default. */
 void options_set_iface_resolver(unsigned (*resolve)(const char *name));
 
-/* Usage text with the example command lines. */
+/* Usage text with the example command lines (-h), made from the option table. */
 const char *options_usage(void);
+/* The same into buf (cut to len); its length. */
+size_t options_help_text(char *buf, size_t len);
+/* The man page's OPTIONS section (roff), made from the option table, into buf (cut to len);
+ * its length. scripts/update-man.sh puts it into docs/sslcollector.8. */
+size_t options_man_text(char *buf, size_t len);
 
 #endif

@@ -1,7 +1,15 @@
-/* The text of sslcollector -h. Keep it in step with options.c and README.md. */
+/* The text of sslcollector -h: the usage lines and examples, then every row of the option
+ * table (options_table.c) under its section, wrapped. */
 #include "options.h"
+#include "options_table.h"
 
-static const char usage_text[] =
+#include <stdio.h>
+#include <string.h>
+
+#define HELP_COLUMN 26 /* where the help texts start */
+#define WIDTH	    90 /* lines end before this column */
+
+static const char head[] =
     "Usage: sslcollector -I IFACE (-o IFACE | -w FILE | -t HOST[:PORT])... [options]\n"
     "       sslcollector -C (-o IFACE | -w FILE)... [-l ADDR[:PORT]] [options]\n"
     "\n"
@@ -12,95 +20,118 @@ static const char usage_text[] =
     "  sslcollector -I eth0 -t 10.0.0.5      host agent, tunnel to an aggregator\n"
     "  sslcollector -I eth0 -o mirror0       host agent, replay locally (on-premise)\n"
     "  sslcollector -I eth0 -w tls.pcap      host agent, to a pcap file\n"
-    "  sslcollector -C -o ids0               aggregator: agents' mirrors into ids0\n"
-    "\n"
-    "What to mirror (agent):\n"
-    "  -I, --interface IFACE   TLS connections whose local address belongs to IFACE in this\n"
-    "                          network namespace; 'any' for every local address\n"
-    "  -p, --pid PID           only these processes (repeatable)\n"
-    "      --lib PATH          also probe this library or static executable (repeatable)\n"
-    "      --list              print the processes using TLS, whether they are mirrored,\n"
-    "                          and what running agents keep out of their mirror\n"
-    "      --print             print one line per captured event (-v: with the first bytes)\n"
-    "      --dump-dir DIR      write each connection's plaintext into DIR, one file per\n"
-    "                          direction (debugging; mode 0700, it holds secrets)\n"
-    "\n"
-    "Where to send it:\n"
-    "  -o, --output IFACE      send the frames on IFACE (e.g. one end of a veth pair);\n"
-    "                          refused if IFACE has IP addresses (the frames hold plaintext\n"
-    "                          secrets and would leave on a real network)\n"
-    "      --force-output      -o even onto an interface that has addresses\n"
-    "  -w, --write FILE        write a pcap file (mode 0600: it holds plaintext secrets);\n"
-    "                          '-' for standard output (e.g. -w - | tshark -r -)\n"
-    "      --rotate-size SIZE  -w: a new file before FILE would grow past SIZE (e.g. 100M);\n"
-    "                          the complete one is renamed FILE's name + .YYYYmmddTHHMMSSZ\n"
-    "                          (its start, UTC) before the extension\n"
-    "      --rotate-time TIME  -w: a new file at every multiple of TIME (e.g. 1h: on the\n"
-    "                          hour, UTC), if FILE holds frames\n"
-    "      --rotate-keep N     -w: keep the N newest complete files, remove older ones\n"
-    "      --rotate-keep-size SIZE  -w: remove the oldest complete files while they add\n"
-    "                          up to more than SIZE (e.g. 50G)\n"
-    "  -t, --tunnel HOST[:PORT]  send through a mutually authenticated TLS tunnel to a\n"
-    "                          collector (default port 57012)\n"
-    "\n"
-    "Collector:\n"
-    "  -C, --collector         receive agents' tunnels and inject them into -o / -w\n"
-    "  -l, --listen ADDR[:PORT]  listening address (default every address, port 57012)\n"
-    "      --vlan-per-agent    tag each agent's frames with a VLAN id of its own\n"
-    "      --max-agents N      refuse agents beyond N connected (default 1024; fewer if the\n"
-    "                          open-file limit cannot be raised to fit, said at start)\n"
-    "      --max-handshakes N  TLS handshakes in progress at once; a new one closes the\n"
-    "                          oldest (default 256; 2 s deadline while half are in use)\n"
-    "      --max-handshakes-per-source N  of those, from one address or IPv6 /64\n"
-    "                          (default 16)\n"
-    "      --handshake-timeout SEC  drop peers that do not finish TLS in time (default 10)\n"
-    "      --agent-idle-timeout SEC  close agent sessions that send nothing this long\n"
-    "                          (default 60, 0: never; agents send a keepalive every 15 s)\n"
-    "      --max-sessions-per-agent N  live sessions of one certificate subject; a new one\n"
-    "                          closes the oldest (default 4)\n"
-    "      --crl FILE          refuse agents whose certificate is revoked (PEM CRL from\n"
-    "                          --ca, e.g. scripts/make-certs.sh --revoke NAME); SIGHUP\n"
-    "                          reads it again and closes the sessions it revokes\n"
-    "      --allow FILE        accept only these agents: one certificate subject\n"
-    "                          (CN=web-1) or sha256:FINGERPRINT per line; SIGHUP rereads\n"
-    "      --tcp-only          inject only IPv4/IPv6 TCP frames (no ARP, router adverts...)\n"
-    "      --user NAME         user to run as after opening sockets (default " SSLC_USER ",\n"
-    "                          made by scripts/install-deps.sh)\n"
-    "\n"
-    "Tunnel certificates (both roles; make them with scripts/make-certs.sh):\n"
-    "      --ca FILE           CA that signed the peer (default " SSLC_CERT_DIR "/ca.crt)\n"
-    "      --cert FILE         our certificate (default " SSLC_CERT_DIR "/agent.crt,\n"
-    "                          collector: " SSLC_CERT_DIR "/collector.crt)\n"
-    "      --key FILE          our private key (default agent.key / collector.key there)\n"
-    "\n"
-    "Tuning:\n"
-    "      --mtu BYTES         IP MTU of the forged packets (default: -o's MTU, else with -t\n"
-    "                          65535, cut by the collector to its -o's MTU, else 1500);\n"
-    "                          collector: cut what -o injects to at most this MTU\n"
-    "      --vlan ID           add an 802.1Q tag with this VLAN id (1-4094)\n"
-    "      --queue-size BYTES  tunnel send queue; frames beyond it are dropped and counted\n"
-    "                          (default 64M)\n"
-    "      --ring-size BYTES   BPF ring buffer (power of two, default 16M)\n"
-    "      --max-call-size BYTES  capture at most this much of one SSL call; the rest is\n"
-    "                          reported as a gap (default 16M)\n"
-    "      --idle-timeout SEC  close mirrored connections idle this long (default 300)\n"
-    "      --syscall-hook      find each SSL call's socket with a hook on every system\n"
-    "                          call (slower; the default on kernels before 6.3)\n"
-    "\n"
-    "Reporting:\n"
-    "      --stats-file FILE   write Prometheus metrics to FILE (node_exporter textfile)\n"
-    "      --stats-interval SEC  how often (default 5)\n"
-    "  -v, --verbose           more logging (-vv: debug, with libbpf's messages)\n"
-    "  -q, --quiet             warnings and errors only\n"
-    "      --syslog            log to syslog instead of stderr\n"
-    "  -h, --help              this text\n"
-    "  -V, --version           the version\n"
+    "  sslcollector -C -o ids0               aggregator: agents' mirrors into ids0\n";
+
+static const char tail[] =
     "\n"
     "Signals: SIGINT, SIGTERM stop; SIGHUP starts the -w file again once it was moved away\n"
     "(log rotation), and the collector reads --crl and --allow again.\n"
-    "Exit status: 0 success, 1 runtime failure, 2 bad arguments.\n";
+    "Exit status: 0 success, 1 runtime failure, 2 bad arguments.\n"
+    "The manual: man sslcollector (docs/sslcollector.8 in the source tree).\n";
+
+struct text {
+	char *buf;
+	size_t len, used;
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+	if (t->used + n + 1 > t->len)
+		n = t->used + 1 < t->len ? t->len - t->used - 1 : 0;
+	memcpy(t->buf + t->used, s, n);
+	t->used += n;
+	t->buf[t->used] = '\0';
+}
+
+static void puts_(struct text *t, const char *s)
+{
+	put(t, s, strlen(s));
+}
+
+static void spaces(struct text *t, size_t n)
+{
+	while (n--)
+		put(t, " ", 1);
+}
+
+/* words of s from column col, wrapped to WIDTH at HELP_COLUMN */
+static void wrapped(struct text *t, const char *s, size_t col)
+{
+	while (*s) {
+		const char *w = s;
+		size_t n;
+
+		while (*w == ' ')
+			w++;
+		n = strcspn(w, " ");
+		if (!n)
+			break;
+		if (col > HELP_COLUMN && col + 1 + n >= WIDTH) {
+			put(t, "\n", 1);
+			spaces(t, HELP_COLUMN);
+			col = HELP_COLUMN;
+		} else if (col > HELP_COLUMN) {
+			put(t, " ", 1);
+			col++;
+		}
+		put(t, w, n);
+		col += n;
+		s = w + n;
+	}
+	put(t, "\n", 1);
+}
+
+size_t options_help_text(char *buf, size_t len)
+{
+	struct text t = {buf, len, 0};
+	const char *section = NULL;
+
+	if (len)
+		buf[0] = '\0';
+	puts_(&t, head);
+	for (size_t i = 0; i < option_rows_n; i++) {
+		const struct option_row *r = &option_rows[i];
+		char names[96];
+		int n;
+
+		if (!section || strcmp(section, r->section)) {
+			section = r->section;
+			puts_(&t, "\n");
+			puts_(&t, section);
+			puts_(&t, ":\n");
+		}
+		if (r->short_name)
+			n = snprintf(names, sizeof(names), "  -%c, --%s%s%s", r->short_name,
+				     r->long_name, r->arg ? " " : "", r->arg ? r->arg : "");
+		else
+			n = snprintf(names, sizeof(names), "      --%s%s%s", r->long_name,
+				     r->arg ? " " : "", r->arg ? r->arg : "");
+		puts_(&t, names);
+		if ((size_t)n + 2 <= HELP_COLUMN) {
+			spaces(&t, HELP_COLUMN - (size_t)n);
+			n = HELP_COLUMN;
+		} else {
+			spaces(&t, 2);
+			n += 2;
+		}
+		/* the first word goes on the line, whatever its length */
+		size_t col = (size_t)n;
+		const char *h = r->help;
+		size_t first = strcspn(h, " ");
+
+		put(&t, h, first);
+		col += first;
+		wrapped(&t, h + first, col);
+	}
+	puts_(&t, tail);
+	return t.used;
+}
 
 const char *options_usage(void)
 {
-	return usage_text;
+	static char text[16384];
+
+	if (!text[0])
+		options_help_text(text, sizeof(text));
+	return text;
 }

@@ -1,5 +1,5 @@
 /* The collector (sslcollector -C): receives the agents' TLS tunnels of PCAP-over-IP, validates
- * every record and injects the frames into -o IFACE and/or -w FILE (DESIGN.md, "tunnel/ and
+ * every record and injects the frames into -o IFACE and/or -w FILE (docs/design.md, "tunnel/ and
  * collector/"). */
 #ifndef SSLC_COLLECTOR_H
 #define SSLC_COLLECTOR_H

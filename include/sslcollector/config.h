@@ -76,7 +76,6 @@ struct sslc_options {
 	const char *crl_path;	       /* collector --crl */
 	const char *allow_path;	       /* collector --allow */
 	bool tcp_only;		       /* collector --tcp-only */
-	const char *collector_opt;     /* the first collector-only option given */
 	/* storage for the default certificate paths ($SSLCOLLECTOR_CERT_DIR or SSLC_CERT_DIR) */
 	char default_ca[512], default_cert[512], default_key[512];
 };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* tunnel: the mutually authenticated TLS stream of PCAP-over-IP records from agents to the
- * collector (DESIGN.md, "tunnel/ and collector/"). A library: never prints, never exits;
+ * collector (docs/design.md, "tunnel/ and collector/"). A library: never prints, never exits;
  * functions return 0 or a negative errno and fill a caller's error buffer with what failed,
  * with what input, and what to do (OpenSSL's reason included). The agent side runs one
  * background thread that reports through the log callback of its configuration. */

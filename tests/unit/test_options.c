@@ -1,4 +1,4 @@
-/* Option parsing: every example command line of DESIGN.md parses, and bad input gets exit
+/* Option parsing: every example command line of docs/design.md parses, and bad input gets exit
  * code 2 with a one-line message naming the offending argument. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "options_table.h"
 
 static char tmpdir[] = "/tmp/sslc-options-XXXXXX";
 
@@ -190,6 +191,10 @@ static void test_more_valid_lines(void **state)
 	assert_int_equal(o.rotate_keep, 24);
 	expect_ok("sslcollector -C -w all.pcap --rotate-time 1h --rotate-keep-size 50G", &o);
 	assert_int_equal(o.rotate_keep_bytes, 50ULL << 30);
+	/* the sizes the messages name as limits parse (1T, 1P) */
+	expect_ok("sslcollector -C -w all.pcap --rotate-size 1T --rotate-keep-size 1PiB", &o);
+	assert_int_equal(o.rotate_bytes, 1ULL << 40);
+	assert_int_equal(o.rotate_keep_bytes, 1ULL << 50);
 	expect_ok("sslcollector -C -w all.pcap --rotate-time 90", &o);
 	assert_int_equal(o.rotate_interval_s, 90);
 	assert_int_equal(o.rotate_bytes, 0);
@@ -334,6 +339,100 @@ static void test_certificate_directory_is_not_a_file(void **state)
 	assert_non_null(strstr(err, "is a directory"));
 }
 
+/* The option table drives everything: every row is in -h with its names, getopt knows it
+ * (given alone it is either accepted or refused for a reason other than "unknown"), and the
+ * defaults that -h states are the parser's. */
+static void test_table_help_and_getopt(void **state)
+{
+	const char *help = options_usage();
+
+	(void)state;
+	for (size_t i = 0; i < option_rows_n; i++) {
+		const struct option_row *r = &option_rows[i];
+		char name[80], line[200];
+		struct sslc_options o;
+		char err[512];
+
+		snprintf(name, sizeof(name), "--%s%s%s", r->long_name, r->arg ? " " : "",
+			 r->arg ? r->arg : "");
+		if (!strstr(help, name))
+			fail_msg("-h does not show %s", name);
+		if (r->short_name) {
+			snprintf(name, sizeof(name), "-%c, --%s", r->short_name, r->long_name);
+			if (!strstr(help, name))
+				fail_msg("-h does not show %s", name);
+		}
+		snprintf(line, sizeof(line), "sslcollector --%s%s", r->long_name,
+			 r->arg ? " 1" : "");
+		if (parse_line(line, &o, err, sizeof(err)) && strstr(err, "unknown option"))
+			fail_msg("getopt does not know --%s: %s", r->long_name, err);
+	}
+}
+
+/* The table's help text of --opt says "default VALUE". */
+static void expect_default(const char *opt, unsigned long long value)
+{
+	char needle[80];
+
+	snprintf(needle, sizeof(needle), "default %llu", value);
+	for (size_t i = 0; i < option_rows_n; i++)
+		if (!strcmp(option_rows[i].long_name, opt)) {
+			if (!strstr(option_rows[i].help, needle))
+				fail_msg("the help of --%s does not say \"%s\"", opt, needle);
+			return;
+		}
+	fail_msg("no row for --%s", opt);
+}
+
+static void test_table_defaults(void **state)
+{
+	struct sslc_options o;
+
+	(void)state;
+	expect_ok("sslcollector -C -o ids0", &o);
+	expect_default("max-agents", o.max_agents);
+	expect_default("max-handshakes", o.max_handshakes);
+	expect_default("max-handshakes-per-source", o.max_handshakes_per_source);
+	expect_default("handshake-timeout", o.handshake_timeout_s);
+	expect_default("agent-idle-timeout", o.agent_idle_timeout_s);
+	expect_default("max-sessions-per-agent", o.max_sessions_per_agent);
+	expect_default("stats-interval", o.stats_interval_s);
+	expect_ok("sslcollector -I eth0 -o mirror0", &o);
+	expect_default("idle-timeout", o.idle_timeout_s);
+	assert_int_equal(o.queue_bytes, 64ULL << 20); /* "default 64M" */
+	assert_non_null(strstr(options_usage(), "(default 64M)"));
+	assert_int_equal(o.ring_bytes, 16ULL << 20);
+	assert_non_null(strstr(options_usage(), "power of two, default 16M"));
+	assert_int_equal(o.max_call_bytes, 16ULL << 20);
+	assert_non_null(strstr(options_usage(), "as a gap (default 16M)"));
+}
+
+/* Every option is for its roles only, with the generic message unless the row has its own. */
+static void test_table_roles(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < option_rows_n; i++) {
+		const struct option_row *r = &option_rows[i];
+		char line[200], err[512], name[64];
+		struct sslc_options o;
+
+		if (r->roles == FOR_BOTH)
+			continue;
+		snprintf(line, sizeof(line), "%s --%s%s",
+			 r->roles == FOR_AGENT ? "sslcollector -C -o ids0"
+					       : "sslcollector -I eth0 -o mirror0",
+			 r->long_name, r->arg ? " 1" : "");
+		assert_int_equal(parse_line(line, &o, err, sizeof(err)), 2);
+		if (r->wrong_role) {
+			assert_string_equal(err, r->wrong_role);
+			continue;
+		}
+		option_row_name(r, name, sizeof(name));
+		if (strncmp(err, name, strlen(name)) || !strstr(err, "only for the"))
+			fail_msg("%s: \"%s\" for the other role", line, err);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +441,9 @@ int main(void)
 	    cmocka_unit_test(test_help_and_version),
 	    cmocka_unit_test(test_bad_arguments),
 	    cmocka_unit_test(test_certificate_directory_is_not_a_file),
+	    cmocka_unit_test(test_table_help_and_getopt),
+	    cmocka_unit_test(test_table_defaults),
+	    cmocka_unit_test(test_table_roles),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

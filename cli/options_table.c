@@ -1,0 +1,205 @@
+/* The option table (options_table.h). Help texts are plain sentences: -h wraps them, the man
+ * page sets them; defaults are said in them and must match cli/options.c's defaults (the unit
+ * test test_options checks those of the numbers). */
+#include "options_table.h"
+
+#include "sslcollector/config.h"
+
+#include <stdio.h>
+
+#define S_WHAT	 "What to mirror (agent)"
+#define S_WHERE	 "Where to send it"
+#define S_COLL	 "Collector"
+#define S_CERTS	 "Tunnel certificates (both roles; make them with scripts/make-certs.sh)"
+#define S_TUNING "Tuning"
+#define S_REPORT "Reporting"
+
+const struct option_row option_rows[] = {
+    {'I', 'I', "interface", "IFACE", FOR_AGENT, S_WHAT,
+     "TLS connections whose local address belongs to IFACE in this network namespace; 'any' "
+     "for every local address",
+     NULL, "-I: not used by the collector (-C); the agents choose what to mirror"},
+    {'p', 'p', "pid", "PID", FOR_AGENT, S_WHAT, "only these processes (repeatable)",
+     "At most 64. The probes still fire in other processes (they are attached to the library "
+     "file), and their calls are dropped in the kernel.",
+     NULL},
+    {OPT_LIB, 0, "lib", "PATH", FOR_AGENT, S_WHAT,
+     "also probe this library or static executable (repeatable)",
+     "At most 32. The system's libssl and those that running processes map are found without "
+     "it.",
+     NULL},
+    {OPT_LIST, 0, "list", NULL, FOR_AGENT, S_WHAT,
+     "print the processes using TLS, whether they are mirrored, and what running agents keep "
+     "out of their mirror, then exit",
+     "What running agents keep out: their tunnel's connection and connections cut as loops "
+     "(read from /run/sslcollector). Not with -o, -w, -t, --print or --dump-dir.",
+     NULL},
+    {OPT_PRINT, 0, "print", NULL, FOR_AGENT, S_WHAT,
+     "print one line per captured event (-v: with the first bytes)", NULL, NULL},
+    {OPT_DUMP_DIR, 0, "dump-dir", "DIR", FOR_AGENT, S_WHAT,
+     "write each connection's plaintext into DIR, one file per direction (debugging; mode "
+     "0700, it holds secrets)",
+     "DIR is created mode 0700, or must be a directory of the agent's user that no one else may "
+     "write to, holding no conn-* files of an earlier run; a symbolic link is refused.",
+     NULL},
+
+    {'o', 'o', "output", "IFACE", FOR_BOTH, S_WHERE,
+     "send the frames on IFACE (e.g. one end of a veth pair); refused if IFACE has IP "
+     "addresses (the frames hold plaintext secrets and would leave on a real network)",
+     "AF_PACKET, in batches. With 'ethtool -K IFACE tx off' the kernel cuts runs of data "
+     "frames itself (less CPU). An address is an IPv4 or a non-link-local IPv6 one. Also "
+     "refused when IFACE is the interface of -I.",
+     NULL},
+    {OPT_FORCE_OUTPUT, 0, "force-output", NULL, FOR_BOTH, S_WHERE,
+     "-o even onto an interface that has addresses", NULL, NULL},
+    {'w', 'w', "write", "FILE", FOR_BOTH, S_WHERE,
+     "write a pcap file (mode 0600: it holds plaintext secrets); '-' for standard output (e.g. "
+     "-w - | tshark -r -)",
+     "Created new, or an existing name reused only when it is a regular file of the program's "
+     "user with no other link (an earlier run's), a FIFO of that user, or a device such as "
+     "/dev/null; a symbolic link or another user's file is refused. Flushed every 200 ms. When "
+     "a write fails (disk full) the file is cut back to its last complete frame and the frames "
+     "lost count as dropped. SIGHUP after moving it away starts a new one.",
+     NULL},
+    {OPT_ROTATE_SIZE, 0, "rotate-size", "SIZE", FOR_BOTH, S_WHERE,
+     "-w: a new file before FILE would grow past SIZE (e.g. 100M); the complete one is renamed "
+     "FILE's name + .YYYYmmddTHHMMSSZ (its start, UTC) before the extension",
+     "From 64K to 1T. A name already taken gets -1, -2... after the stamp.", NULL},
+    {OPT_ROTATE_TIME, 0, "rotate-time", "TIME", FOR_BOTH, S_WHERE,
+     "-w: a new file at every multiple of TIME (e.g. 1h: on the hour, UTC), if FILE holds "
+     "frames",
+     "From 1s to 30d: seconds, or a number with s, m, h or d.", NULL},
+    {OPT_ROTATE_KEEP, 0, "rotate-keep", "N", FOR_BOTH, S_WHERE,
+     "-w: keep the N newest complete files, remove older ones",
+     "Only files of this program's naming, regular, owned by its user and not dated in the "
+     "future count and are removed; others in the directory are left alone.",
+     NULL},
+    {OPT_ROTATE_KEEP_SIZE, 0, "rotate-keep-size", "SIZE", FOR_BOTH, S_WHERE,
+     "-w: remove the oldest complete files while they add up to more than SIZE (e.g. 50G)",
+     "At least --rotate-size.", NULL},
+    {'t', 't', "tunnel", "HOST[:PORT]", FOR_AGENT, S_WHERE,
+     "send through a mutually authenticated TLS tunnel to a collector (default port 57012)",
+     "TLS 1.3, client certificate required. Frames wait in --queue-size while the collector is "
+     "away; the agent reconnects with backoff and sends a keepalive every 15 s when idle.",
+     "-t: the collector (-C) receives tunnels, it does not open one; use -l to set its "
+     "address"},
+
+    {'C', 'C', "collector", NULL, FOR_BOTH, S_COLL,
+     "receive agents' tunnels and inject them into -o / -w", NULL, NULL},
+    {'l', 'l', "listen", "ADDR[:PORT]", FOR_COLLECTOR, S_COLL,
+     "listening address (default every address, port 57012)",
+     "ADDR, ADDR:PORT, [V6]:PORT or :PORT.", NULL},
+    {OPT_VLAN_PER_AGENT, 0, "vlan-per-agent", NULL, FOR_COLLECTOR, S_COLL,
+     "tag each agent's frames with a VLAN id of its own",
+     "The ids are chosen stably from the certificate subject and logged, and are in the "
+     "metrics (agent_vlan).",
+     NULL},
+    {OPT_MAX_AGENTS, 0, "max-agents", "N", FOR_COLLECTOR, S_COLL,
+     "refuse agents beyond N connected (default 1024; fewer if the open-file limit cannot be "
+     "raised to fit, said at start)",
+     NULL, NULL},
+    {OPT_MAX_HANDSHAKES, 0, "max-handshakes", "N", FOR_COLLECTOR, S_COLL,
+     "TLS handshakes in progress at once; a new one closes the oldest (default 256; 2 s "
+     "deadline while half are in use)",
+     NULL, NULL},
+    {OPT_MAX_HANDSHAKES_PER_SOURCE, 0, "max-handshakes-per-source", "N", FOR_COLLECTOR, S_COLL,
+     "of those, from one address or IPv6 /64 (default 16)", NULL, NULL},
+    {OPT_HANDSHAKE_TIMEOUT, 0, "handshake-timeout", "SEC", FOR_COLLECTOR, S_COLL,
+     "drop peers that do not finish TLS in time (default 10)", NULL, NULL},
+    {OPT_AGENT_IDLE_TIMEOUT, 0, "agent-idle-timeout", "SEC", FOR_COLLECTOR, S_COLL,
+     "close agent sessions that send nothing this long (default 60, 0: never; agents send a "
+     "keepalive every 15 s)",
+     "0, or from 20 to 86400 seconds. Agents older than this version send no keepalive: give "
+     "0 while they remain.",
+     NULL},
+    {OPT_MAX_SESSIONS_PER_AGENT, 0, "max-sessions-per-agent", "N", FOR_COLLECTOR, S_COLL,
+     "live sessions of one certificate subject; a new one closes the oldest (default 4)",
+     "A subject live with two different certificates is logged and counted "
+     "(certificate_conflicts_total).",
+     NULL},
+    {OPT_CRL, 0, "crl", "FILE", FOR_COLLECTOR, S_COLL,
+     "refuse agents whose certificate is revoked (PEM CRL from --ca, e.g. "
+     "scripts/make-certs.sh --revoke NAME); SIGHUP reads it again and closes the sessions it "
+     "revokes",
+     "CRLs inside --ca count too.", NULL},
+    {OPT_ALLOW, 0, "allow", "FILE", FOR_COLLECTOR, S_COLL,
+     "accept only these agents: one certificate subject (CN=web-1) or sha256:FINGERPRINT per "
+     "line; SIGHUP rereads",
+     "The subject as the log shows it; # starts a comment. SIGHUP also closes the live sessions "
+     "of agents no longer listed.",
+     NULL},
+    {OPT_TCP_ONLY, 0, "tcp-only", NULL, FOR_COLLECTOR, S_COLL,
+     "inject only IPv4/IPv6 TCP frames (no ARP, router adverts...)",
+     "So that a compromised agent cannot put other frames on the IDS segment; the others are "
+     "counted (frames_not_tcp_total).",
+     NULL},
+    {OPT_USER, 0, "user", "NAME", FOR_COLLECTOR, S_COLL,
+     "user to run as after opening sockets (default " SSLC_USER
+     ", made by scripts/install-deps.sh)",
+     "An empty NAME keeps root (not advised).", NULL},
+
+    {OPT_CA, 0, "ca", "FILE", FOR_BOTH, S_CERTS,
+     "CA that signed the peer (default " SSLC_CERT_DIR "/ca.crt)",
+     "The directory is $SSLCOLLECTOR_CERT_DIR when set. Only with -t or -C.", NULL},
+    {OPT_CERT, 0, "cert", "FILE", FOR_BOTH, S_CERTS,
+     "our certificate (default " SSLC_CERT_DIR "/agent.crt, collector: " SSLC_CERT_DIR
+     "/collector.crt)",
+     NULL, NULL},
+    {OPT_KEY, 0, "key", "FILE", FOR_BOTH, S_CERTS,
+     "our private key (default agent.key / collector.key there)", NULL, NULL},
+
+    {OPT_MTU, 0, "mtu", "BYTES", FOR_BOTH, S_TUNING,
+     "IP MTU of the forged packets (default: -o's MTU, else with -t 65535, cut by the collector "
+     "to its -o's MTU, else 1500); collector: cut what -o injects to at most this MTU",
+     "From 576 to 65535.", NULL},
+    {OPT_VLAN, 0, "vlan", "ID", FOR_BOTH, S_TUNING, "add an 802.1Q tag with this VLAN id (1-4094)",
+     NULL, NULL},
+    {OPT_QUEUE_SIZE, 0, "queue-size", "BYTES", FOR_AGENT, S_TUNING,
+     "tunnel send queue; frames beyond it are dropped and counted (default 64M)",
+     "From 64K to 16G; only with -t.", NULL},
+    {OPT_RING_SIZE, 0, "ring-size", "BYTES", FOR_AGENT, S_TUNING,
+     "BPF ring buffer (power of two, default 16M)", "From 64K to 1G.", NULL},
+    {OPT_MAX_CALL_SIZE, 0, "max-call-size", "BYTES", FOR_AGENT, S_TUNING,
+     "capture at most this much of one SSL call; the rest is reported as a gap (default 16M)", NULL,
+     NULL},
+    {OPT_IDLE_TIMEOUT, 0, "idle-timeout", "SEC", FOR_AGENT, S_TUNING,
+     "close mirrored connections idle this long (default 300)", NULL, NULL},
+    {OPT_SYSCALL_HOOK, 0, "syscall-hook", NULL, FOR_AGENT, S_TUNING,
+     "find each SSL call's socket with a hook on every system call (slower; the default on "
+     "kernels before 6.3)",
+     NULL, NULL},
+
+    {OPT_STATS_FILE, 0, "stats-file", "FILE", FOR_BOTH, S_REPORT,
+     "write Prometheus metrics to FILE (node_exporter textfile)",
+     "Replaced whole every --stats-interval (a temporary file renamed over it). The metrics "
+     "are listed in docs/metrics.md.",
+     NULL},
+    {OPT_STATS_INTERVAL, 0, "stats-interval", "SEC", FOR_BOTH, S_REPORT, "how often (default 5)",
+     "From 1 to 3600.", NULL},
+    {'v', 'v', "verbose", NULL, FOR_BOTH, S_REPORT,
+     "more logging (-vv: debug, with libbpf's messages)", NULL, NULL},
+    {'q', 'q', "quiet", NULL, FOR_BOTH, S_REPORT, "warnings and errors only", NULL, NULL},
+    {OPT_SYSLOG, 0, "syslog", NULL, FOR_BOTH, S_REPORT, "log to syslog instead of stderr", NULL,
+     NULL},
+    {'h', 'h', "help", NULL, FOR_BOTH, S_REPORT, "this text", NULL, NULL},
+    {'V', 'V', "version", NULL, FOR_BOTH, S_REPORT, "the version", NULL, NULL},
+};
+
+const size_t option_rows_n = sizeof(option_rows) / sizeof(option_rows[0]);
+
+const struct option_row *option_row_by_id(int id)
+{
+	for (size_t i = 0; i < option_rows_n; i++)
+		if (option_rows[i].id == id)
+			return &option_rows[i];
+	return NULL;
+}
+
+const char *option_row_name(const struct option_row *r, char *buf, size_t len)
+{
+	if (r->short_name)
+		snprintf(buf, len, "-%c", r->short_name);
+	else
+		snprintf(buf, len, "--%s", r->long_name);
+	return buf;
+}
