@@ -341,12 +341,7 @@ bool capture_file_attached(const struct capture *c, dev_t dev, ino_t ino)
 
 void capture_note_library(struct capture *c, dev_t dev, ino_t ino)
 {
-	/* the kernel's device encoding: MKDEV(major, minor) = major << 20 | minor */
-	struct {
-		uint32_t dev;
-		uint32_t pad;
-		uint64_t ino;
-	} key = {(uint32_t)(major(dev) << 20 | minor(dev)), 0, (uint64_t)ino};
+	struct sslc_lib_key key = {(uint32_t)(major(dev) << 20 | minor(dev)), 0, (uint64_t)ino};
 	uint8_t one = 1;
 
 	bpf_map__update_elem(c->skel->maps.known_libs, &key, sizeof(key), &one, sizeof(one),

@@ -132,16 +132,10 @@ struct {
 } pid_filter SEC(".maps");
 
 /* libssl files (kernel device, inode) the agent knows: mapping them again is not news. */
-struct lib_key {
-	__u32 dev;
-	__u32 pad;
-	__u64 ino;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct lib_key);
+	__type(key, struct sslc_lib_key);
 	__type(value, __u8);
 } known_libs SEC(".maps");
 

@@ -106,6 +106,15 @@ struct sslc_conn_key {
 	__u32 netns;
 };
 
+/* Key of the `known_libs` map: a TLS library file the agent knows (probed or seen), so that
+ * mapping it again is not news. dev in the kernel's encoding, MKDEV(major, minor) =
+ * major << 20 | minor, as struct file's inode holds it. */
+struct sslc_lib_key {
+	__u32 dev;
+	__u32 pad;
+	__u64 ino;
+};
+
 /* Largest data[] of one DATA record; larger calls are split into several records. */
 #define SSLC_CHUNK_MAX (64 * 1024)
 
@@ -194,6 +203,7 @@ _Static_assert(sizeof(struct sslc_conn) == 48, "struct sslc_conn layout changed"
 _Static_assert(sizeof(struct sslc_event) == 128, "struct sslc_event layout changed");
 _Static_assert(__builtin_offsetof(struct sslc_event, data) == 128, "data[] must follow header");
 _Static_assert(sizeof(struct sslc_addr_key) == 20, "struct sslc_addr_key layout changed");
+_Static_assert(sizeof(struct sslc_lib_key) == 16, "struct sslc_lib_key layout changed");
 _Static_assert(sizeof(struct sslc_tls_stream) == 24, "struct sslc_tls_stream layout changed");
 _Static_assert(sizeof(struct sslc_tls_count) == 24, "struct sslc_tls_count layout changed");
 _Static_assert(sizeof(struct sslc_inflight) == 168, "struct sslc_inflight layout changed");

@@ -29,6 +29,15 @@ static void test_event_offsets(void **state)
 	assert_int_equal(sizeof(struct sslc_event), 128);
 }
 
+/* known_libs' key: written by agent/capture.c, read by bpf/capture.bpf.c's check_new_library */
+static void test_lib_key_offsets(void **state)
+{
+	(void)state;
+	assert_int_equal(offsetof(struct sslc_lib_key, dev), 0);
+	assert_int_equal(offsetof(struct sslc_lib_key, ino), 8);
+	assert_int_equal(sizeof(struct sslc_lib_key), 16);
+}
+
 static void test_conn_offsets(void **state)
 {
 	(void)state;
@@ -49,6 +58,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_event_offsets),
 	    cmocka_unit_test(test_conn_offsets),
+	    cmocka_unit_test(test_lib_key_offsets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

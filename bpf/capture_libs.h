@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Part of capture.bpf.c: library mapping: a process maps a TLS library the agent does
+ * not know yet (known_libs), so the agent probes it before its first call */
+#ifndef SSLC_CAPTURE_LIBS_H
+#define SSLC_CAPTURE_LIBS_H
+
+#define PROT_EXEC 0x4
+
+/* A process maps a libssl it may be the first to use (a container's copy, a dlopen()ed
+ * wheel): tell the agent at once, so it probes the file before the first SSL call. */
+static __always_inline void check_new_library(struct file *file)
+{
+	char name[8] = {};
+	struct sslc_lib_key key = {};
+	struct sslc_event *e;
+	__u8 one = 1;
+
+	/* processes of other network namespaces are not mirrored: their libraries are not probed
+	 * (see agent/discovery.h) */
+	if (cfg_netns) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		if (BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) != cfg_netns)
+			return;
+	}
+	bpf_probe_read_kernel_str(name, sizeof(name),
+				  BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' ||
+	    name[4] != 's' || name[5] != 'l')
+		return;
+	key.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(file, f_inode, i_ino);
+	if (bpf_map_lookup_elem(&known_libs, &key))
+		return;
+	bpf_map_update_elem(&known_libs, &key, &one, BPF_ANY);
+	e = reserve_small();
+	if (!e)
+		return; /* the periodic rescan finds it */
+	fill_header(e, SSLC_EVENT_LIBRARY, 0, &(struct sslc_conn){});
+	e->off = key.dev;
+	e->len = key.ino;
+	bpf_ringbuf_submit(e, wake_flags());
+	count(SSLC_CNT_NEW_LIBRARIES, 1);
+}
+
+/* An executable mapping of a file by mmap(2): its arguments from the task's saved user
+ * registers (the same values the syscall hook reads). */
+static __always_inline void check_mmap(struct pt_regs *regs)
+{
+	if (!(PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC))
+		return;
+	struct file *file = fd_to_file((int)PT_REGS_PARM5_CORE_SYSCALL(regs));
+	if (file)
+		check_new_library(file);
+}
+
+#endif
