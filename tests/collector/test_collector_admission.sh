@@ -28,17 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT
 log() { echo "[collector-admission] $*"; }
-metric() { awk -v n="$1" '$1 == n { print $2 }' "$tmp/st/c.prom"; }
-# NAME VALUE: wait up to 5 s for a counter of the stats file to reach VALUE
-await_metric() {
-	local v
-	for _ in $(seq 50); do
-		v=$(metric "$1")
-		((${v:-0} >= $2)) && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=../e2e/lib/prom.sh
+source "$(dirname "$0")/../e2e/lib/prom.sh"
+metric() { prom_value "$tmp/st/c.prom" "$1"; }
+await_metric() { prom_await "$tmp/st/c.prom" "$1" "$2"; } # NAME MIN: within 5 s
 # FILE PATTERN: wait up to 5 s for a line of a peer's output
 await_line() {
 	for _ in $(seq 50); do
@@ -117,7 +110,7 @@ hard=$(awk '/Max open files/ { print $5 }' "/proc/$cpid/limits")
 as_collector prlimit --pid "$cpid" --nofile=48: || fail "could not lower the collector's open-file limit"
 ip netns exec "$ns" bash -c "ulimit -n 4096; exec '$PEER' --connect 127.0.0.1:5714 --bind 127.0.0.2 --seconds 5 hold 300" >"$tmp/hold.out" 2>&1 &
 holdpid=$!
-sleep 1.5
+await_metric sslcollector_collector_accept_pauses_total 1 || fail "accepting never paused"
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{ print $14 + $15 }' "/proc/$cpid/stat"; }
 c0=$(cpu)
@@ -139,7 +132,7 @@ log "silent session: $(cat "$tmp/idle.out") (--agent-idle-timeout 20)"
 # the agent's session must live past the timeout plus a tick
 while ((SECONDS - t0 < 23)); do sleep 0.5; done
 kill -0 "$apid" || fail "the real agent exited: $(tail -5 "$tmp/a.log")"
-conns=$(awk '$1 == "sslcollector_tunnel_connections_total" { print $2 }' "$tmp/st/a.prom")
+conns=$(prom_value "$tmp/st/a.prom" sslcollector_tunnel_connections_total)
 [[ $conns == 1 ]] || fail "the real, idle agent reconnected ($conns sessions): its keepalive did not keep it"
 idle=$(metric 'sslcollector_collector_disconnections_total{reason="idle"}')
 log "real agent kept its one session for $((SECONDS - t0)) s; idle disconnections: $idle"

@@ -24,7 +24,9 @@ fail() { echo "[collector-load] FAIL: $*" >&2; echo "--- collector log:" >&2; ta
 cleanup() { pkill -f -- "-l 127.0.0.1:5713" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 log() { echo "[collector-load] $*"; }
-metric() { awk -v n="$1" '$1 == n { print $2 }' "$tmp/st/c.prom"; }
+# shellcheck source=../e2e/lib/prom.sh
+source "$(dirname "$0")/../e2e/lib/prom.sh"
+metric() { prom_value "$tmp/st/c.prom" "$1"; }
 
 pki=$tmp/pki
 "$MKCERTS" -d "$pki" -c 127.0.0.1 -a good -a flood -a victim -a victim2 >/dev/null
@@ -56,10 +58,11 @@ out=$(ip netns exec "$ns" "$PEER" --connect 127.0.0.1:5713 --ca "$pki/ca.crt" \
 log "certificate without clientAuth: $out"
 peer victim --seconds 30 idle >"$tmp/victim.out" &
 victimpid=$!
-sleep 1
+prom_await "$tmp/st/c.prom" sslcollector_collector_agents_connected 1 || fail "the victim's session did not come up"
 "$MKCERTS" -d "$pki" --revoke victim >/dev/null
 kill -HUP "$cpid"
-sleep 1
+for _ in $(seq 50); do grep -q "SIGHUP: " "$tmp/c.log" && break; sleep 0.1; done
+grep -q "SIGHUP: " "$tmp/c.log" || fail "SIGHUP did not reread --crl"
 out=$(peer victim connect) && fail "a revoked certificate was accepted after SIGHUP"
 [[ $out == *revoked* ]] || fail "revoked agent refused for another reason: $out"
 log "revoked agent: $out"
@@ -69,7 +72,9 @@ grep -q "^closed" "$tmp/victim.out" || fail "the revoked agent's live session st
 # --- unauthenticated sockets ----------------------------------------------------------------
 ip netns exec "$ns" bash -c "ulimit -n 8192; exec '$PEER' --connect 127.0.0.1:5713 --bind 127.0.0.2 --seconds 10 hold 2000" >"$tmp/hold.out" 2>&1 &
 holdpid=$!
-sleep 3
+# the hold fills every handshake slot
+prom_await "$tmp/st/c.prom" sslcollector_collector_handshakes_in_progress 200 10 ||
+	fail "the holder did not fill the handshake slots"
 for i in 1 2 3 4 5; do
 	out=$(peer good connect) || fail "valid agent refused during the hold: $out"
 	ms=${out#accepted }
@@ -93,7 +98,7 @@ for flood in tiny keyupdate; do
 	# niced: a flooder is another host, its CPU is not the collector's or the probes'
 	NICE=19 peer flood --seconds 7 "$flood" >"$tmp/$flood.out" &
 	fpid=$!
-	sleep 1
+	sleep 1 # the flood in full swing before the probes start
 	peer victim2 --seconds 4 probe m1 300 65000 >"$tmp/bulk-$flood.out" &
 	bpid=$!
 	res=$(peer good --seconds 4 probe m1 200 1000)
@@ -116,7 +121,7 @@ for flood in tiny keyupdate; do
 	awk -v m="$p99" 'BEGIN { exit !(m < 100) }' || fail "$flood flood: p99 latency $p99 ms"
 done
 
-kuf=$(awk '$1 == "sslcollector_collector_disconnections_total{reason=\"key_update_flood\"}" { print $2 }' "$tmp/st/c.prom")
+kuf=$(prom_value "$tmp/st/c.prom" sslcollector_collector_disconnections_total 'reason="key_update_flood"')
 ((kuf >= 1)) || fail "the KeyUpdate flood was not dropped (key_update_flood disconnections: $kuf)"
 log "KeyUpdate floods dropped: $kuf"
 

@@ -36,9 +36,7 @@ PAGE="A small page for the sslcollector end-to-end tests."
 LIMIT=$((2 * 1024 * 1024)) # a loop would be gigabytes; the page and the handshakes are KiB
 
 # metric NAME FILE: the value of an unlabelled sample (0 when absent).
-metric() {
-	awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }' "$2"
-}
+metric() { prom_value "$2" "$1"; }
 
 # start_agent NAME ARGS...: the agent in ns server, metrics every second into NAME.prom.
 start_agent() {

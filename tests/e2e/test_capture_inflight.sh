@@ -95,10 +95,7 @@ e2e_py groundtruth merge "$gt" "$E2E_TMP"/c13-gt.json "$E2E_TMP"/c12gcm-gt.json 
 jq -r '.connections[] | "\(.id) \(.tls): \(.sent_len)/\(.received_len) bytes, gap \(.gaps_c2s)"' \
 	"$gt" | while read -r line; do e2e_log "ground truth: $line"; done
 
-metric() { # NAME [LABELS]: the value in the final stats file (0 when absent)
-	awk -v n="$1" -v l="${2:-}" '$1 == (l == "" ? n : n "{" l "}") { v = $2 } END { print v + 0 }' \
-		"$stats"
-}
+metric() { prom_value "$stats" "$1" "${2:-}"; } # NAME [LABELS]: in the final stats file
 request_bytes=$(jq '[.connections[].gaps_c2s[0][1]] | add' "$gt")
 
 for c in c13 c12gcm c12chacha; do

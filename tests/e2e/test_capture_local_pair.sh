@@ -30,7 +30,7 @@ for ((r = 1; r <= rounds; r++)); do
 		--count 25 --cafile "$E2E_PKI_DIR/ca.pem" "$E2E_SERVER4" 443 / ||
 		e2e_fail "round $r of the fetches failed"
 done
-sleep 2 # the agent has mirrored the connections' ends (it drains its ring every 5 ms)
+prom_await_settled "$stats" || e2e_fail "connections still open in the mirror after 15 s"
 e2e_stop agent TERM 30 || e2e_fail "sslcollector did not exit cleanly (status $?)"
 
 # each round's connections, once each and complete (the others' are "not made by the

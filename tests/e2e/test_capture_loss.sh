@@ -36,9 +36,7 @@ e2e_check "captured + gaps == sent for every connection, captured bytes at their
 	e2e_py dumptool check "$dump" "$gt" --allow-gaps --require-gaps
 
 # The metric (ring full + cap + unreadable) must equal what the dump recorded as gaps.
-lost_metric() {
-	awk '/^sslcollector_agent_lost_bytes_total/ { s += $2 } END { print s + 0 }' "$stats"
-}
+lost_metric() { prom_sum "$stats" sslcollector_agent_lost_bytes_total; }
 lost_dump() {
 	jq -s 'map(.gap_send + .gap_recv) | add' "$dump"/conn-*.json
 }

@@ -89,10 +89,7 @@ collector_start() { # $1: a name for its log and metrics
 		-w "$cpcap/all.pcap" --rotate-size 1M
 	e2e_wait_file_match "$E2E_TMP/collector-$1.log" "listening on" 15
 }
-metric() { # FILE NAME: the sum of a metric's samples (0 if absent)
-	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { print s + 0 }' "$1" \
-		2>/dev/null || echo 0
-}
+metric() { prom_sum "$1" "$2"; } # FILE NAME: the sum of a metric's samples (0 if absent)
 queues_empty() {
 	[[ $(metric "$stats/agent-a.prom" sslcollector_tunnel_queue_bytes) == 0 &&
 		$(metric "$stats/agent-b.prom" sslcollector_tunnel_queue_bytes) == 0 ]]
@@ -195,7 +192,7 @@ injected=$(metric "$stats/collector-2.prom" sslcollector_collector_frames_inject
 e2e_check "the agents' tunnel frames (forged for up to 64 KiB) were cut to the MTU of -o ($records received, $injected injected)" \
 	test "$injected" -gt "$((records + records / 4))"
 w_metric() { # FILE NAME: the sample of -w's output
-	awk -v n="$2" 'index($0, n "{output=\"-w ") == 1 { print $NF }' "$1"
+	prom_sum "$1" "$2" 'output="-w '
 }
 written=$(($(w_metric "$stats/collector-1.prom" sslcollector_collector_frames_injected_total) +
 	$(w_metric "$stats/collector-2.prom" sslcollector_collector_frames_injected_total)))

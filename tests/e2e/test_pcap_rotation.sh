@@ -20,8 +20,9 @@ source "$here/lib/e2e.sh"
 
 e2e_setup
 e2e_nginx_start 443:tls
-pcap=$E2E_TMP/tls.pcap
-e2e_bg agent server "$E2E_TMP/agent.log" "$SSLC_BIN" -I "$E2E_IF_SERVER" -w "$pcap"
+pcap=$E2E_TMP/tls.pcap stats=$E2E_TMP/agent.prom
+e2e_bg agent server "$E2E_TMP/agent.log" "$SSLC_BIN" -I "$E2E_IF_SERVER" -w "$pcap" \
+	--stats-file "$stats" --stats-interval 1
 e2e_wait_file_match "$E2E_TMP/agent.log" "mirroring TLS on"
 
 # fetch GT: three connections at once, each a request and its answer, then closed
@@ -36,14 +37,15 @@ wait_log() {
 }
 
 fetch "$E2E_TMP/before-gt.json"
-sleep 2 # the agent has mirrored the connections' ends (it drains its ring every 5 ms)
+# every connection has ended in the mirror before the file moves
+prom_await_settled "$stats" || e2e_fail "connections still open in the mirror after 15 s"
 kill -HUP "${E2E_PIDS[agent]}"
 wait_log 1 "SIGHUP: .*still there"
 mv "$pcap" "$pcap.1"
 kill -HUP "${E2E_PIDS[agent]}"
 wait_log 1 "SIGHUP: .*started a new file"
 fetch "$E2E_TMP/after-gt.json"
-sleep 1
+prom_await_settled "$stats" || e2e_fail "connections still open in the mirror after 15 s"
 e2e_stop agent TERM 30 || e2e_fail "sslcollector did not exit cleanly (status $?)"
 
 mode_600() {
@@ -65,11 +67,12 @@ e2e_check "tshark's TCP analysis of the moved and the new file finds no forbidde
 # --- sslcollector's own rotation by size ---
 mkdir "$E2E_TMP/size"
 e2e_bg agent2 server "$E2E_TMP/agent2.log" "$SSLC_BIN" -I "$E2E_IF_SERVER" \
-	-w "$E2E_TMP/size/tls.pcap" --rotate-size 1M
+	-w "$E2E_TMP/size/tls.pcap" --rotate-size 1M --stats-file "$E2E_TMP/agent2.prom" \
+	--stats-interval 1
 e2e_wait_file_match "$E2E_TMP/agent2.log" "mirroring TLS on"
 e2e_in client "$E2E_PY" "$E2E_LIB/tls_clients.py" fetch --out "$E2E_TMP/big-gt.json" --count 2 \
 	--cafile "$E2E_PKI_DIR/ca.pem" "$E2E_SERVER4" 443 /big.bin || e2e_fail "the fetch failed"
-sleep 2
+prom_await_settled "$E2E_TMP/agent2.prom" || e2e_fail "connections still open in the mirror after 15 s"
 e2e_stop agent2 TERM 30 || e2e_fail "sslcollector did not exit cleanly (status $?)"
 
 # the files in the order they were written: by start time, then -1, -2..; tls.pcap last

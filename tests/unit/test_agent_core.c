@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "test_tmpdir.h"
 #include "dump.h"
 #include "u64map.h"
 
@@ -103,7 +104,7 @@ static void test_dump(void **state)
 	char *text;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(test_tmpdir_make(dir), 0);
 	assert_int_equal(dump_open(dir, &d, err, sizeof(err)), 0);
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
@@ -153,9 +154,7 @@ static void test_dump(void **state)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "\"closed\": false"));
 
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(test_tmpdir_remove(dir), 0);
 }
 
 int main(void)

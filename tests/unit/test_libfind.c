@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "test_tmpdir.h"
 #include "libfind.h"
 #include "probesite.h"
 #include "roles.h"
@@ -38,7 +39,7 @@ static void write_file(const char *rel, const char *content)
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(root))
+	if (test_tmpdir_make(root))
 		return -1;
 	/* a host process: libssl mapped in several segments, libcrypto, NSS's libssl3.so, a
 	 * library replaced on disk, anonymous mappings */
@@ -73,11 +74,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd);
+	return test_tmpdir_remove(root);
 }
 
 struct found {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_tmpdir.h"
 #include "loopguard.h"
 #include "mirror.h"
 #include "options.h"
@@ -231,16 +232,13 @@ static void test_scan_finds_frames(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
+	return test_tmpdir_make(dir);
 }
 
 static int teardown(void **state)
 {
-	char cmd[400];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_tmpdir_remove(dir);
 }
 
 int main(void)

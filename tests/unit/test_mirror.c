@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_tmpdir.h"
 #include "mirror.h"
 #include "options.h"
 
@@ -454,16 +455,13 @@ static void test_delayed_ack_by_tick(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
+	return test_tmpdir_make(dir);
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_tmpdir_remove(dir);
 }
 
 int main(void)

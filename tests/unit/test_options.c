@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_tmpdir.h"
 #include "options.h"
 #include "options_table.h"
 
@@ -45,7 +46,7 @@ static void touch(const char *name, mode_t mode)
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(tmpdir))
+	if (test_tmpdir_make(tmpdir))
 		return -1;
 	touch("ca.crt", 0644);
 	touch("agent.crt", 0644);
@@ -66,11 +67,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd);
+	return test_tmpdir_remove(tmpdir);
 }
 
 /* Splits a command line on spaces (no quoting needed here) and parses it. */

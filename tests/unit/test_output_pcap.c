@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_tmpdir.h"
 #include "output.h"
 
 static char dir[] = "/tmp/sslc-output-pcap-XXXXXX";
@@ -614,16 +615,13 @@ static void test_rotation_failures(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
+	return test_tmpdir_make(dir);
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_tmpdir_remove(dir);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <sslcollector/pcap_stream.h>
 #include <sslcollector/tunnel.h>
 
+#include "test_tmpdir.h"
 #include "tunnel_test_server.h"
 
 #include <arpa/inet.h>
@@ -424,7 +425,7 @@ static int setup(void **state)
 
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
-	if (!mkdtemp(dir))
+	if (test_tmpdir_make(dir))
 		return -1;
 	/* the PKI; a collector certificate from the same CA naming another host; another CA */
 	if (run_cmd("%s -d %s/pki -c localhost -c 127.0.0.1 -c ::1 -a web-1 >/dev/null", mk, dir) ||
@@ -448,7 +449,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	return run_cmd("rm -rf %s", dir);
+	return test_tmpdir_remove(dir);
 }
 
 int main(void)

@@ -19,6 +19,8 @@ source "$E2E_LIB/nginx.sh"
 source "$E2E_LIB/suricata.sh"
 # shellcheck source=mirror.sh
 source "$E2E_LIB/mirror.sh"
+# shellcheck source=prom.sh
+source "$E2E_LIB/prom.sh"
 
 e2e_setup() {
 	e2e_require_root
