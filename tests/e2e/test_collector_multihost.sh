@@ -94,6 +94,11 @@ queues_empty() {
 	[[ $(metric "$stats/agent-a.prom" sslcollector_tunnel_queue_bytes) == 0 &&
 		$(metric "$stats/agent-b.prom" sslcollector_tunnel_queue_bytes) == 0 ]]
 }
+caught_up() { # $1: collector name: it has received every frame the agents sent
+	local sent=$(($(metric "$stats/agent-a.prom" sslcollector_tunnel_frames_sent_total) +
+		$(metric "$stats/agent-b.prom" sslcollector_tunnel_frames_sent_total)))
+	(($(metric "$stats/collector-$1.prom" sslcollector_collector_records_received_total) >= sent))
+}
 agents_connected() { # $1: collector name
 	[[ $(metric "$stats/collector-$1.prom" sslcollector_collector_agents_connected) == 2 ]]
 }
@@ -130,7 +135,7 @@ workloads() { # $1: phase name; both hosts at once, ground truths gt-$1-{a,b}.js
 workloads before
 # let the agents' queues reach the collector before it goes away
 e2e_wait_until 30 "the agents' tunnel queues to empty (phase 1)" queues_empty
-sleep 1.5
+e2e_wait_until 30 "the collector to receive every frame sent (phase 1)" caught_up 1
 
 # --- outage: 5 s without a collector, with traffic on both hosts ------------------------------
 e2e_stop collector TERM 15 || e2e_fail "the collector did not exit cleanly (status $?)"
@@ -143,7 +148,9 @@ while ((SECONDS < outage_end)); do
 	e2e_in clientb curl -sS --cacert "$E2E_PKI_DIR/ca.pem" -o /dev/null "https://$B_SERVER4/big.bin" ||
 		e2e_fail "a download from host B failed during the outage"
 done
-sleep 1.5 # one stats interval: the agents' metrics include the outage
+# a new stats interval of each agent: its metrics include the outage
+prom_await_fresh "$stats/agent-a.prom" && prom_await_fresh "$stats/agent-b.prom" ||
+	e2e_fail "the agents' stats files were not written after the outage"
 dropped_a=$(metric "$stats/agent-a.prom" sslcollector_tunnel_frames_dropped_total)
 dropped_b=$(metric "$stats/agent-b.prom" sslcollector_tunnel_frames_dropped_total)
 conns_before_a=$(metric "$stats/agent-a.prom" sslcollector_tunnel_connections_total)

@@ -13,14 +13,15 @@ prom_value() {
 	local want=$2
 	[[ -n ${3:-} ]] && want="$2{$3}"
 	[[ -r $1 ]] || { echo 0; return 0; }
-	awk -v n="$want" '$1 == n { v = $2 } END { print v + 0 }' "$1"
+	# a label value may hold a space (output="-w FILE"): the sample is the line's last field
+	awk -v n="$want" 'index($0, n " ") == 1 { v = $NF } END { print v + 0 }' "$1"
 }
 
 prom_sum() {
 	[[ -r $1 ]] || { echo 0; return 0; }
 	awk -v n="$2" -v p="${3:-}" '
-		$1 == n && p == "" { s += $NF }
-		index($1, n "{" p) == 1 { s += $NF }
+		p == "" && index($0, n " ") == 1 { s += $NF }
+		index($0, n "{" p) == 1 { s += $NF }
 		END { print s + 0 }' "$1"
 }
 
@@ -46,6 +47,19 @@ prom_await_settled() {
 			[[ $(prom_value "$file" sslcollector_agent_flows_open) == 0 ]]; then
 			return 0
 		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# prom_await_fresh FILE [SECONDS]: until FILE is written again after this call began (a new
+# stats interval: its counters include what happened before the call). Default 5 s.
+prom_await_fresh() {
+	local file=$1 secs=${2:-5} start i
+	start=$(date +%s.%N)
+	for ((i = 0; i < secs * 10; i++)); do
+		[[ -r $file ]] && awk -v m="$(stat -c %.9Y "$file")" -v s="$start" \
+			'BEGIN { exit !(m > s) }' && return 0
 		sleep 0.1
 	done
 	return 1
