@@ -2,8 +2,8 @@
 # Keeps the dependencies one way (docs/design.md "Layout"):
 #   include/  <-  forge/ tunnel/ common/ bpf/  <-  output/  <-  agent/ collector/  <-  cli/
 # Every #include "..." of a folder's sources must name a header of that folder, of
-# include/sslcollector/, or of a folder below it. agent/ and collector/ never include each
-# other; only cli/ knows both roles. Exit 1 with one line per offending include.
+# include/sslcollector/, or of a folder below it; a header named *_impl.h only of its own
+# folder. agent/ and collector/ never include each other; only cli/ knows both roles. Exit 1 with one line per offending include.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -43,6 +43,9 @@ for dir in "${!allowed[@]}"; do
 			if [[ -z $h ]]; then
 				[[ -f $(dirname "$f")/$inc ]] && continue # a generated or local file
 				echo "$f: #include \"$inc\": no such header in the tree" >&2
+				bad=1
+			elif [[ $inc == *_impl.h && $h != "$dir" ]]; then
+				echo "$f: #include \"$inc\": private to $h/ (an _impl.h header)" >&2
 				bad=1
 			elif [[ " ${allowed[$dir]} " != *" $h "* ]]; then
 				echo "$f: #include \"$inc\" ($h/): $dir/ may use only ${allowed[$dir]}, include/" >&2
