@@ -48,6 +48,50 @@ int options_fail(char *err, size_t err_len, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* A value the row describes (VALUE_FLAG ... VALUE_DURATION): read, checked against the
+ * row's limits and stored in its field. 0 or EXIT_USAGE with the message. */
+static int row_value(const struct option_row *r, const char *arg, struct sslc_options *o, char *err,
+		     size_t err_len)
+{
+	unsigned char *field = (unsigned char *)o + r->off;
+	unsigned long long v = 0;
+	char name[64];
+	int bad = 0;
+
+	switch (r->value) {
+	case VALUE_FLAG:
+		*(bool *)(void *)field = true;
+		return 0;
+	case VALUE_STRING:
+		*(const char **)(void *)field = arg;
+		return 0;
+	case VALUE_UINT:
+		bad = value_uint(arg, r->min, r->max, &v);
+		break;
+	case VALUE_SIZE:
+		bad = value_size(arg, &v) || v < r->min || v > r->max;
+		break;
+	case VALUE_DURATION:
+		bad = value_duration(arg, &v) || v < r->min || v > r->max;
+		break;
+	case VALUE_CODE:
+		return 0;
+	}
+	if (bad)
+		return options_fail(err, err_len, "%s %s: %s",
+				    option_row_name(r, name, sizeof(name)), arg, r->limits);
+	if (r->size == sizeof(uint64_t)) {
+		uint64_t w = v;
+
+		memcpy(field, &w, sizeof(w));
+	} else {
+		uint32_t w = (uint32_t)v; /* unsigned or int fields; the limits fit both */
+
+		memcpy(field, &w, sizeof(w));
+	}
+	return 0;
+}
+
 int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size_t err_len)
 {
 	unsigned long long v;
@@ -99,6 +143,14 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 	}
 	optind = 0;
 	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+		const struct option_row *row = option_row_by_id(c);
+		int ret;
+
+		if (row && row->value != VALUE_CODE) {
+			if ((ret = row_value(row, optarg, o, err, err_len)))
+				return ret;
+			continue;
+		}
 		switch (c) {
 		case 'I':
 			if (!*optarg || value_copy(o->iface, sizeof(o->iface), optarg))
@@ -110,9 +162,6 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 				return options_fail(err, err_len,
 						    "-o '%s': not a valid interface name", optarg);
 			break;
-		case 'w':
-			o->pcap_path = optarg;
-			break;
 		case 't':
 			o->tunnel = true;
 			if (value_host_port(optarg, o->tunnel_host, sizeof(o->tunnel_host),
@@ -122,9 +171,6 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 				return options_fail(err, err_len,
 						    "-t %s: '%s' is not a host name or IP address",
 						    optarg, o->tunnel_host);
-			break;
-		case 'C':
-			o->collector = true;
 			break;
 		case 'l':
 			o->listen_given = true;
@@ -162,61 +208,11 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 		case 'V':
 			o->action = ACTION_VERSION;
 			return 0;
-		case OPT_CA:
-			o->ca_path = optarg;
-			break;
-		case OPT_CERT:
-			o->cert_path = optarg;
-			break;
-		case OPT_KEY:
-			o->key_path = optarg;
-			break;
-		case OPT_STATS_FILE:
-			o->stats_path = optarg;
-			break;
-		case OPT_STATS_INTERVAL:
-			if (value_uint(optarg, 1, 3600, &v))
-				return options_fail(err, err_len,
-						    "--stats-interval %s: seconds from 1 to 3600",
-						    optarg);
-			o->stats_interval_s = (unsigned)v;
-			break;
 		case OPT_LIB:
 			if (o->n_libs == SSLC_MAX_LIBS)
 				return options_fail(err, err_len, "--lib %s: at most %d libraries",
 						    optarg, SSLC_MAX_LIBS);
 			o->libs[o->n_libs++] = optarg;
-			break;
-		case OPT_LIST:
-			o->list = true;
-			break;
-		case OPT_FORCE_OUTPUT:
-			o->force_output = true;
-			break;
-		case OPT_PRINT:
-			o->print = true;
-			break;
-		case OPT_MTU:
-			if (value_uint(optarg, 576, 65535, &v))
-				return options_fail(err, err_len,
-						    "--mtu %s: bytes from 576 to 65535", optarg);
-			o->mtu = (unsigned)v;
-			break;
-		case OPT_VLAN:
-			if (value_uint(optarg, 1, 4094, &v))
-				return options_fail(err, err_len,
-						    "--vlan %s: a VLAN id from 1 to 4094", optarg);
-			o->vlan = (int)v;
-			break;
-		case OPT_VLAN_PER_AGENT:
-			o->vlan_per_agent = true;
-			break;
-		case OPT_QUEUE_SIZE:
-			if (value_size(optarg, &v) || v < (64ULL << 10) || v > (16ULL << 30))
-				return options_fail(
-				    err, err_len,
-				    "--queue-size %s: a size from 64K to 16G (e.g. 64M)", optarg);
-			o->queue_bytes = v;
 			break;
 		case OPT_RING_SIZE:
 			if (value_size(optarg, &v) || v < (1ULL << 16) || v > (1ULL << 30) ||
@@ -227,62 +223,6 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 				    optarg);
 			o->ring_bytes = v;
 			break;
-		case OPT_SYSCALL_HOOK:
-			o->syscall_hook = true;
-			break;
-		case OPT_MAX_CALL_SIZE:
-			if (value_size(optarg, &v) || v < 1 || v > (1ULL << 30))
-				return options_fail(
-				    err, err_len,
-				    "--max-call-size %s: a size from 1 to 1G (e.g. 16M)", optarg);
-			o->max_call_bytes = v;
-			break;
-		case OPT_IDLE_TIMEOUT:
-			if (value_uint(optarg, 1, 86400, &v))
-				return options_fail(err, err_len,
-						    "--idle-timeout %s: seconds from 1 to 86400",
-						    optarg);
-			o->idle_timeout_s = (unsigned)v;
-			break;
-		case OPT_HANDSHAKE_TIMEOUT:
-			if (value_uint(optarg, 1, 600, &v))
-				return options_fail(err, err_len,
-						    "--handshake-timeout %s: seconds from 1 to 600",
-						    optarg);
-			o->handshake_timeout_s = (unsigned)v;
-			break;
-		case OPT_MAX_AGENTS:
-			if (value_uint(optarg, 1, 65536, &v))
-				return options_fail(err, err_len,
-						    "--max-agents %s: a number from 1 to 65536",
-						    optarg);
-			o->max_agents = (unsigned)v;
-			break;
-		case OPT_USER:
-			o->user = optarg;
-			break;
-		case OPT_MAX_HANDSHAKES:
-			if (value_uint(optarg, 1, 65536, &v))
-				return options_fail(err, err_len,
-						    "--max-handshakes %s: a number from 1 to 65536",
-						    optarg);
-			o->max_handshakes = (unsigned)v;
-			break;
-		case OPT_MAX_HANDSHAKES_PER_SOURCE:
-			if (value_uint(optarg, 1, 65536, &v))
-				return options_fail(
-				    err, err_len,
-				    "--max-handshakes-per-source %s: a number from 1 to 65536",
-				    optarg);
-			o->max_handshakes_per_source = (unsigned)v;
-			break;
-		case OPT_MAX_SESSIONS_PER_AGENT:
-			if (value_uint(optarg, 1, 1024, &v))
-				return options_fail(
-				    err, err_len,
-				    "--max-sessions-per-agent %s: a number from 1 to 1024", optarg);
-			o->max_sessions_per_agent = (unsigned)v;
-			break;
 		case OPT_AGENT_IDLE_TIMEOUT:
 			if (value_uint(optarg, 0, 86400, &v) || (v && v < 20))
 				return options_fail(
@@ -291,53 +231,6 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 				    "86400 (agents send a keepalive every 15 s)",
 				    optarg);
 			o->agent_idle_timeout_s = (unsigned)v;
-			break;
-		case OPT_CRL:
-			o->crl_path = optarg;
-			break;
-		case OPT_ALLOW:
-			o->allow_path = optarg;
-			break;
-		case OPT_TCP_ONLY:
-			o->tcp_only = true;
-			break;
-		case OPT_SYSLOG:
-			o->use_syslog = true;
-			break;
-		case OPT_DUMP_DIR:
-			o->dump_dir = optarg;
-			break;
-		case OPT_ROTATE_SIZE:
-			if (value_size(optarg, &v) || v < (64ULL << 10) || v > (1ULL << 40))
-				return options_fail(
-				    err, err_len,
-				    "--rotate-size %s: a size from 64K to 1T (e.g. 100M)", optarg);
-			o->rotate_bytes = v;
-			break;
-		case OPT_ROTATE_TIME:
-			if (value_duration(optarg, &v))
-				return options_fail(
-				    err, err_len,
-				    "--rotate-time %s: a time from 1s to 30d, in seconds "
-				    "or with s, m, h or d (e.g. 1h)",
-				    optarg);
-			o->rotate_interval_s = (unsigned)v;
-			break;
-		case OPT_ROTATE_KEEP_SIZE:
-			if (value_size(optarg, &v) || v < (64ULL << 10) || v > (1ULL << 50))
-				return options_fail(
-				    err, err_len,
-				    "--rotate-keep-size %s: a size from 64K to 1P (e.g. 50G)",
-				    optarg);
-			o->rotate_keep_bytes = v;
-			break;
-		case OPT_ROTATE_KEEP:
-			if (value_uint(optarg, 1, 1000000, &v))
-				return options_fail(
-				    err, err_len,
-				    "--rotate-keep %s: a number of files from 1 to 1000000",
-				    optarg);
-			o->rotate_keep = (unsigned)v;
 			break;
 		case ':':
 			/* named as typed: "--pid" rather than its short form */

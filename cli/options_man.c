@@ -1,5 +1,6 @@
 /* The OPTIONS section of sslcollector(8), made from the option table: one .TP paragraph per
- * row under a .SS heading per section, the help text and then what the man page adds. */
+ * row under a .SS heading per section: the help text, the limits of its value, and what the
+ * man page adds. */
 #include "options.h"
 #include "options_table.h"
 
@@ -88,6 +89,11 @@ size_t options_man_text(char *buf, size_t len)
 		putc_(&t, '\n');
 		sentence(&t, r->help);
 		putc_(&t, '\n');
+		if (r->limits) {
+			puts_(&t, "The value: ");
+			roff(&t, r->limits);
+			puts_(&t, ".\n");
+		}
 		if (r->more) {
 			roff(&t, r->more);
 			putc_(&t, '\n');

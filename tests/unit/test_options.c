@@ -431,6 +431,56 @@ static void test_table_roles(void **state)
 	}
 }
 
+/* Every number the table describes: its limits accepted, one beyond each refused with the
+ * row's words; accepted values land in the row's field. */
+static void test_table_limits(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < option_rows_n; i++) {
+		const struct option_row *r = &option_rows[i];
+		const char *ctx = r->roles == FOR_COLLECTOR ? "sslcollector -C -w x.pcap"
+							    : "sslcollector -I eth0 -w x.pcap";
+		unsigned long long tries[4] = {r->min, r->max, r->min - 1, r->max + 1};
+		char line[300], err[512], want[300], name[64];
+		struct sslc_options o;
+
+		if (r->value != VALUE_UINT && r->value != VALUE_SIZE && r->value != VALUE_DURATION)
+			continue;
+		assert_non_null(r->limits);
+		option_row_name(r, name, sizeof(name));
+		for (int k = 0; k < 4; k++) {
+			if (k == 2 && r->min == 0)
+				continue;
+			snprintf(line, sizeof(line), "%s --%s %llu", ctx, r->long_name, tries[k]);
+			snprintf(want, sizeof(want), "%s %llu: %s", name, tries[k], r->limits);
+			int ret = parse_line(line, &o, err, sizeof(err));
+
+			if (k >= 2) {
+				if (ret != 2 || strcmp(err, want))
+					fail_msg("%s: \"%s\", not \"%s\"", line, err, want);
+				continue;
+			}
+			if (ret && !strcmp(err, want))
+				fail_msg("%s: its own limit refused", line);
+			if (!ret) {
+				uint64_t got = 0;
+
+				if (r->size == sizeof(uint64_t)) {
+					memcpy(&got, (const char *)&o + r->off, 8);
+				} else {
+					uint32_t g;
+
+					memcpy(&g, (const char *)&o + r->off, 4);
+					got = g;
+				}
+				if (got != tries[k])
+					fail_msg("%s: the field holds %llu", line,
+						 (unsigned long long)got);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +492,7 @@ int main(void)
 	    cmocka_unit_test(test_table_help_and_getopt),
 	    cmocka_unit_test(test_table_defaults),
 	    cmocka_unit_test(test_table_roles),
+	    cmocka_unit_test(test_table_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
