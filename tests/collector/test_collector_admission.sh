@@ -89,11 +89,15 @@ await_metric 'sslcollector_collector_disconnections_total{reason="unauthorised"}
 log "agent taken off --allow: $(cat "$tmp/web-3.out")"
 
 # --- sessions per agent ---------------------------------------------------------------------
+# one after the other: each session is up (its line in the collector's log) before the next
+web1_up() { grep -c "agent CN=web-1 .* connected" "$tmp/c.log" || true; }
 spids=()
+before=$(web1_up)
 for i in 1 2 3; do
 	peer web-1 --seconds 6 idle >"$tmp/s$i.out" &
 	spids+=($!)
-	await_metric 'sslcollector_collector_handshakes_completed_total' $((3 + i)) || sleep 1
+	for _ in $(seq 50); do (($(web1_up) >= before + i)) && break; sleep 0.1; done
+	(($(web1_up) >= before + i)) || fail "session $i of web-1 did not come up"
 done
 wait "${spids[@]}" || true
 grep -q "^closed" "$tmp/s1.out" || fail "the oldest of three sessions stayed: $(cat "$tmp/s1.out")"
