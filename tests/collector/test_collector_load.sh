@@ -58,7 +58,8 @@ out=$(ip netns exec "$ns" "$PEER" --connect 127.0.0.1:5713 --ca "$pki/ca.crt" \
 log "certificate without clientAuth: $out"
 peer victim --seconds 30 idle >"$tmp/victim.out" &
 victimpid=$!
-prom_await "$tmp/st/c.prom" sslcollector_collector_agents_connected 1 || fail "the victim's session did not come up"
+for _ in $(seq 50); do grep -q "agent CN=victim .* connected" "$tmp/c.log" && break; sleep 0.1; done
+grep -q "agent CN=victim .* connected" "$tmp/c.log" || fail "the victim's session did not come up"
 "$MKCERTS" -d "$pki" --revoke victim >/dev/null
 kill -HUP "$cpid"
 for _ in $(seq 50); do grep -q "SIGHUP: " "$tmp/c.log" && break; sleep 0.1; done
