@@ -27,6 +27,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM # so that a killed run cleans up too
 log() { echo "[collector-admission] $*"; }
 # shellcheck source=../e2e/lib/prom.sh
 source "$(dirname "$0")/../e2e/lib/prom.sh"

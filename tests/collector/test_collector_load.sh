@@ -23,6 +23,7 @@ ns=sslc-load-$$
 fail() { echo "[collector-load] FAIL: $*" >&2; echo "--- collector log:" >&2; tail -30 "$tmp/c.log" >&2 || true; exit 1; }
 cleanup() { pkill -f -- "-l 127.0.0.1:5713" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
+trap "exit 1" INT TERM # so that a killed run cleans up too
 log() { echo "[collector-load] $*"; }
 # shellcheck source=../e2e/lib/prom.sh
 source "$(dirname "$0")/../e2e/lib/prom.sh"
