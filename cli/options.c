@@ -237,14 +237,29 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 			if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
 				return options_fail(err, err_len, "-%c: missing argument", optopt);
 			return options_fail(err, err_len, "%s: missing argument", argv[optind - 1]);
-		default:
-			if (optopt)
+		default: {
+			const char *arg = argv[optind - 1];
+
+			if (!strncmp(arg, "--", 2)) {
+				/* getopt_long sets optopt to the option's value when a flag was
+				 * given an argument (--vlan-per-agent=3, or a prefix of it) */
+				const struct option_row *r =
+				    optopt ? option_row_by_id(optopt) : NULL;
+
+				if (r && strchr(arg, '='))
+					return options_fail(err, err_len,
+							    "--%s: takes no argument (%s)",
+							    r->long_name, arg);
+				return options_fail(
+				    err, err_len, "%s: unknown option (see sslcollector -h)", arg);
+			}
+			if (optopt > 0 && optopt < 0x80)
 				return options_fail(err, err_len,
 						    "-%c: unknown option (see sslcollector -h)",
 						    optopt);
 			return options_fail(err, err_len,
-					    "%s: unknown option (see sslcollector -h)",
-					    argv[optind - 1]);
+					    "%s: unknown option (see sslcollector -h)", arg);
+		}
 		}
 	}
 	if (optind < argc)

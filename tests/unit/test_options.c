@@ -255,6 +255,12 @@ static const struct bad_case bad_cases[] = {
     {"sslcollector -C -o ids0 -t 10.0.0.5", "-t"},
     {"sslcollector -C -o ids0 --syscall-hook", "--syscall-hook: only for the agent"},
     {"sslcollector -C -o ids0 --dump-dir /tmp", "--dump-dir: only for the agent"},
+    /* a flag given a value, also by a prefix of its name (found by fuzz_options: the message
+     * printed the option's getopt value as a character, a newline) */
+    {"sslcollector -C -o ids0 --vlan-per-agent=3",
+     "--vlan-per-agent: takes no argument (--vlan-per-agent=3)"},
+    {"sslcollector -I eth0 -o mirror0 --vlan-=in", "--vlan-per-agent: takes no argument"},
+    {"sslcollector -I eth0 -o mirror0 --nosuch", "--nosuch: unknown option"},
     {"sslcollector -C -o ids0 -l 10.0.0.5:99999", "-l 10.0.0.5:99999"},
     {"sslcollector -C -o ids0 -l not-an-ip", "-l not-an-ip"},
     {"sslcollector -I eth0 -o mirror0 -l 10.0.0.5", "-l"},
