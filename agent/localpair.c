@@ -1,5 +1,6 @@
 /* The other ends of local connections that ended (localpair.h). */
 #include "localpair.h"
+#include "fnv1a.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,24 +12,13 @@ struct localpair_ended {
 	bool was_client;   /* the role of the end that was mirrored */
 };
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 uint64_t localpair_key(const struct sslc_conn *c)
 {
 	size_t alen = c->family == AF_INET ? 4 : 16;
 	const uint8_t *a = c->local_addr, *b = c->remote_addr;
 	uint16_t pa = c->local_port, pb = c->remote_port;
 	int cmp = memcmp(a, b, alen);
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A_OFFSET;
 
 	if (cmp > 0 || (cmp == 0 && pa > pb)) {
 		const uint8_t *t = a;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "mirror_impl.h"
+#include "fnv1a.h"
 
 /* forge's emit callback: every output gets every frame. An output refusing one frame (it
  * counts the drop) must not stop the others or the flow, so this never fails. */
@@ -88,21 +89,10 @@ static void check_tunnel_session(struct mirror *m, uint64_t wall)
 	close_open_flows(m, wall);
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* A stable locally administered Ethernet address for an IP address. */
 static void derived_mac(uint8_t first, const uint8_t *addr, size_t alen, uint8_t mac[6])
 {
-	uint64_t h = fnv1a(0xcbf29ce484222325ULL, addr, alen);
+	uint64_t h = fnv1a(FNV1A_OFFSET, addr, alen);
 
 	mac[0] = first;
 	for (int i = 1; i < 6; i++)
