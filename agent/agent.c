@@ -4,6 +4,7 @@
 #include "agent.h"
 #include "bpf_log.h"
 #include "capture.h"
+#include "capture_report.h"
 #include "discovery.h"
 #include "dump.h"
 #include "inflight.h"
@@ -213,66 +214,12 @@ static void status_line(struct agent *a, char *out, size_t len)
 
 static void write_stats(struct agent *a)
 {
-	static const struct {
-		enum sslc_counter idx;
-		const char *name, *help;
-	} counters[] = {
-	    {SSLC_CNT_CALLS, "sslcollector_agent_ssl_calls_total",
-	     "SSL read/write calls on mirrored connections"},
-	    {SSLC_CNT_DATA_BYTES, "sslcollector_agent_captured_bytes_total",
-	     "Plaintext bytes captured"},
-	    {SSLC_CNT_DATA_EVENTS, "sslcollector_agent_captured_records_total",
-	     "Ring buffer data records delivered"},
-	    {SSLC_CNT_SESSIONS, "sslcollector_agent_sessions_total",
-	     "TLS sessions mirrored (one per socket)"},
-	    {SSLC_CNT_RING_FULL, "sslcollector_agent_ring_full_total",
-	     "Ring buffer reservations that failed"},
-	    {SSLC_CNT_NOSOCK_BYTES, "sslcollector_agent_unattributed_bytes_total",
-	     "Plaintext bytes of SSL calls whose socket was never seen (not mirrored)"},
-	    {SSLC_CNT_CLOSE_DEFERRED, "sslcollector_agent_deferred_closes_total",
-	     "Session ends parked while the ring buffer was full"},
-	    {SSLC_CNT_CLOSE_AFTER_CALL, "sslcollector_agent_closes_after_call_total",
-	     "Connections that ended during an SSL call on them, closed after the call's bytes"},
-	    {SSLC_CNT_UNTRACKED_CALLS, "sslcollector_agent_untracked_calls_total",
-	     "SSL calls not followed (no kernel memory for the thread's call record): not "
-	     "mirrored"},
-	    {SSLC_CNT_EXCLUDED_SESSIONS, "sslcollector_agent_excluded_sessions_total",
-	     "TLS sessions on the agent's own connections (its tunnel, both ends): never "
-	     "mirrored"},
-	    {SSLC_CNT_EXCLUDED_BYTES, "sslcollector_agent_excluded_bytes_total",
-	     "Plaintext bytes of those sessions and of connections cut as feedback loops: not "
-	     "captured"},
-	    {SSLC_CNT_INFLIGHT_UNATTRIBUTED_BYTES,
-	     "sslcollector_agent_inflight_unattributed_bytes_total",
-	     "Plaintext bytes (estimated) moved by SSL calls in progress at attach on connections "
-	     "their threads did not use again: not mirrored, no gap"},
-	};
 	struct metrics_buf mb = {0};
 	uint64_t cnt[SSLC_CNT__MAX] = {0};
 	int ret;
 
 	capture_counters(a->cap, cnt);
-	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-		metrics_single(&mb, counters[i].name, "counter", counters[i].help,
-			       cnt[counters[i].idx]);
-	}
-	metrics_family(&mb, "sslcollector_agent_lost_bytes_total", "counter",
-		       "Plaintext bytes not captured, reported to the IDS as gaps");
-	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"ring_full\"",
-		       cnt[SSLC_CNT_GAP_RING_BYTES]);
-	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"max_call_size\"",
-		       cnt[SSLC_CNT_GAP_CAP_BYTES]);
-	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"unreadable\"",
-		       cnt[SSLC_CNT_GAP_FAULT_BYTES]);
-	metrics_sample(&mb, "sslcollector_agent_lost_bytes_total", "reason=\"in_flight\"",
-		       cnt[SSLC_CNT_GAP_INFLIGHT_BYTES]);
-	metrics_family(&mb, "sslcollector_agent_inflight_gaps_total", "counter",
-		       "Gaps reported for SSL calls in progress when the probes were attached, by "
-		       "whether their length is exact or estimated from the TLS records");
-	metrics_sample(&mb, "sslcollector_agent_inflight_gaps_total", "length=\"exact\"",
-		       cnt[SSLC_CNT_INFLIGHT_EXACT]);
-	metrics_sample(&mb, "sslcollector_agent_inflight_gaps_total", "length=\"estimated\"",
-		       cnt[SSLC_CNT_INFLIGHT_GAPS] - cnt[SSLC_CNT_INFLIGHT_EXACT]);
+	capture_report_metrics(&mb, cnt);
 	metrics_single(&mb, "sslcollector_agent_probed_files", "gauge", "TLS library files probed",
 		       capture_files_attached(a->cap));
 	if (a->mirror)
@@ -368,20 +315,7 @@ static void log_final_counters(struct agent *a)
 	capture_counters(a->cap, cnt);
 	status_line(a, line, sizeof(line));
 	log_info("stopped: %s", line);
-	log_info("counters: calls %" PRIu64 ", records %" PRIu64 ", ring full %" PRIu64
-		 ", lost bytes: ring full %" PRIu64 ", over --max-call-size %" PRIu64
-		 ", unreadable %" PRIu64 ", in flight at attach %" PRIu64 " (%" PRIu64
-		 " gaps, %" PRIu64 " exact; %" PRIu64 " bytes elsewhere)"
-		 "; bytes without a known socket %" PRIu64 ", nested calls %" PRIu64
-		 ", first socket not TCP %" PRIu64 ", closes held for a call %" PRIu64
-		 ", untracked calls %" PRIu64,
-		 cnt[SSLC_CNT_CALLS], cnt[SSLC_CNT_DATA_EVENTS], cnt[SSLC_CNT_RING_FULL],
-		 cnt[SSLC_CNT_GAP_RING_BYTES], cnt[SSLC_CNT_GAP_CAP_BYTES],
-		 cnt[SSLC_CNT_GAP_FAULT_BYTES], cnt[SSLC_CNT_GAP_INFLIGHT_BYTES],
-		 cnt[SSLC_CNT_INFLIGHT_GAPS], cnt[SSLC_CNT_INFLIGHT_EXACT],
-		 cnt[SSLC_CNT_INFLIGHT_UNATTRIBUTED_BYTES], cnt[SSLC_CNT_NOSOCK_BYTES],
-		 cnt[SSLC_CNT_NESTED_CALLS], cnt[SSLC_CNT_NOT_TCP], cnt[SSLC_CNT_CLOSE_AFTER_CALL],
-		 cnt[SSLC_CNT_UNTRACKED_CALLS]);
+	capture_report_log(cnt);
 	if (a->bad_records)
 		log_warn("%" PRIu64 " malformed ring buffer records ignored", a->bad_records);
 }

@@ -12,6 +12,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "sslcollector/event.h"
+#include "attrib.h"
 #include "capture_maps.h"
 #include "capture_sock.h"
 #include "capture_common.h"
@@ -19,6 +20,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #include "capture_inflight.h"
+#include "capture_session.h"
+#include "capture_attrib.h"
 
 /* ---- entry: remember the call ---------------------------------------------------------- */
 
@@ -41,6 +44,9 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	if (s && s->state == SESSION_IGNORED) {
 		if (inflight_watches)
 			inflight_call_elsewhere();
+		c = s->via_window ? thread_call(false) : NULL;
+		if (c && !c->active)
+			attrib_call_enter(&c->win, 0, &(int){0}); /* its window closes */
 		return 0; /* a socket we know we do not mirror: cheapest possible exit */
 	}
 	c = thread_call(true);
@@ -65,6 +71,7 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	c->active = 1;
 	if (s && func != SSLC_FUNC_HANDSHAKE)
 		s->call_state = CALL_ACTIVE; /* see enum call_state */
+	attrib_enter(c, &key, s, func);
 	return 0;
 }
 
@@ -106,12 +113,15 @@ int BPF_URETPROBE(ssl_handshake_exit)
 {
 	struct call_args *c = thread_call(false);
 
-	if (c && c->active && c->func == SSLC_FUNC_HANDSHAKE)
+	if (c && c->active && c->func == SSLC_FUNC_HANDSHAKE) {
+		struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = c->ssl};
+
 		c->active = 0;
+		attrib_exit(c, &key, SSLC_FUNC_HANDSHAKE, 0, c->sock_seen);
+	}
 	return 0;
 }
 
-#include "capture_session.h"
 #include "capture_libs.h"
 
 /* The socket hooks (the default): the call's first send or receive names its socket, and
@@ -123,7 +133,14 @@ static __always_inline void sock_op(struct sock *sk, int ret, int flags, __u8 di
 
 	if (inflight_watches)
 		inflight_op(sk, ret, flags, dir, c && c->active);
-	if (!c || !c->active || c->sock_seen)
+	if (!c)
+		return;
+	if (!c->active) {
+		if (c->win.follow) /* around the calls of a memory BIO (capture_attrib.h) */
+			attrib_sock_op(c, sk, ret, flags, dir);
+		return;
+	}
+	if (c->sock_seen)
 		return;
 	c->sock_seen = 1;
 	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = c->ssl};
@@ -199,11 +216,13 @@ static __always_inline int call_exit(long ret, __u8 func)
 	struct loop_ctx lc = {};
 	struct session *s;
 	__u64 n = 0, num;
+	bool named;
 
 	if (!c || !c->active)
 		return 0;
 	if (c->func != func)
 		return 0; /* a nested call: the outer one reports */
+	named = c->sock_seen;
 	lc.key.tgid = bpf_get_current_pid_tgid() >> 32;
 	lc.key.ssl = c->ssl;
 	lc.c.buf = c->buf;
@@ -229,6 +248,7 @@ static __always_inline int call_exit(long ret, __u8 func)
 		session_socket_gone(s, s->close_flags);
 		count(SSLC_CNT_CLOSE_AFTER_CALL, 1);
 	}
+	attrib_exit(c, &lc.key, func, n, named);
 	return 0;
 }
 

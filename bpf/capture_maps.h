@@ -15,6 +15,7 @@ struct call_args {
 	__u8 sock_seen; /* the call's first socket operation has named the socket */
 	__u8 active;	/* a call is in progress (its return not seen yet) */
 	__u8 pad[5];
+	struct attrib_window win; /* around the calls: bpf/attrib.h */
 };
 
 /* The TCP connection may end (a reset from the peer) after a read/write call has moved its
@@ -55,6 +56,10 @@ struct session {
 	__u8 closed;
 	__u8 close_flags; /* of a close deferred until the call in flight returns */
 	__u8 cut;	  /* cut from the mirror by the agent (`cut_conns`): counted only */
+	__u8 via_window;  /* bound from the thread's socket operations around its calls
+			     (bpf/attrib.h), not from one inside a call */
+	__u8 pad[7];
+	struct attrib_cand cand; /* while not bound: the candidate socket (bpf/attrib.h) */
 };
 
 struct sock_owner {

@@ -40,7 +40,8 @@ static __always_inline void session_close(struct session *s, __u8 flags, __u8 fu
 }
 
 /* Binds the session s (NULL: none yet) to the TCP socket sk (first time, or when the SSL
- * object moved), during a call of func. fd: sk's descriptor if known, else -1. */
+ * object moved), during a call of func (SSLC_FUNC_NONE: between calls, from the socket
+ * operations around them: capture_attrib.h). fd: sk's descriptor if known, else -1. */
 static __always_inline void session_bind(struct session_key *key, struct session *s,
 					 struct sock *sk, int fd, __u8 func)
 {
@@ -76,7 +77,8 @@ static __always_inline void session_bind(struct session_key *key, struct session
 	}
 	n.state = SESSION_MIRRORED;
 	/* the call whose socket operation this is (see enum call_state) */
-	n.call_state = func == SSLC_FUNC_HANDSHAKE ? CALL_DONE : CALL_ACTIVE;
+	n.call_state =
+	    func == SSLC_FUNC_HANDSHAKE || func == SSLC_FUNC_NONE ? CALL_DONE : CALL_ACTIVE;
 	n.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
 	bpf_map_update_elem(&sessions, key, &n, BPF_ANY);
 	struct sock_owner owner = {.key = *key, .conn_id = n.conn_id};

@@ -142,7 +142,10 @@ enum sslc_counter {
 					       * attach moved on a connection the thread did
 					       * not use again: no gap, not mirrored */
 	SSLC_CNT_EXCLUDED_SESSIONS,	      /* sessions on a connection in `excluded_conns` */
-	SSLC_CNT_EXCLUDED_BYTES, /* bytes of those, and of connections cut (`cut_conns`) */
+	SSLC_CNT_EXCLUDED_BYTES,   /* bytes of those, and of connections cut (`cut_conns`) */
+	SSLC_CNT_ATTRIB_SESSIONS,  /* sessions bound from socket operations around the calls
+				      (memory BIOs: bpf/attrib.h) */
+	SSLC_CNT_ATTRIB_CONFLICTS, /* ... observations that disagreed, not followed */
 	SSLC_CNT__MAX,
 };
 

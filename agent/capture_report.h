@@ -1,0 +1,16 @@
+/* The capture's counters (include/sslcollector/event.h) as metrics and as the agent's last
+ * log line. */
+#ifndef SSLC_CAPTURE_REPORT_H
+#define SSLC_CAPTURE_REPORT_H
+
+#include <stdint.h>
+
+#include "metrics.h"
+#include "sslcollector/event.h"
+
+/* The counter families of the agent's --stats-file. */
+void capture_report_metrics(struct metrics_buf *mb, const uint64_t cnt[SSLC_CNT__MAX]);
+/* The "counters: ..." line logged when the agent stops. */
+void capture_report_log(const uint64_t cnt[SSLC_CNT__MAX]);
+
+#endif
