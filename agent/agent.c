@@ -36,6 +36,7 @@
 #define TICK_MS		 250
 #define ADDR_REFRESH_S	 5
 #define STATUS_LOG_S	 60
+#define PROCS_PUBLISH_S	 2 /* what --list shows of the processes */
 #define PRINT_DATA_BYTES 64
 
 struct agent {
@@ -52,7 +53,7 @@ struct agent {
 	uint64_t bad_records;
 	bool status_tty;
 	bool status_shown;
-	uint64_t start_ns, last_addr_ns, last_stats_ns, last_log_ns;
+	uint64_t start_ns, last_addr_ns, last_stats_ns, last_log_ns, last_procs_ns;
 	struct exclusions excl; /* what is kept out of the mirror (exclusions.h) */
 };
 
@@ -255,6 +256,10 @@ static void tick(struct agent *a)
 	if (a->mirror)
 		mirror_tick(a->mirror, now + (uint64_t)a->mono_to_real_ns);
 	exclusions_publish(&a->excl, a->mirror);
+	if (now - a->last_procs_ns >= PROCS_PUBLISH_S * 1000000000ULL) {
+		a->last_procs_ns = now;
+		capture_report_processes(a->cap);
+	}
 	if (a->o->stats_path && now - a->last_stats_ns >= a->o->stats_interval_s * 1000000000ULL) {
 		a->last_stats_ns = now;
 		write_stats(a);
@@ -518,6 +523,7 @@ out:
 		write_stats(a);
 	mirror_close(a->mirror);
 	exclusions_end(&a->excl);
+	capture_report_processes_end();
 	dump_close(a->dump);
 	capture_close(a->cap);
 	local_addrs_free(&a->addrs);

@@ -387,6 +387,8 @@ int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t in
 			size_t why_len)
 {
 	struct probed_file f = {.dev = dev, .ino = ino};
+	const char *names[N_PROBES];
+	uint64_t sym_off[N_PROBES];
 	struct probe_sites sites;
 	bool have_handshake = false;
 	int ret = 0;
@@ -396,12 +398,18 @@ int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t in
 	ret = probesite_find(path, &sites, why, why_len);
 	if (ret)
 		return ret;
+	for (size_t i = 0; i < N_PROBES; i++)
+		names[i] = probes[i].symbol;
+	ret = probesite_symbols(path, names, N_PROBES, sym_off);
+	if (ret) {
+		snprintf(why, why_len, "cannot read its symbols: %s", strerror(-ret));
+		return ret;
+	}
 	for (size_t i = 0; i < N_PROBES; i++) {
 		struct bpf_program *prog =
 		    *(struct bpf_program **)((char *)c->skel + probes[i].prog_offset);
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].symbol,
-			    .retprobe = probes[i].retprobe);
-		size_t offset = 0;
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = probes[i].retprobe);
+		size_t offset = sym_off[i]; /* a file offset */
 
 		switch (probes[i].when) {
 		case ALWAYS:
@@ -420,14 +428,16 @@ int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t in
 								 : sites.write_internal;
 			if (!offset)
 				continue;
-			opts.func_name = NULL; /* offset: a file offset */
 			break;
 		case NO_DO_HANDSHAKE:
 			if (have_handshake)
 				continue;
 			break;
 		}
-		f.links[i] = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
+		f.links[i] =
+		    offset ? bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts) : NULL;
+		if (!offset)
+			errno = ENOENT;
 		if (f.links[i]) {
 			if (!strcmp(probes[i].symbol, "SSL_do_handshake"))
 				have_handshake = true;
@@ -452,11 +462,12 @@ int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t in
 		goto fail;
 	}
 	capture_note_library(c, dev, ino);
-	snprintf(why, why_len, "%s",
+	snprintf(why, why_len, "%s%s%s",
 		 sites.read_internal && sites.write_internal
 		     ? "at ssl_read_internal and ssl_write_internal"
 		 : sites.read_internal || sites.write_internal ? "partly at the internal functions"
-							       : "at the exported functions");
+							       : "at the exported functions",
+		 sites.why[0] ? "; " : "", sites.why);
 	return 0;
 fail:
 	for (size_t i = 0; i < N_PROBES; i++)
@@ -661,4 +672,24 @@ int capture_counters(const struct capture *c, uint64_t out[SSLC_CNT__MAX])
 	}
 	free(per_cpu);
 	return 0;
+}
+
+void capture_proc_stats(struct capture *c, capture_proc_fn fn, void *ctx)
+{
+	struct bpf_map *m = c->skel->maps.proc_stats;
+	uint32_t key, next, *prev = NULL;
+	struct sslc_proc_stat st;
+	char path[32];
+
+	while (!bpf_map__get_next_key(m, prev, &next, sizeof(next))) {
+		key = next;
+		prev = &key;
+		snprintf(path, sizeof(path), "/proc/%u", key);
+		if (access(path, F_OK) < 0) {
+			bpf_map__delete_elem(m, &key, sizeof(key), 0);
+			continue;
+		}
+		if (!bpf_map__lookup_elem(m, &key, sizeof(key), &st, sizeof(st), 0))
+			fn(ctx, key, &st);
+	}
 }

@@ -95,5 +95,9 @@ int capture_consume(struct capture *c);
 int capture_drain_orphans(struct capture *c);
 /* Sums the per-CPU counters (enum sslc_counter). */
 int capture_counters(const struct capture *c, uint64_t out[SSLC_CNT__MAX]);
+/* Calls fn for each process the capture keeps figures of (struct sslc_proc_stat); those of
+ * processes that are gone are forgotten. */
+typedef void (*capture_proc_fn)(void *ctx, uint32_t pid, const struct sslc_proc_stat *st);
+void capture_proc_stats(struct capture *c, capture_proc_fn fn, void *ctx);
 
 #endif

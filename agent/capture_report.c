@@ -1,9 +1,14 @@
 /* The capture's counters (include/sslcollector/event.h) as metrics and as the agent's last
  * log line. */
 #include "capture_report.h"
+#include "capture.h"
 #include "log.h"
+#include "state.h"
 
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void capture_report_metrics(struct metrics_buf *mb, const uint64_t cnt[SSLC_CNT__MAX])
 {
@@ -89,4 +94,53 @@ void capture_report_log(const uint64_t cnt[SSLC_CNT__MAX])
 		 cnt[SSLC_CNT_NESTED_CALLS], cnt[SSLC_CNT_NOT_TCP], cnt[SSLC_CNT_CLOSE_AFTER_CALL],
 		 cnt[SSLC_CNT_UNTRACKED_CALLS], cnt[SSLC_CNT_ATTRIB_SESSIONS],
 		 cnt[SSLC_CNT_ATTRIB_CONFLICTS]);
+}
+
+struct proc_text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void add_proc(void *ctx, uint32_t pid, const struct sslc_proc_stat *st)
+{
+	struct proc_text *t = ctx;
+	char line[128];
+	int n = snprintf(line, sizeof(line), "%u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			 pid, (uint64_t)st->sessions, (uint64_t)st->attributed,
+			 (uint64_t)st->unattributed_bytes, (uint64_t)st->conflicts);
+
+	if (n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	if (t->len + (size_t)n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		char *b = realloc(t->buf, cap);
+
+		if (!b)
+			return;
+		t->buf = b;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->len, line, (size_t)n + 1);
+	t->len += (size_t)n;
+}
+
+void capture_report_processes(struct capture *c)
+{
+	static bool warned;
+	struct proc_text t = {0};
+	int ret;
+
+	capture_proc_stats(c, add_proc, &t);
+	ret = state_publish_kind(SSLC_STATE_DIR, "processes", t.len ? t.buf : NULL);
+	if (ret < 0 && !warned) {
+		warned = true;
+		log_warn("cannot publish the processes' figures for --list in %s: %s",
+			 SSLC_STATE_DIR, strerror(-ret));
+	}
+	free(t.buf);
+}
+
+void capture_report_processes_end(void)
+{
+	state_publish_kind(SSLC_STATE_DIR, "processes", NULL);
 }

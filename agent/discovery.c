@@ -1,7 +1,10 @@
-/* TLS library discovery: /proc scans, rescans of processes that map a new libssl, --lib. */
+/* TLS library discovery: /proc scans (libraries and executables), rescans of processes that
+ * map a new libssl or run a new program, --lib. */
 #include "discovery.h"
+#include "fnv1a.h"
 #include "libfind.h"
 #include "log.h"
+#include "u64map.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PENDING_SCANS 1024
@@ -22,20 +26,17 @@ struct pending_scan {
 	uint64_t due_ns;
 };
 
-struct rejected_file {
-	dev_t dev;
-	ino_t ino;
-};
-
 struct discovery {
 	struct capture *cap;
 	struct pending_scan pending[MAX_PENDING_SCANS];
 	size_t n_pending;
-	struct rejected_file *rejected;
-	size_t n_rejected;
+	/* Files examined and not probed (not OpenSSL, stripped, refused), by device and inode:
+	 * each file is looked at once, so that a rescan costs a hash lookup per process. */
+	struct u64map rejected;
 	uint64_t last_full_scan_ns;
 	uint32_t netns;
-	size_t denied; /* files the kernel refused to probe (EPERM, EACCES) */
+	size_t denied;	  /* files the kernel refused to probe (EPERM, EACCES) */
+	size_t processes; /* executables seen by the scan under way */
 };
 
 int discovery_new(struct capture *cap, uint32_t netns, struct discovery **out)
@@ -54,40 +55,76 @@ void discovery_free(struct discovery *d)
 {
 	if (!d)
 		return;
-	free(d->rejected);
+	u64map_free(&d->rejected);
 	free(d);
 }
 
-static bool is_rejected(const struct discovery *d, dev_t dev, ino_t ino)
+/* A 64-bit hash of device and inode: two files colliding (odds about n^2 / 2^65) would
+ * leave the second unexamined. */
+static uint64_t file_key(dev_t dev, ino_t ino)
 {
-	for (size_t i = 0; i < d->n_rejected; i++)
-		if (d->rejected[i].dev == dev && d->rejected[i].ino == ino)
-			return true;
-	return false;
+	uint64_t dv = (uint64_t)dev, in = (uint64_t)ino;
+
+	return fnv1a(fnv1a(FNV1A_OFFSET, &dv, sizeof(dv)), &in, sizeof(in));
 }
 
-static void remember_rejected(struct discovery *d, dev_t dev, ino_t ino)
+static bool is_known(const struct discovery *d, dev_t dev, ino_t ino)
 {
-	struct rejected_file *r = realloc(d->rejected, (d->n_rejected + 1) * sizeof(*r));
+	return capture_file_attached(d->cap, dev, ino) ||
+	       u64map_get(&d->rejected, file_key(dev, ino)) != NULL;
+}
 
-	if (!r)
-		return;
-	r[d->n_rejected].dev = dev;
-	r[d->n_rejected].ino = ino;
-	d->rejected = r;
-	d->n_rejected++;
+static char rejected_mark;
+
+/* Remembers a file not to probe under both its names (maps', which an mmap() shows, and
+ * stat()'s, which an exec() of it shows on an overlay), and tells the BPF side, which then
+ * reports neither its mapping nor its exec() again. */
+static void reject(struct discovery *d, const struct tls_mapping *m, dev_t dev, ino_t ino)
+{
+	u64map_put(&d->rejected, file_key(m->dev, m->ino), &rejected_mark);
+	capture_note_library(d->cap, m->dev, m->ino);
+	if (dev != m->dev || ino != m->ino) {
+		u64map_put(&d->rejected, file_key(dev, ino), &rejected_mark);
+		capture_note_library(d->cap, dev, ino);
+	}
+}
+
+/* An executable: 0 to probe it (OpenSSL linked in, with its symbols), 1 when it is done with
+ * (rejected, or gone). */
+static int check_executable(struct discovery *d, const struct tls_mapping *m, dev_t dev, ino_t ino)
+{
+	char why[256] = "";
+	int ret = libfind_check_executable(m->open_path, why, sizeof(why));
+
+	if (ret == LIBFIND_OPENSSL)
+		return 0;
+	if (ret == -ENOENT || ret == -ESRCH)
+		return 1; /* the process is gone: whoever runs the file next is looked at */
+	if (ret == LIBFIND_OPENSSL_STRIPPED)
+		log_info("not probing %s (executable of %s[%d]): %s: not mirrored", m->path,
+			 m->comm, (int)m->pid, why);
+	else if (ret < 0)
+		log_debug("cannot read %s (executable of %s[%d]): %s", m->path, m->comm,
+			  (int)m->pid, why);
+	reject(d, m, dev, ino);
+	return 1;
 }
 
 static int on_mapping(void *ctx, const struct tls_mapping *m)
 {
 	struct discovery *d = ctx;
+	const char *use = m->executable ? "executable of" : "used by";
 	char why[256] = "";
 	struct stat st;
 	dev_t dev = m->dev;
 	ino_t ino = m->ino;
 	int ret;
 
-	if (capture_file_attached(d->cap, m->dev, m->ino) || is_rejected(d, m->dev, m->ino))
+	d->processes += m->executable;
+	if (is_known(d, m->dev, m->ino))
+		return 0;
+	/* our own executable is never probed (our process is not mirrored) */
+	if (m->executable && m->pid == getpid())
 		return 0;
 	/* A process of another network namespace is no reason to probe a file (a process of
 	 * ours that maps it is; the BPF side reports those at once, and the periodic full scan
@@ -99,31 +136,39 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 	/* the same file reached through another mount shows another device in maps; the
 	 * kernel probes the real inode, so compare what stat() says too */
 	if (stat(m->open_path, &st) == 0) {
-		if (capture_file_attached(d->cap, st.st_dev, st.st_ino) ||
-		    is_rejected(d, st.st_dev, st.st_ino))
+		if (is_known(d, st.st_dev, st.st_ino))
 			return 0;
 		dev = st.st_dev;
 		ino = st.st_ino;
 	}
+	if (m->executable && check_executable(d, m, dev, ino))
+		return 0;
 	ret = capture_attach_file(d->cap, m->open_path, m->dev, m->ino, why, sizeof(why));
 	if (ret == 0) {
-		if (dev != m->dev || ino != m->ino)
+		/* the BPF side names an exec()ed file as stat() does (an overlay's inode) */
+		if (dev != m->dev || ino != m->ino) {
 			capture_alias_file(d->cap, m->dev, m->ino, dev, ino);
-		log_info("probing %s (in use by %s[%d]; reads and writes %s)", m->path, m->comm,
-			 (int)m->pid, why);
+			capture_note_library(d->cap, dev, ino);
+		}
+		if (m->executable)
+			log_info("probing %s (executable of %s[%d], OpenSSL linked in; reads and "
+				 "writes %s)",
+				 m->path, m->comm, (int)m->pid, why);
+		else
+			log_info("probing %s (in use by %s[%d]; reads and writes %s)", m->path,
+				 m->comm, (int)m->pid, why);
 		return 0;
 	}
 	if (ret == 1)
 		return 0;
-	remember_rejected(d, m->dev, m->ino);
-	capture_note_library(d->cap, m->dev, m->ino);
+	reject(d, m, dev, ino);
 	if (ret == -EPERM || ret == -EACCES)
 		d->denied++;
 	if (ret == -ENOENT)
-		log_debug("not probing %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
+		log_debug("not probing %s (%s %s[%d]): %s", m->path, use, m->comm, (int)m->pid,
 			  why);
 	else
-		log_warn("cannot probe %s (used by %s[%d]): %s", m->path, m->comm, (int)m->pid,
+		log_warn("cannot probe %s (%s %s[%d]): %s", m->path, use, m->comm, (int)m->pid,
 			 why);
 	return 0;
 }
@@ -133,12 +178,26 @@ size_t discovery_denied(const struct discovery *d)
 	return d->denied;
 }
 
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 void discovery_scan_all(struct discovery *d, uint64_t now_ns)
 {
-	int ret = libfind_scan_all("/proc", on_mapping, d);
+	size_t files = capture_files_attached(d->cap) + d->rejected.len;
+	double start = cpu_ms();
+	int ret;
 
+	d->processes = 0;
+	ret = libfind_scan_all("/proc", on_mapping, d);
 	if (ret < 0)
 		log_warn("cannot scan /proc for TLS libraries: %s", strerror(-ret));
+	log_debug("scanned /proc: %zu processes, %zu files new, %.1f ms of CPU", d->processes,
+		  capture_files_attached(d->cap) + d->rejected.len - files, cpu_ms() - start);
 	d->last_full_scan_ns = now_ns;
 }
 
@@ -169,10 +228,10 @@ static void run_pending_scans(struct discovery *d, uint64_t now)
 			continue;
 		}
 		d->pending[i] = d->pending[--d->n_pending];
-		size_t before = capture_files_attached(d->cap) + d->n_rejected;
+		size_t before = capture_files_attached(d->cap) + d->rejected.len;
 		if (libfind_scan_pid("/proc", p.pid, on_mapping, d) == -ENOENT)
 			continue; /* gone */
-		if (capture_files_attached(d->cap) + d->n_rejected != before)
+		if (capture_files_attached(d->cap) + d->rejected.len != before)
 			continue; /* found what it mapped */
 		if ((size_t)p.tries + 1 < sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
 			schedule_scan(d, p.pid, p.tries + 1, now + rescan_delays_ns[p.tries + 1]);
@@ -219,7 +278,8 @@ int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *
 
 void discovery_library_mapped(struct discovery *d, pid_t pid, uint64_t now_ns)
 {
-	log_debug("process %d maps a libssl not seen before: looking at its libraries", (int)pid);
+	log_debug("process %d maps a libssl or runs a program not seen before: looking at it",
+		  (int)pid);
 	schedule_scan(d, pid, 0, now_ns);
 	run_pending_scans(d, now_ns);
 }

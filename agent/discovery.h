@@ -1,9 +1,12 @@
 /* Which TLS libraries to probe: every libssl mapped by a running process of our network
- * namespace (found in /proc), new ones as such processes map them (reported by the BPF side),
- * the --lib files, and other sslcollector instances to leave alone. A library only processes
- * of other network namespaces use is not probed: their connections are never mirrored (-I
- * names addresses of our namespace), and a probe would cost them a trap per call for nothing
- * (containers with their own copy of libssl, a load generator in a test namespace). */
+ * namespace (found in /proc), and every such process's executable that has OpenSSL linked in
+ * with its symbols (statically linked programs: the upstream Node.js, vendor daemons); new
+ * ones as such processes map or exec() them (reported by the BPF side); the --lib files.
+ * Each file (device and inode) is examined once whatever the outcome, so that the periodic
+ * rescan costs a hash lookup per process and file. A file only processes of other network
+ * namespaces use is not probed: their connections are never mirrored (-I names addresses of
+ * our namespace), and a probe would cost them a trap per call for nothing (containers with
+ * their own copy of libssl, a load generator in a test namespace). */
 #ifndef SSLC_DISCOVERY_H
 #define SSLC_DISCOVERY_H
 
@@ -21,11 +24,12 @@ void discovery_free(struct discovery *d); /* accepts NULL */
 
 /* Probes the --lib files. 0, or the exit status to stop with (the error is logged). */
 int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *o);
-/* Scans every process now. */
 /* Libraries the kernel refused to probe (not permitted). */
 size_t discovery_denied(const struct discovery *d);
+/* Scans every process now. */
 void discovery_scan_all(struct discovery *d, uint64_t now_ns);
-/* A process mapped a libssl not probed yet: look at it now and shortly after. */
+/* A process mapped a libssl not probed yet, or exec()ed a program not examined yet: look at
+ * its libraries and executable now and shortly after. */
 void discovery_library_mapped(struct discovery *d, pid_t pid, uint64_t now_ns);
 /* Due rescans, and a full scan every so often. */
 void discovery_run(struct discovery *d, uint64_t now_ns);

@@ -1,12 +1,10 @@
-/* TLS library discovery in /proc/PID/maps and ELF symbol checks (libelf). */
+/* TLS library discovery in /proc/PID/maps: libraries, and each process's executable. The ELF
+ * checks are in libfind_elf.c. */
 #include "libfind.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +45,45 @@ unsigned long libfind_netns(const char *proc_root, pid_t pid)
 	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
 }
 
+/* The executable of a process as its maps lines name it (" (deleted)" cut), "" if none. */
+static void read_exe(const char *proc_root, pid_t pid, char *exe, size_t len, bool *deleted)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
+	n = readlink(path, exe, len - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	*deleted = n > 10 && !strcmp(exe + n - 10, " (deleted)");
+	if (*deleted)
+		exe[n - 10] = '\0';
+}
+
+/* a deleted file is still reachable through map_files (libraries) or exe; otherwise go
+ * through the process's root so that containers' own files are found */
+static void set_open_path(struct tls_mapping *m, const char *proc_root, unsigned long start,
+			  unsigned long end)
+{
+	if (m->deleted && m->executable)
+		snprintf(m->open_path, sizeof(m->open_path), "%s/%d/exe", proc_root, (int)m->pid);
+	else if (m->deleted)
+		snprintf(m->open_path, sizeof(m->open_path), "%s/%d/map_files/%lx-%lx", proc_root,
+			 (int)m->pid, start, end);
+	else if (snprintf(m->open_path, sizeof(m->open_path), "%s/%d/root%s", proc_root,
+			  (int)m->pid, m->path) >= (int)sizeof(m->open_path))
+		m->open_path[0] = '\0'; /* too long to open: nothing is */
+}
+
 int libfind_scan_pid(const char *proc_root, pid_t pid, libfind_fn fn, void *ctx)
 {
 	struct tls_mapping m = {.pid = pid};
-	char path[PATH_MAX], *line = NULL;
+	char path[PATH_MAX], exe[PATH_MAX], *line = NULL;
 	size_t cap = 0, n_seen = 0;
 	struct {
 		dev_t dev;
 		ino_t ino;
-	} seen[16];
+	} seen[16], exe_id = {0};
+	bool exe_deleted, exe_found = false;
 	int ret = 0;
 	FILE *f;
 
@@ -64,6 +92,7 @@ int libfind_scan_pid(const char *proc_root, pid_t pid, libfind_fn fn, void *ctx)
 	if (!f)
 		return -errno;
 	read_comm(proc_root, pid, m.comm, sizeof(m.comm));
+	read_exe(proc_root, pid, exe, sizeof(exe), &exe_deleted);
 	while (getline(&line, &cap, f) > 0) {
 		unsigned long start, end, inode;
 		unsigned int major, minor;
@@ -82,9 +111,15 @@ int libfind_scan_pid(const char *proc_root, pid_t pid, libfind_fn fn, void *ctx)
 			file[flen - 10] = '\0';
 			deleted = true;
 		}
+		dev_t dev = makedev(major, minor);
+		if (!exe_found && exe[0] && !strcmp(file, exe)) {
+			exe_found =
+			    true; /* the device and inode the kernel probes, as for libraries */
+			exe_id.dev = dev;
+			exe_id.ino = (ino_t)inode;
+		}
 		if (!libfind_is_tls_library(file))
 			continue;
-		dev_t dev = makedev(major, minor);
 		bool dup = false;
 		for (size_t i = 0; i < n_seen && !dup; i++)
 			dup = seen[i].dev == dev && seen[i].ino == (ino_t)inode;
@@ -99,21 +134,24 @@ int libfind_scan_pid(const char *proc_root, pid_t pid, libfind_fn fn, void *ctx)
 		m.ino = (ino_t)inode;
 		m.deleted = deleted;
 		snprintf(m.path, sizeof(m.path), "%s", file);
-		/* a deleted file is still reachable through map_files; otherwise go through the
-		 * process's root so that containers' own libraries are found */
-		if (deleted)
-			snprintf(m.open_path, sizeof(m.open_path), "%s/%d/map_files/%lx-%lx",
-				 proc_root, (int)pid, start, end);
-		else
-			snprintf(m.open_path, sizeof(m.open_path), "%s/%d/root%s", proc_root,
-				 (int)pid, file);
+		set_open_path(&m, proc_root, start, end);
 		ret = fn(ctx, &m);
 		if (ret)
 			break;
 	}
 	free(line);
 	fclose(f);
-	return ret;
+	for (size_t i = 0; i < n_seen && exe_found; i++)
+		exe_found = seen[i].dev != exe_id.dev || seen[i].ino != exe_id.ino;
+	if (ret || !exe_found)
+		return ret;
+	m.dev = exe_id.dev;
+	m.ino = exe_id.ino;
+	m.deleted = exe_deleted;
+	m.executable = true;
+	snprintf(m.path, sizeof(m.path), "%s", exe);
+	set_open_path(&m, proc_root, 0, 0);
+	return fn(ctx, &m);
 }
 
 int libfind_scan_all(const char *proc_root, libfind_fn fn, void *ctx)
@@ -141,68 +179,5 @@ int libfind_scan_all(const char *proc_root, libfind_fn fn, void *ctx)
 			break;
 	}
 	closedir(dir);
-	return ret;
-}
-
-int libfind_check_elf(const char *path, char *why, size_t why_len)
-{
-	bool has_read = false, has_write = false;
-	Elf_Scn *scn = NULL;
-	Elf *elf = NULL;
-	int fd, ret;
-
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		snprintf(why, why_len, "libelf: %s", elf_errmsg(-1));
-		return -EINVAL;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(why, why_len, "cannot open: %s", strerror(errno));
-		return ret;
-	}
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		snprintf(why, why_len, "not an ELF file");
-		ret = -ENOEXEC;
-		goto out;
-	}
-	while ((scn = elf_nextscn(elf, scn)) && !(has_read && has_write)) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-
-		if (!gelf_getshdr(scn, &sh) ||
-		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data || !sh.sh_entsize)
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-				continue;
-			name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!name)
-				continue;
-			if (!strcmp(name, "SSL_read"))
-				has_read = true;
-			else if (!strcmp(name, "SSL_write"))
-				has_write = true;
-		}
-	}
-	if (has_read && has_write) {
-		ret = 0;
-	} else {
-		snprintf(why, why_len, "no %s symbol (not OpenSSL, or stripped)",
-			 has_read ? "SSL_write" : "SSL_read");
-		ret = -ENOENT;
-	}
-out:
-	if (elf)
-		elf_end(elf);
-	close(fd);
 	return ret;
 }

@@ -69,36 +69,6 @@ struct elf_file {
 	Elf *elf;
 };
 
-/* The virtual address of a defined function symbol, 0 if none. */
-static uint64_t symbol_addr(Elf *elf, const char *want)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-
-		if (!gelf_getshdr(scn, &sh) ||
-		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
-				continue;
-			name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (name && !strcmp(name, want))
-				return sym.st_value;
-		}
-	}
-	return 0;
-}
-
 /* The file offset of an address in an executable PT_LOAD segment; 0 if none. */
 static uint64_t file_offset(Elf *elf, uint64_t addr)
 {
@@ -129,11 +99,42 @@ static size_t read_code(const struct elf_file *f, uint64_t addr, uint8_t *buf)
 	return n > 0 ? (size_t)n : 0;
 }
 
-/* The file offset of the internal function that both plain and _ex forward to; 0 if the
- * layout is not the one we know. */
-static uint64_t find_internal(const struct elf_file *f, const char *plain, const char *ex)
+/* The defined function symbols among names[0..n), in one pass over the symbol tables. */
+static void symbol_addrs(Elf *elf, const char *const *names, size_t n, uint64_t *addrs)
 {
-	uint64_t a_plain = symbol_addr(f->elf, plain), a_ex = symbol_addr(f->elf, ex);
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!name || name[0] != 'S') /* every name we look for is SSL_... */
+				continue;
+			for (size_t k = 0; k < n; k++)
+				if (!addrs[k] && !strcmp(name, names[k]))
+					addrs[k] = sym.st_value;
+		}
+	}
+}
+
+/* The file offset of the internal function that both plain and _ex (at those addresses)
+ * forward to; 0 if the layout is not the one we know. */
+static uint64_t find_internal(const struct elf_file *f, uint64_t a_plain, uint64_t a_ex)
+{
 	uint8_t code_plain[CODE_LEN], code_ex[CODE_LEN], code_int[CODE_LEN];
 	size_t n_plain = read_code(f, a_plain, code_plain), n_ex = read_code(f, a_ex, code_ex);
 	int64_t target;
@@ -150,6 +151,54 @@ static uint64_t find_internal(const struct elf_file *f, const char *plain, const
 	if (skip < 0)
 		return 0;
 	return file_offset(f->elf, (uint64_t)target) + (uint64_t)skip;
+}
+
+bool probesite_version_ok(const struct openssl_version *v, char *why, size_t why_len)
+{
+	if (!v->major) {
+		snprintf(why, why_len, "OpenSSL version unknown: internal functions not used");
+		return false;
+	}
+	if ((v->major == 1 && v->minor == 1 && v->patch == 1) || (v->major == 3 && v->minor <= 2))
+		return true;
+	if (v->major > 3 || (v->major == 3 && v->minor >= 3))
+		snprintf(why, why_len,
+			 "OpenSSL %s: internal functions not used (ssl_write_internal's signature "
+			 "changed in 3.3)",
+			 v->text);
+	else
+		snprintf(why, why_len,
+			 "OpenSSL %s: internal functions not used (known in 1.1.1 and 3.0 to 3.2)",
+			 v->text);
+	return false;
+}
+
+int probesite_symbols(const char *path, const char *const *names, size_t n, uint64_t *offsets)
+{
+	Elf *elf;
+	int fd;
+
+	for (size_t k = 0; k < n; k++)
+		offsets[k] = 0;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return -ENOEXEC;
+	}
+	symbol_addrs(elf, names, n, offsets);
+	for (size_t k = 0; k < n; k++)
+		if (offsets[k])
+			offsets[k] = file_offset(elf, offsets[k]);
+	elf_end(elf);
+	close(fd);
+	return 0;
 }
 
 int probesite_find(const char *path, struct probe_sites *out, char *why, size_t why_len)
@@ -169,15 +218,30 @@ int probesite_find(const char *path, struct probe_sites *out, char *why, size_t 
 		snprintf(why, why_len, "cannot open: %s", strerror(errno));
 		return ret;
 	}
-	f.elf = elf_begin(f.fd, ELF_C_READ, NULL);
+	f.elf = elf_begin(f.fd, ELF_C_READ_MMAP, NULL);
 	if (!f.elf || elf_kind(f.elf) != ELF_K_ELF || !gelf_getehdr(f.elf, &eh)) {
 		snprintf(why, why_len, "not an ELF file");
 		ret = -ENOEXEC;
 		goto out;
 	}
 	if (eh.e_machine == EM_X86_64) {
-		out->read_internal = find_internal(&f, "SSL_read", "SSL_read_ex");
-		out->write_internal = find_internal(&f, "SSL_write", "SSL_write_ex");
+		static const char *const names[] = {"SSL_read", "SSL_read_ex", "SSL_write",
+						    "SSL_write_ex"};
+		uint64_t a[4] = {0};
+
+		symbol_addrs(f.elf, names, 4, a); /* one pass: 100k symbols in Node.js */
+		out->read_internal = find_internal(&f, a[0], a[1]);
+		out->write_internal = find_internal(&f, a[2], a[3]);
+	}
+	/* the layout is that of the releases we know; the version must be one of them too */
+	if ((out->read_internal || out->write_internal) &&
+	    (libfind_openssl_version(path, &out->version) ||
+	     !probesite_version_ok(&out->version, out->why, sizeof(out->why)))) {
+		out->read_internal = 0;
+		out->write_internal = 0;
+		if (!out->why[0])
+			snprintf(out->why, sizeof(out->why),
+				 "OpenSSL version unreadable: internal functions not used");
 	}
 out:
 	if (f.elf)

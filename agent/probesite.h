@@ -16,7 +16,17 @@
  * the call that SSL_read_ex (SSL_write_ex) begins with, and accepted only when SSL_read
  * (SSL_write) calls the same address and its first instruction is one the kernel emulates.
  * Anything else (another layout, another architecture) keeps the probes on the exported
- * functions. */
+ * functions.
+ *
+ * The BPF programs read those two signatures, which only the OpenSSL releases that have them
+ * can confirm: 1.1.1, 3.0, 3.1 and 3.2 (ssl/ssl_lib.c). 3.3 added SSL_write_ex2 and a flags
+ * argument before `written` (ssl_write_internal(s, buf, num, flags, written)), so the internal
+ * functions are used only when the file's version is known to be one of those; else the
+ * probes stay on the exported functions (why says so). A libssl tells its version by the
+ * symbol versions it defines (every release that added a function added OPENSSL_X.Y.0: 3.3
+ * added SSL_write_ex2, so a libssl without OPENSSL_3.3.0 predates it; 3.1 added none, so 3.0
+ * and 3.1 both show OPENSSL_3.0.0), an executable with OpenSSL linked in by the version text
+ * of its libcrypto (libfind_openssl_version). */
 #ifndef SSLC_PROBESITE_H
 #define SSLC_PROBESITE_H
 
@@ -24,14 +34,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "libfind.h"
+
 struct probe_sites {
 	uint64_t read_internal;	 /* file offset of ssl_read_internal; 0: not found */
 	uint64_t write_internal; /* file offset of ssl_write_internal; 0: not found */
+	/* Why the internal functions are not used although found ("OpenSSL 3.3.1: internal
+	 * functions not used (ssl_write_internal's signature changed in 3.3)"), for the log;
+	 * "" otherwise. */
+	char why[160];
+	struct openssl_version version; /* looked up only when the internal functions are found */
 };
 
 /* Fills *out for the ELF file at path. Returns 0 (possibly with both offsets 0) or a negative
  * errno with the reason in why when the file cannot be read. */
 int probesite_find(const char *path, struct probe_sites *out, char *why, size_t why_len);
+
+/* The file offsets of the function symbols names[0..n) (0: not defined), read in one pass:
+ * attaching by offset spares libbpf a walk of the symbol tables per probe, which takes
+ * 60 ms for the 20 probes of a 100 MB executable (Node.js). 0 or a negative errno. */
+int probesite_symbols(const char *path, const char *const *names, size_t n, uint64_t *offsets);
+
+/* Whether the internal functions' signatures are known for this version (1.1.1, 3.0 to
+ * 3.2); if not, why (for probe_sites.why). */
+bool probesite_version_ok(const struct openssl_version *v, char *why, size_t why_len);
 
 /* The pieces, on code bytes at virtual address addr (exposed for the unit tests). */
 

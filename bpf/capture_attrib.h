@@ -55,6 +55,7 @@ static __always_inline void attrib_observe(struct session_key *key, struct sessi
 	switch (attrib_judge(&s->cand, (__u64)sk, bound, other)) {
 	case ATTRIB_CONFLICT:
 		count(SSLC_CNT_ATTRIB_CONFLICTS, 1);
+		proc_count(PROC_CONFLICTS, 1);
 		return;
 	case ATTRIB_BIND:
 		break;
@@ -66,6 +67,7 @@ static __always_inline void attrib_observe(struct session_key *key, struct sessi
 	if (s && s->sk == (__u64)sk && s->state != SESSION_UNBOUND) {
 		s->via_window = 1;
 		count(SSLC_CNT_ATTRIB_SESSIONS, 1);
+		proc_count(PROC_ATTRIBUTED, 1);
 	}
 }
 
@@ -83,8 +85,10 @@ static __always_inline void attrib_enter(struct call_args *c, struct session_key
 	 * finishes the handshake (Node.js writes its request before the handshake is done) */
 	bound = s && s->state != SESSION_UNBOUND;
 	sk = attrib_call_enter(&c->win, func_reads(func) || !bound, &ambiguous);
-	if (ambiguous && !bound)
-		count(SSLC_CNT_ATTRIB_CONFLICTS, 1); /* it needed a socket and had several */
+	if (ambiguous && !bound) { /* it needed a socket and had several */
+		count(SSLC_CNT_ATTRIB_CONFLICTS, 1);
+		proc_count(PROC_CONFLICTS, 1);
+	}
 	if (sk)
 		attrib_observe(key, s, (struct sock *)sk, func);
 }

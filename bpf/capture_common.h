@@ -58,6 +58,43 @@ static __always_inline __u64 wake_flags(void)
 	return wake_flags_sized(sizeof(struct sslc_event));
 }
 
+enum proc_field {
+	PROC_SESSIONS = 0,
+	PROC_ATTRIBUTED,
+	PROC_UNATTRIBUTED_BYTES,
+	PROC_CONFLICTS,
+};
+
+/* Adds n to one field of the current process's proc_stats. */
+static __always_inline void proc_count(enum proc_field f, __u64 n)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sslc_proc_stat *p = bpf_map_lookup_elem(&proc_stats, &tgid);
+
+	if (!p) {
+		struct sslc_proc_stat z = {};
+
+		bpf_map_update_elem(&proc_stats, &tgid, &z, BPF_NOEXIST);
+		p = bpf_map_lookup_elem(&proc_stats, &tgid);
+		if (!p)
+			return;
+	}
+	switch (f) {
+	case PROC_SESSIONS:
+		__sync_fetch_and_add(&p->sessions, n);
+		break;
+	case PROC_ATTRIBUTED:
+		__sync_fetch_and_add(&p->attributed, n);
+		break;
+	case PROC_UNATTRIBUTED_BYTES:
+		__sync_fetch_and_add(&p->unattributed_bytes, n);
+		break;
+	default:
+		__sync_fetch_and_add(&p->conflicts, n);
+		break;
+	}
+}
+
 static __always_inline bool pid_wanted(__u32 tgid)
 {
 	if (tgid == cfg_self_tgid)

@@ -150,6 +150,7 @@ static __always_inline void call_data(struct loop_ctx *lc, __u64 n, __u8 func)
 	s = bpf_map_lookup_elem(&sessions, &lc->key);
 	if (!s || s->state == SESSION_UNBOUND) {
 		count(SSLC_CNT_NOSOCK_BYTES, n);
+		proc_count(PROC_UNATTRIBUTED_BYTES, n);
 		return;
 	}
 	if (s->state == SESSION_EXCLUDED) {
@@ -171,6 +172,7 @@ static __always_inline void call_data(struct loop_ctx *lc, __u64 n, __u8 func)
 		struct sock_owner owner = {.key = lc->key, .conn_id = s->conn_id};
 		bpf_map_update_elem(&socks, &s->sk, &owner, BPF_ANY);
 		count(SSLC_CNT_SESSIONS, 1);
+		proc_count(PROC_SESSIONS, 1);
 	}
 	dir =
 	    (func == SSLC_FUNC_WRITE || func == SSLC_FUNC_WRITE_EX) ? SSLC_DIR_SEND : SSLC_DIR_RECV;

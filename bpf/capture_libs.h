@@ -7,8 +7,9 @@
 #define PROT_EXEC 0x4
 
 /* A process maps a libssl it may be the first to use (a container's copy, a dlopen()ed
- * wheel): tell the agent at once, so it probes the file before the first SSL call. */
-static __always_inline void check_new_library(struct file *file)
+ * wheel), or runs an executable (exec) that may carry OpenSSL inside (upstream Node.js):
+ * tell the agent at once, once per file, so it probes the file before the first SSL call. */
+static __always_inline void check_new_library(struct file *file, bool exec)
 {
 	char name[8] = {};
 	struct sslc_lib_key key = {};
@@ -23,11 +24,13 @@ static __always_inline void check_new_library(struct file *file)
 		if (BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) != cfg_netns)
 			return;
 	}
-	bpf_probe_read_kernel_str(name, sizeof(name),
-				  BPF_CORE_READ(file, f_path.dentry, d_name.name));
-	if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' ||
-	    name[4] != 's' || name[5] != 'l')
-		return;
+	if (!exec) {
+		bpf_probe_read_kernel_str(name, sizeof(name),
+					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
+		if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' ||
+		    name[4] != 's' || name[5] != 'l')
+			return;
+	}
 	key.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 	key.ino = BPF_CORE_READ(file, f_inode, i_ino);
 	if (bpf_map_lookup_elem(&known_libs, &key))
@@ -37,6 +40,7 @@ static __always_inline void check_new_library(struct file *file)
 	if (!e)
 		return; /* the periodic rescan finds it */
 	fill_header(e, SSLC_EVENT_LIBRARY, 0, &(struct sslc_conn){});
+	e->flags = exec ? SSLC_F_LIB_EXEC : 0;
 	e->off = key.dev;
 	e->len = key.ino;
 	bpf_ringbuf_submit(e, wake_flags());
@@ -51,7 +55,18 @@ static __always_inline void check_mmap(struct pt_regs *regs)
 		return;
 	struct file *file = fd_to_file((int)PT_REGS_PARM5_CORE_SYSCALL(regs));
 	if (file)
-		check_new_library(file);
+		check_new_library(file, false);
+}
+
+/* A new program: its executable may have OpenSSL linked in. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct file *file = BPF_CORE_READ(bprm, file);
+
+	if (file && pid_wanted(bpf_get_current_pid_tgid() >> 32))
+		check_new_library(file, true);
+	return 0;
 }
 
 #endif

@@ -107,6 +107,14 @@ struct {
 	__type(value, __u8); /* enum sslc_role */
 } sock_roles SEC(".maps");
 
+/* Per process: what --list tells (the agent publishes it: agent/capture_report.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tgid */
+	__type(value, struct sslc_proc_stat);
+} proc_stats SEC(".maps");
+
 /* CLOSE records that found the ring buffer full, collected by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

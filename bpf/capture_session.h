@@ -84,6 +84,7 @@ static __always_inline void session_bind(struct session_key *key, struct session
 	struct sock_owner owner = {.key = *key, .conn_id = n.conn_id};
 	bpf_map_update_elem(&socks, &n.sk, &owner, BPF_ANY);
 	count(SSLC_CNT_SESSIONS, 1);
+	proc_count(PROC_SESSIONS, 1);
 	/* The connection may have ended before it was known to be ours (a reset during the
 	 * socket operation that named it, seen after that returned): inet_sock_set_state found
 	 * no owner then. Its end waits for the call's return as if it had. Checked after `socks`

@@ -14,8 +14,9 @@ enum sslc_event_type {
 	SSLC_EVENT_GAP = 2,	/* plaintext that was not captured; len is exact (except
 				 * SSLC_F_GAP_INFLIGHT without SSLC_F_GAP_EXACT) */
 	SSLC_EVENT_CLOSE = 3,	/* the TLS session or its TCP socket ended */
-	SSLC_EVENT_LIBRARY = 4, /* a process mapped a libssl file not seen before (pid, off:
-				 * device in the kernel's encoding, len: inode) */
+	SSLC_EVENT_LIBRARY = 4, /* a process mapped a libssl file not seen before, or runs an
+				 * executable not seen before (flags SSLC_F_LIB_EXEC): pid,
+				 * off: device in the kernel's encoding, len: inode */
 };
 
 enum sslc_dir {
@@ -52,6 +53,7 @@ enum {
 					 * were attached (its return is never seen) */
 	SSLC_F_GAP_EXACT = 1 << 7,	/* GAP with SSLC_F_GAP_INFLIGHT: len is exact; without:
 					 * an estimate from the TLS records (bpf/capture_inflight.h) */
+	SSLC_F_LIB_EXEC = 1 << 0,	/* LIBRARY: the file is a new program's executable (exec) */
 };
 
 /* The TCP connection a TLS session runs over, as the local socket sees it. */
@@ -113,6 +115,14 @@ struct sslc_lib_key {
 	__u32 dev;
 	__u32 pad;
 	__u64 ino;
+};
+
+/* What the capture saw of one process's TLS (map proc_stats, key: tgid), for --list. */
+struct sslc_proc_stat {
+	__u64 sessions;		  /* sessions mirrored */
+	__u64 attributed;	  /* ... of those, bound by the memory-BIO rule (bpf/attrib.h) */
+	__u64 unattributed_bytes; /* bytes of calls whose socket was not known: not mirrored */
+	__u64 conflicts;	  /* memory-BIO observations that disagreed */
 };
 
 /* Largest data[] of one DATA record; larger calls are split into several records. */
@@ -207,6 +217,7 @@ _Static_assert(sizeof(struct sslc_event) == 128, "struct sslc_event layout chang
 _Static_assert(__builtin_offsetof(struct sslc_event, data) == 128, "data[] must follow header");
 _Static_assert(sizeof(struct sslc_addr_key) == 20, "struct sslc_addr_key layout changed");
 _Static_assert(sizeof(struct sslc_lib_key) == 16, "struct sslc_lib_key layout changed");
+_Static_assert(sizeof(struct sslc_proc_stat) == 32, "struct sslc_proc_stat layout changed");
 _Static_assert(sizeof(struct sslc_tls_stream) == 24, "struct sslc_tls_stream layout changed");
 _Static_assert(sizeof(struct sslc_tls_count) == 24, "struct sslc_tls_count layout changed");
 _Static_assert(sizeof(struct sslc_inflight) == 168, "struct sslc_inflight layout changed");

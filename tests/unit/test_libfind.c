@@ -1,5 +1,5 @@
-/* TLS library discovery on a fake /proc tree, ELF symbol checks on real files, and the
- * listening-port role fallback on fake /proc/net files. */
+/* TLS library and executable discovery on a fake /proc tree, ELF symbol checks on real files, and
+ * the listening-port role fallback on fake /proc/net files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +36,14 @@ static void write_file(const char *rel, const char *content)
 	fclose(f);
 }
 
+static void make_link(const char *target, const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	assert_int_equal(symlink(target, path), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -66,6 +74,22 @@ static int setup(void **state)
 		   "7f1000000000-7f1000090000 r-xp 00000000 00:2d 777 /usr/lib/libssl.so.1.1\n"
 		   "7f2000000000-7f2000090000 r-xp 00000000 00:2d 778 "
 		   "/opt/app/libssl-1a2b3c.so.3 (deleted)\n");
+	/* programs: one with OpenSSL inside (maps name it; it maps no libssl), one replaced on
+	 * disk since it started, one whose executable maps do not show (not reported) */
+	write_file("300/comm", "node\n");
+	write_file("300/maps",
+		   "00400000-00401000 r--p 00000000 fe:01 3000 /usr/bin/node\n"
+		   "00401000-02000000 r-xp 00001000 fe:01 3000 /usr/bin/node\n"
+		   "7f0000000000-7f0000010000 r-xp 00000000 fe:01 3001 /usr/lib/libm.so.6\n");
+	make_link("/usr/bin/node", "300/exe");
+	write_file("400/comm", "server\n");
+	write_file(
+	    "400/maps",
+	    "55d0c0000000-55d0c0001000 r-xp 00000000 fe:01 4000 /opt/app/server (deleted)\n");
+	make_link("/opt/app/server (deleted)", "400/exe");
+	write_file("500/comm", "ld.so\n");
+	write_file("500/maps", "7f0000000000-7f0000010000 r-xp 00000000 fe:01 5001 /lib/ld.so\n");
+	make_link("/usr/bin/other", "500/exe");
 	/* not processes */
 	write_file("net/tcp", "");
 	write_file("self/maps", "garbage\n");
@@ -79,7 +103,7 @@ static int teardown(void **state)
 }
 
 struct found {
-	struct tls_mapping m[8];
+	struct tls_mapping m[16];
 	int n;
 };
 
@@ -87,7 +111,7 @@ static int collect(void *ctx, const struct tls_mapping *m)
 {
 	struct found *f = ctx;
 
-	assert_true(f->n < 8);
+	assert_true(f->n < 16);
 	f->m[f->n++] = *m;
 	return 0;
 }
@@ -124,6 +148,41 @@ static void test_scan_one_process(void **state)
 	assert_string_equal(f.m[0].open_path, want);
 	assert_string_equal(f.m[1].path, "/usr/lib/x86_64-linux-gnu/libssl3.so");
 	assert_int_equal(f.m[1].ino, 2003);
+	assert_false(f.m[0].executable || f.m[1].executable);
+}
+
+static void test_scan_executables(void **state)
+{
+	struct found f = {0};
+	char want[512];
+
+	(void)state;
+	/* the executable, once although mapped twice, after the libraries (none here), with the
+	 * device and inode of its maps lines (the file the kernel probes) */
+	assert_int_equal(libfind_scan_pid(root, 300, collect, &f), 0);
+	assert_int_equal(f.n, 1);
+	assert_true(f.m[0].executable);
+	assert_string_equal(f.m[0].path, "/usr/bin/node");
+	assert_string_equal(f.m[0].comm, "node");
+	assert_int_equal(f.m[0].dev, makedev(0xfe, 0x01));
+	assert_int_equal(f.m[0].ino, 3000);
+	assert_false(f.m[0].deleted);
+	snprintf(want, sizeof(want), "%s/300/root/usr/bin/node", root);
+	assert_string_equal(f.m[0].open_path, want);
+	/* replaced on disk: opened through /proc/PID/exe */
+	f.n = 0;
+	assert_int_equal(libfind_scan_pid(root, 400, collect, &f), 0);
+	assert_int_equal(f.n, 1);
+	assert_true(f.m[0].executable && f.m[0].deleted);
+	assert_string_equal(f.m[0].path, "/opt/app/server");
+	assert_int_equal(f.m[0].ino, 4000);
+	snprintf(want, sizeof(want), "%s/400/exe", root);
+	assert_string_equal(f.m[0].open_path, want);
+	/* an executable that no maps line names (no device and inode to probe): not reported;
+	 * nor for processes without exe (100, kernel threads) */
+	f.n = 0;
+	assert_int_equal(libfind_scan_pid(root, 500, collect, &f), 0);
+	assert_int_equal(f.n, 0);
 }
 
 static void test_scan_container_and_deleted(void **state)
@@ -151,7 +210,8 @@ static void test_scan_all_and_missing(void **state)
 
 	(void)state;
 	assert_int_equal(libfind_scan_all(root, collect, &f), 0);
-	assert_int_equal(f.n, 4); /* 2 from pid 100, 2 from pid 200; net/ and self/ ignored */
+	/* 2 from pid 100, 2 from pid 200, the executables of 300 and 400; net/, self/ ignored */
+	assert_int_equal(f.n, 6);
 	assert_int_equal(libfind_scan_pid(root, 999, collect, &f), -ENOENT);
 }
 
@@ -300,6 +360,7 @@ int main(void)
 	    cmocka_unit_test(test_is_tls_library),
 	    cmocka_unit_test(test_scan_one_process),
 	    cmocka_unit_test(test_scan_container_and_deleted),
+	    cmocka_unit_test(test_scan_executables),
 	    cmocka_unit_test(test_scan_all_and_missing),
 	    cmocka_unit_test(test_callback_stops_scan),
 	    cmocka_unit_test(test_check_elf),
