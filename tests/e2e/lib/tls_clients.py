@@ -69,6 +69,7 @@ class Truth:
         self.connections = []
         self.lock = threading.Lock()
         self.errors = []
+        self.requests = []  # workload.py's request records, for evetool.py (optional)
         self.extra = {}  # more top-level keys of the ground truth (e.g. "absent")
 
     def add(self, label, local, peer, sent, received):
@@ -85,6 +86,17 @@ class Truth:
             conn[direction + "_len"] = len(data)
         return conn
 
+    def add_request(self, conn, method, url, host, status, request_body_len,
+                    response_body_len):
+        """An HTTP request on conn (a dict from add), as workload.py records it (evetool.py)."""
+        with self.lock:
+            req = {"id": "%s.%d" % (conn["id"], len(conn["requests"])), "conn": conn["id"],
+                   "index_in_conn": len(conn["requests"]), "method": method, "url": url,
+                   "host": host, "status": status, "response_body_len": response_body_len,
+                   "request_body_len": request_body_len, "sids": []}
+            self.requests.append(req)
+            conn["requests"].append(req["id"])
+
     def fail(self, msg):
         with self.lock:
             self.errors.append(msg)
@@ -92,8 +104,8 @@ class Truth:
 
     def write(self):
         with open(self.out, "w") as f:
-            json.dump(dict({"connections": self.connections, "requests": [], "rules": [],
-                            "errors": self.errors}, **self.extra), f, indent=1)
+            json.dump(dict({"connections": self.connections, "requests": self.requests,
+                            "rules": [], "errors": self.errors}, **self.extra), f, indent=1)
         return 1 if self.errors else 0
 
 
