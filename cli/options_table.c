@@ -24,8 +24,9 @@ const struct option_row option_rows[] = {
      NULL, ROW_CODE},
     {OPT_LIB, 0, "lib", "PATH", FOR_AGENT, S_WHAT,
      "also probe this library or static executable (repeatable)",
-     "At most 32. The system's libssl and those that running processes map are found without "
-     "it.",
+     "At most 32. Not needed for the system's libssl, those that running processes map, or "
+     "programs with OpenSSL linked in and its symbols kept (upstream Node.js): those are "
+     "found without it, new programs as they start.",
      NULL, ROW_CODE},
     {OPT_LIST, 0, "list", NULL, FOR_AGENT, S_WHAT,
      "print the processes using TLS, whether they are mirrored, and what running agents keep "
