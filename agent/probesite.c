@@ -6,6 +6,7 @@
 #include <gelf.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CODE_LEN 64 /* bytes of each function looked at */
@@ -69,8 +70,16 @@ struct elf_file {
 	Elf *elf;
 };
 
+/* The file's size: a segment may claim more than there is. */
+static uint64_t fd_size(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+}
+
 /* The file offset of an address in an executable PT_LOAD segment; 0 if none. */
-static uint64_t file_offset(Elf *elf, uint64_t addr)
+static uint64_t file_offset(Elf *elf, uint64_t addr, uint64_t file_size)
 {
 	size_t n;
 
@@ -81,8 +90,11 @@ static uint64_t file_offset(Elf *elf, uint64_t addr)
 
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
 			continue;
-		if (addr >= ph.p_vaddr && addr - ph.p_vaddr < ph.p_filesz)
-			return addr - ph.p_vaddr + ph.p_offset;
+		if (addr >= ph.p_vaddr && addr - ph.p_vaddr < ph.p_filesz) {
+			uint64_t off = addr - ph.p_vaddr + ph.p_offset;
+
+			return off >= ph.p_offset && off < file_size ? off : 0;
+		}
 	}
 	return 0;
 }
@@ -90,7 +102,7 @@ static uint64_t file_offset(Elf *elf, uint64_t addr)
 /* CODE_LEN bytes (fewer at the end of the file) at addr; the count read, 0 if none. */
 static size_t read_code(const struct elf_file *f, uint64_t addr, uint8_t *buf)
 {
-	uint64_t off = addr ? file_offset(f->elf, addr) : 0;
+	uint64_t off = addr ? file_offset(f->elf, addr, fd_size(f->fd)) : 0;
 	ssize_t n;
 
 	if (!off)
@@ -150,7 +162,9 @@ static uint64_t find_internal(const struct elf_file *f, uint64_t a_plain, uint64
 	skip = n_int ? probesite_cheap_entry(code_int, n_int) : -1;
 	if (skip < 0)
 		return 0;
-	return file_offset(f->elf, (uint64_t)target) + (uint64_t)skip;
+	uint64_t off = file_offset(f->elf, (uint64_t)target, fd_size(f->fd));
+
+	return off && off + (uint64_t)skip < fd_size(f->fd) ? off + (uint64_t)skip : 0;
 }
 
 bool probesite_version_ok(const struct openssl_version *v, char *why, size_t why_len)
@@ -195,7 +209,7 @@ int probesite_symbols(const char *path, const char *const *names, size_t n, uint
 	symbol_addrs(elf, names, n, offsets);
 	for (size_t k = 0; k < n; k++)
 		if (offsets[k])
-			offsets[k] = file_offset(elf, offsets[k]);
+			offsets[k] = file_offset(elf, offsets[k], fd_size(fd));
 	elf_end(elf);
 	close(fd);
 	return 0;
