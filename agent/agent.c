@@ -160,7 +160,7 @@ static int on_event(void *ctx, const struct sslc_event *e, size_t size)
 	if (e->type == SSLC_EVENT_LIBRARY) {
 		uint64_t now = mono_ns();
 
-		discovery_library_mapped(a->disc, (pid_t)e->pid, now);
+		discovery_library_mapped(a->disc, (pid_t)e->pid, e->flags & SSLC_F_LIB_EXEC, now);
 		return 0;
 	}
 	if ((e->type == SSLC_EVENT_DATA && e->data_len > size - sizeof(*e)) ||

@@ -276,10 +276,10 @@ int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *
 	return 0;
 }
 
-void discovery_library_mapped(struct discovery *d, pid_t pid, uint64_t now_ns)
+void discovery_library_mapped(struct discovery *d, pid_t pid, bool exec, uint64_t now_ns)
 {
-	log_debug("process %d maps a libssl or runs a program not seen before: looking at it",
-		  (int)pid);
+	log_debug("process %d %s not seen before: looking at it", (int)pid,
+		  exec ? "runs a program" : "maps a libssl");
 	schedule_scan(d, pid, 0, now_ns);
 	run_pending_scans(d, now_ns);
 }

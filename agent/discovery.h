@@ -10,6 +10,7 @@
 #ifndef SSLC_DISCOVERY_H
 #define SSLC_DISCOVERY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -28,9 +29,9 @@ int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *
 size_t discovery_denied(const struct discovery *d);
 /* Scans every process now. */
 void discovery_scan_all(struct discovery *d, uint64_t now_ns);
-/* A process mapped a libssl not probed yet, or exec()ed a program not examined yet: look at
- * its libraries and executable now and shortly after. */
-void discovery_library_mapped(struct discovery *d, pid_t pid, uint64_t now_ns);
+/* A process mapped a libssl not probed yet, or (exec) exec()ed a program not examined yet:
+ * look at its libraries and executable now and shortly after. */
+void discovery_library_mapped(struct discovery *d, pid_t pid, bool exec, uint64_t now_ns);
 /* Due rescans, and a full scan every so often. */
 void discovery_run(struct discovery *d, uint64_t now_ns);
 /* Milliseconds until discovery_run() has work, or -1 (epoll_wait's timeout). */

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct tls_mapping {
@@ -37,6 +38,13 @@ bool libfind_is_tls_library(const char *path);
  * negative errno with a reason: -ENOENT (symbols missing, or no such file), -ENOEXEC (not
  * ELF), -EFBIG (a symbol table over 64 MiB, not read), ... */
 int libfind_check_elf(const char *path, char *why, size_t why_len);
+
+/* The addresses of the defined functions names[0..n) (each SSL_...; 0: not defined), in one
+ * pass: the dynamic symbols first, which a libssl and an executable exporting OpenSSL
+ * (Node.js) have, the static table only for what is still missing. A table or its strings
+ * over 64 MiB is not read: -EFBIG when that left some name unfound, else 0. */
+struct Elf;
+int libfind_elf_symbols(struct Elf *elf, const char *const *names, size_t n, uint64_t *addrs);
 /* The network namespace inode of a process (0 if unknown). */
 unsigned long libfind_netns(const char *proc_root, pid_t pid);
 

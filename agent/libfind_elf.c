@@ -62,18 +62,18 @@ static bool too_large(Elf *elf, const GElf_Shdr *sh)
 	       str.sh_size > SYMTAB_MAX;
 }
 
-/* 1 if SSL_read and SSL_write are defined, 0 if not, -EFBIG if a table was too large to
- * look at. The dynamic symbols first, which a libssl and an executable exporting OpenSSL
- * (Node.js) have; the static table only if needed. */
-static int ssl_symbols(Elf *elf)
+int libfind_elf_symbols(struct Elf *elf, const char *const *names, size_t n, uint64_t *addrs)
 {
-	bool has_read = false, has_write = false, skipped = false;
 	const unsigned types[] = {SHT_DYNSYM, SHT_SYMTAB};
+	bool skipped = false;
+	size_t found = 0;
 
-	for (size_t t = 0; t < 2 && !(has_read && has_write); t++) {
+	for (size_t k = 0; k < n; k++)
+		addrs[k] = 0;
+	for (size_t t = 0; t < 2 && found < n; t++) {
 		Elf_Scn *scn = NULL;
 
-		while ((scn = elf_nextscn(elf, scn)) && !(has_read && has_write)) {
+		while ((scn = elf_nextscn(elf, scn)) && found < n) {
 			GElf_Shdr sh;
 			Elf_Data *data;
 
@@ -86,26 +86,36 @@ static int ssl_symbols(Elf *elf)
 			data = elf_getdata(scn, NULL);
 			if (!data)
 				continue;
-			for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && found < n; i++) {
 				GElf_Sym sym;
 				const char *name;
 
 				if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
-				    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+				    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
 					continue;
 				name = elf_strptr(elf, sh.sh_link, sym.st_name);
 				if (!name || strncmp(name, "SSL_", 4))
 					continue;
-				if (!strcmp(name, "SSL_read"))
-					has_read = true;
-				else if (!strcmp(name, "SSL_write"))
-					has_write = true;
+				for (size_t k = 0; k < n; k++)
+					if (!addrs[k] && !strcmp(name, names[k])) {
+						addrs[k] = sym.st_value;
+						found++;
+					}
 			}
 		}
 	}
-	if (has_read && has_write)
-		return 1;
-	return skipped ? -EFBIG : 0;
+	return found == n || !skipped ? 0 : -EFBIG;
+}
+
+/* 1 if SSL_read and SSL_write are defined, 0 if not, -EFBIG if a table was too large to
+ * look at. */
+static int ssl_symbols(Elf *elf)
+{
+	static const char *const names[] = {"SSL_read", "SSL_write"};
+	uint64_t a[2];
+	int ret = libfind_elf_symbols(elf, names, 2, a);
+
+	return ret < 0 ? ret : a[0] && a[1];
 }
 
 static int symbols_result(int found, char *why, size_t why_len)

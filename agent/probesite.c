@@ -111,38 +111,6 @@ static size_t read_code(const struct elf_file *f, uint64_t addr, uint8_t *buf)
 	return n > 0 ? (size_t)n : 0;
 }
 
-/* The defined function symbols among names[0..n), in one pass over the symbol tables. */
-static void symbol_addrs(Elf *elf, const char *const *names, size_t n, uint64_t *addrs)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-
-		if (!gelf_getshdr(scn, &sh) ||
-		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
-				continue;
-			name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!name || name[0] != 'S') /* every name we look for is SSL_... */
-				continue;
-			for (size_t k = 0; k < n; k++)
-				if (!addrs[k] && !strcmp(name, names[k]))
-					addrs[k] = sym.st_value;
-		}
-	}
-}
-
 /* The file offset of the internal function that both plain and _ex (at those addresses)
  * forward to; 0 if the layout is not the one we know. */
 static uint64_t find_internal(const struct elf_file *f, uint64_t a_plain, uint64_t a_ex)
@@ -206,7 +174,7 @@ int probesite_symbols(const char *path, const char *const *names, size_t n, uint
 		close(fd);
 		return -ENOEXEC;
 	}
-	symbol_addrs(elf, names, n, offsets);
+	libfind_elf_symbols(elf, names, n, offsets);
 	for (size_t k = 0; k < n; k++)
 		if (offsets[k])
 			offsets[k] = file_offset(elf, offsets[k], fd_size(fd));
@@ -243,7 +211,7 @@ int probesite_find(const char *path, struct probe_sites *out, char *why, size_t 
 						    "SSL_write_ex"};
 		uint64_t a[4] = {0};
 
-		symbol_addrs(f.elf, names, 4, a); /* one pass: 100k symbols in Node.js */
+		libfind_elf_symbols(f.elf, names, 4, a); /* one pass: 100k symbols in Node.js */
 		out->read_internal = find_internal(&f, a[0], a[1]);
 		out->write_internal = find_internal(&f, a[2], a[3]);
 	}

@@ -72,9 +72,13 @@ int state_publish_kind(const char *dir, const char *kind, const char *text)
 	return ret;
 }
 
-int state_print_all(const char *dir, FILE *out)
+/* Calls each(ctx, pid, f) for the file agent-PID.KIND of every agent still running. Returns
+ * how many there were. */
+static int each_agent_file(const char *dir, const char *kind,
+			   void (*each)(void *ctx, int pid, FILE *f), void *ctx)
 {
 	int dfd = open_dir(dir, false), n = 0;
+	size_t klen = strlen(kind);
 	struct dirent *ent;
 	DIR *d;
 
@@ -86,12 +90,12 @@ int state_print_all(const char *dir, FILE *out)
 		return 0;
 	}
 	while ((ent = readdir(d))) {
-		char line[512];
 		int pid, fd, end = 0;
 		FILE *f;
 
-		if (sscanf(ent->d_name, "agent-%d.excluded%n", &pid, &end) != 1 ||
-		    ent->d_name[end] || pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		if (sscanf(ent->d_name, "agent-%d.%n", &pid, &end) != 1 || pid <= 0 ||
+		    strncmp(ent->d_name + end, kind, klen) || ent->d_name[end + (int)klen] ||
+		    (kill(pid, 0) < 0 && errno == ESRCH))
 			continue; /* not one, or its agent is gone */
 		fd = openat(dfd, ent->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		f = fd >= 0 ? fdopen(fd, "r") : NULL;
@@ -100,9 +104,7 @@ int state_print_all(const char *dir, FILE *out)
 				close(fd);
 			continue;
 		}
-		fprintf(out, "%sagent %d keeps out of its mirror:\n", n ? "\n" : "\n", pid);
-		while (fgets(line, sizeof(line), f))
-			fprintf(out, "  %s", line);
+		each(ctx, pid, f);
 		fclose(f);
 		n++;
 	}
@@ -110,49 +112,53 @@ int state_print_all(const char *dir, FILE *out)
 	return n;
 }
 
+struct print_ctx {
+	FILE *out;
+};
+
+static void print_one(void *ctx, int pid, FILE *f)
+{
+	struct print_ctx *p = ctx;
+	char line[512];
+
+	fprintf(p->out, "\nagent %d keeps out of its mirror:\n", pid);
+	while (fgets(line, sizeof(line), f))
+		fprintf(p->out, "  %s", line);
+}
+
+int state_print_all(const char *dir, FILE *out)
+{
+	struct print_ctx p = {out};
+
+	return each_agent_file(dir, "excluded", print_one, &p);
+}
+
+struct procs_ctx {
+	state_proc_fn fn;
+	void *ctx;
+};
+
+static void procs_one(void *ctx, int agent, FILE *f)
+{
+	struct procs_ctx *p = ctx;
+	unsigned long long v[4];
+	char line[256];
+	int pid;
+
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%d %llu %llu %llu %llu", &pid, &v[0], &v[1], &v[2], &v[3]) != 5)
+			continue;
+		struct sslc_proc_stat st = {.sessions = v[0],
+					    .attributed = v[1],
+					    .unattributed_bytes = v[2],
+					    .conflicts = v[3]};
+		p->fn(p->ctx, agent, pid, &st);
+	}
+}
+
 int state_read_procs(const char *dir, state_proc_fn fn, void *ctx)
 {
-	int dfd = open_dir(dir, false), n = 0;
-	struct dirent *ent;
-	DIR *d;
+	struct procs_ctx p = {fn, ctx};
 
-	if (dfd < 0)
-		return 0;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return 0;
-	}
-	while ((ent = readdir(d))) {
-		struct sslc_proc_stat st;
-		unsigned long long v[4];
-		int agent, pid, fd, end = 0;
-		char line[256];
-		FILE *f;
-
-		if (sscanf(ent->d_name, "agent-%d.processes%n", &agent, &end) != 1 ||
-		    ent->d_name[end] || agent <= 0 || (kill(agent, 0) < 0 && errno == ESRCH))
-			continue;
-		fd = openat(dfd, ent->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		f = fd >= 0 ? fdopen(fd, "r") : NULL;
-		if (!f) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		while (fgets(line, sizeof(line), f)) {
-			if (sscanf(line, "%d %llu %llu %llu %llu", &pid, &v[0], &v[1], &v[2],
-				   &v[3]) != 5)
-				continue;
-			st = (struct sslc_proc_stat){.sessions = v[0],
-						     .attributed = v[1],
-						     .unattributed_bytes = v[2],
-						     .conflicts = v[3]};
-			fn(ctx, agent, pid, &st);
-		}
-		fclose(f);
-		n++;
-	}
-	closedir(d);
-	return n;
+	return each_agent_file(dir, "processes", procs_one, &p);
 }

@@ -235,7 +235,7 @@ static void test_executables_found_once(void **state)
 	/* a program started now, reported by the BPF side at its exec() */
 	struct child late = start(late_path, false);
 	assert_int_equal(calls_of_path(late_path)->attached, 0);
-	discovery_library_mapped(d, late.pid, 3 + 32 * 1000000000ULL);
+	discovery_library_mapped(d, late.pid, true, 3 + 32 * 1000000000ULL);
 	assert_int_equal(calls_of_path(late_path)->attached, 1);
 
 	discovery_free(d);
