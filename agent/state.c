@@ -37,6 +37,35 @@ int state_publish(const char *dir, const char *text)
 	return state_publish_kind(dir, "excluded", text);
 }
 
+/* Removes the files of agents that are gone without removing theirs (killed), once per
+ * process: the directory is ours (open_dir checked it), the names are agent-PID.*. */
+static void sweep_dead(int dfd)
+{
+	static bool swept;
+	struct dirent *ent;
+	int fd;
+	DIR *d;
+
+	if (swept)
+		return;
+	swept = true;
+	fd = dup(dfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((ent = readdir(d))) {
+		int pid;
+
+		if (sscanf(ent->d_name, "agent-%d.", &pid) == 1 && pid > 0 && pid != getpid() &&
+		    kill(pid, 0) < 0 && errno == ESRCH)
+			unlinkat(dfd, ent->d_name, 0);
+	}
+	closedir(d);
+}
+
 int state_publish_kind(const char *dir, const char *kind, const char *text)
 {
 	char name[64], tmp[64];
@@ -48,6 +77,7 @@ int state_publish_kind(const char *dir, const char *kind, const char *text)
 	dfd = open_dir(dir, len > 0);
 	if (dfd < 0)
 		return dfd == -ENOENT && !len ? 0 : dfd;
+	sweep_dead(dfd);
 	if (!len) {
 		if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 			ret = -errno;
