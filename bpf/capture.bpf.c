@@ -140,7 +140,10 @@ static __always_inline void sock_op(struct sock *sk, int ret, int flags, __u8 di
 			attrib_sock_op(c, sk, ret, flags, dir);
 		return;
 	}
-	if (c->sock_seen)
+	/* an operation that failed (EAGAIN) moved nothing, and comes too early to judge: a
+	 * server's first read right after accept() may run before the other end (our own tunnel
+	 * client) has put the connection into excluded_conns, which it does before sending */
+	if (c->sock_seen || ret < 0)
 		return;
 	c->sock_seen = 1;
 	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = c->ssl};
