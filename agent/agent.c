@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mirror.h"
+#include "netns.h"
 #include "print.h"
 #include "privileges.h"
 #include "roles.h"
@@ -46,7 +47,8 @@ struct agent {
 	struct mirror *mirror;
 	struct local_addrs addrs;
 	struct listen_ports lports;
-	uint32_t netns;
+	uint32_t netns;	  /* the agent's own */
+	struct netns *ns; /* the namespaces mirrored (netns.h) */
 	int64_t mono_to_real_ns;
 	struct discovery *disc;
 	struct inflight *inflight;
@@ -135,13 +137,24 @@ static int refresh_addrs(struct agent *a, bool first)
 
 /* ---- events -------------------------------------------------------------------------------- */
 
-static uint8_t resolve_role(struct agent *a, const struct sslc_conn *c)
+static uint8_t resolve_role(struct agent *a, const struct sslc_event *e)
 {
+	const struct sslc_conn *c = &e->conn;
 	uint64_t now;
 
 	if (c->role != SSLC_ROLE_UNKNOWN)
 		return c->role;
 	/* set up before we started: the end with the listening port is the server */
+	if (c->netns != a->netns) { /* another namespace's: its process shows its ports */
+		static struct listen_ports other;
+		char net[64];
+
+		snprintf(net, sizeof(net), "/proc/%u/net", e->pid);
+		if (listen_ports_load(&other, net) < 0)
+			return SSLC_ROLE_CLIENT;
+		return listen_ports_has(&other, c->local_port) ? SSLC_ROLE_SERVER
+							       : SSLC_ROLE_CLIENT;
+	}
 	now = mono_ns();
 	if (!listen_ports_has(&a->lports, c->local_port) &&
 	    now - a->lports.loaded_ns > 1000000000ULL) {
@@ -151,10 +164,16 @@ static uint8_t resolve_role(struct agent *a, const struct sslc_conn *c)
 	return listen_ports_has(&a->lports, c->local_port) ? SSLC_ROLE_SERVER : SSLC_ROLE_CLIENT;
 }
 
+static uint16_t agent_vlan_of(void *ctx, const struct sslc_conn *c)
+{
+	return netns_vlan(ctx, c);
+}
+
 static int on_event(void *ctx, const struct sslc_event *e, size_t size)
 {
 	struct agent *a = ctx;
 	uint64_t wall = e->ts_ns + (uint64_t)a->mono_to_real_ns;
+	struct ns_labels lab;
 	uint8_t role;
 
 	if (e->type == SSLC_EVENT_LIBRARY) {
@@ -169,14 +188,15 @@ static int on_event(void *ctx, const struct sslc_event *e, size_t size)
 		a->bad_records++;
 		return 0;
 	}
-	role = resolve_role(a, &e->conn);
+	role = resolve_role(a, e);
+	netns_labels(a->ns, e, &lab);
 	if (e->type == SSLC_EVENT_GAP)
 		inflight_gap_seen(a->inflight, e);
 	if (a->o->print)
 		print_event(stdout, e, role, wall,
-			    log_enabled(LOG_LVL_DEBUG) ? PRINT_DATA_BYTES : 0);
+			    log_enabled(LOG_LVL_DEBUG) ? PRINT_DATA_BYTES : 0, &lab);
 	if (a->dump)
-		dump_event(a->dump, e, role);
+		dump_event(a->dump, e, role, &lab);
 	if (a->mirror)
 		mirror_event(a->mirror, e, role, wall);
 	return 0;
@@ -223,6 +243,11 @@ static void write_stats(struct agent *a)
 	capture_report_metrics(&mb, cnt);
 	metrics_single(&mb, "sslcollector_agent_probed_files", "gauge", "TLS library files probed",
 		       capture_files_attached(a->cap));
+	metrics_single(
+	    &mb, "sslcollector_agent_probed_files_removed_total", "counter",
+	    "Probed files whose probes were removed since no process mapped them any more",
+	    discovery_detached(a->disc));
+	netns_metrics(a->ns, &mb);
 	if (a->mirror)
 		mirror_metrics(a->mirror, &mb);
 	ret = metrics_write_file(&mb, a->o->stats_path);
@@ -236,6 +261,7 @@ static void discover(struct agent *a, uint64_t now)
 {
 	size_t files = capture_files_attached(a->cap);
 
+	netns_run(a->ns, now);
 	discovery_run(a->disc, now);
 	if (capture_files_attached(a->cap) > files)
 		inflight_after_attach(a->inflight);
@@ -340,6 +366,7 @@ static int open_capture(struct agent *a)
 	    .ring_bytes = a->o->ring_bytes,
 	    .syscall_hook = a->o->syscall_hook,
 	};
+	netns_capture_config(a->ns, &cfg);
 	char err[512];
 	uint64_t caps = privileges_effective();
 	int ret;
@@ -388,6 +415,11 @@ int agent_run(const struct sslc_options *o)
 	}
 	a->o = o;
 	a->netns = own_netns();
+	if (netns_new(o, a->netns, &a->ns, err, sizeof(err))) {
+		log_error("%s", err);
+		free(a);
+		return EXIT_USAGE;
+	}
 	a->start_ns = a->last_log_ns = a->last_stats_ns = mono_ns();
 	update_clock_offset(a);
 	listen_ports_load(&a->lports, "/proc/net");
@@ -398,7 +430,11 @@ int agent_run(const struct sslc_options *o)
 	status = EXIT_RUNTIME;
 	if (refresh_addrs(a, true))
 		goto out;
-	if (discovery_new(a->cap, a->netns, &a->disc)) {
+	if ((ret = netns_start(a->ns, a->cap))) {
+		log_error("cannot set the network namespaces to mirror: %s", strerror(-ret));
+		goto out;
+	}
+	if (discovery_new(a->cap, a->ns, &a->disc)) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -414,6 +450,8 @@ int agent_run(const struct sslc_options *o)
 		struct mirror_hooks hooks;
 
 		exclusions_init(&a->excl, a->cap, a->netns, &hooks);
+		hooks.vlan_of = agent_vlan_of;
+		hooks.vlan_ctx = a->ns;
 
 		ret = mirror_open(o, &hooks, &a->mirror, err, sizeof(err));
 		if (ret) {
@@ -529,6 +567,7 @@ out:
 	local_addrs_free(&a->addrs);
 	inflight_free(a->inflight);
 	discovery_free(a->disc);
+	netns_free(a->ns);
 	free(a);
 	if (epfd >= 0)
 		close(epfd);

@@ -7,6 +7,7 @@
  * end of each capture_consume(), so that -o can send payloads straight from their records. */
 #include "capture.h"
 #include "capture_bpf.skel.h"
+#include "link_reaper.h"
 #include "probesite.h"
 
 #include <bpf/bpf.h>
@@ -73,7 +74,9 @@ static const struct probe_def probes[] = {
 struct probed_file {
 	dev_t dev;
 	ino_t ino;
-	bool alias; /* another name of a probed file: no links of its own */
+	bool alias;   /* another name of a probed file: no links of its own */
+	dev_t of_dev; /* an alias: the probed file's */
+	ino_t of_ino;
 	struct bpf_link *links[N_PROBES];
 };
 
@@ -98,6 +101,7 @@ struct capture {
 	void *sync_ctx;
 	struct probed_file *files;
 	size_t n_files, cap_files;
+	struct link_reaper *reaper; /* the links of files no longer probed */
 	int ncpus;
 	bool syscall_hook;   /* the sockets are named by the syscall hook */
 	char hooks_why[256]; /* ... why, when not asked for */
@@ -216,6 +220,7 @@ static int load_skel(struct capture *c, const struct capture_config *cfg, bool s
 		goto fail;
 	}
 	s->rodata->cfg_netns = cfg->netns;
+	s->rodata->cfg_netns_set = cfg->netns_set;
 	s->rodata->cfg_any_addr = cfg->any_addr;
 	s->rodata->cfg_pid_filter = cfg->n_pids > 0;
 	s->rodata->cfg_max_call = cfg->max_call;
@@ -283,6 +288,7 @@ int capture_open(const struct capture_config *cfg, capture_event_fn fn, void *ct
 		return -ENOMEM;
 	c->fn = fn;
 	c->ctx = ctx;
+	c->reaper = link_reaper_new(); /* NULL: links are destroyed in place, slowly */
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0) {
 		ret = c->ncpus ? c->ncpus : -EINVAL;
@@ -327,6 +333,7 @@ void capture_close(struct capture *c)
 		for (size_t p = 0; p < N_PROBES; p++)
 			bpf_link__destroy(c->files[i].links[p]);
 	free(c->files);
+	link_reaper_free(c->reaper);
 	capture_bpf__destroy(c->skel);
 	free(c);
 }
@@ -365,13 +372,60 @@ static int add_file(struct capture *c, const struct probed_file *f)
 
 int capture_alias_file(struct capture *c, dev_t dev0, ino_t ino0, dev_t dev, ino_t ino)
 {
-	struct probed_file alias = {.dev = dev, .ino = ino, .alias = true};
+	struct probed_file alias = {
+	    .dev = dev, .ino = ino, .alias = true, .of_dev = dev0, .of_ino = ino0};
 
 	if (!capture_file_attached(c, dev0, ino0))
 		return -ENOENT;
 	if (capture_file_attached(c, dev, ino))
 		return 0;
 	return add_file(c, &alias);
+}
+
+static void forget_library(struct capture *c, dev_t dev, ino_t ino)
+{
+	struct sslc_lib_key key = {(uint32_t)(major(dev) << 20 | minor(dev)), 0, (uint64_t)ino};
+
+	bpf_map__delete_elem(c->skel->maps.known_libs, &key, sizeof(key), 0);
+}
+
+int capture_detach_file(struct capture *c, dev_t dev, ino_t ino)
+{
+	bool found = false;
+	size_t i = 0;
+
+	while (i < c->n_files) {
+		struct probed_file *f = &c->files[i];
+
+		if ((f->dev == dev && f->ino == ino && !f->alias) ||
+		    (f->alias && f->of_dev == dev && f->of_ino == ino)) {
+			for (size_t p = 0; p < N_PROBES; p++)
+				link_reaper_add(c->reaper, f->links[p]);
+			forget_library(c, f->dev, f->ino);
+			found |= !f->alias;
+			c->files[i] = c->files[--c->n_files];
+			continue;
+		}
+		i++;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+int capture_file_at(const struct capture *c, size_t i, dev_t *dev, ino_t *ino, dev_t *of_dev,
+		    ino_t *of_ino)
+{
+	if (i >= c->n_files)
+		return -ENOENT;
+	*dev = c->files[i].dev;
+	*ino = c->files[i].ino;
+	*of_dev = c->files[i].alias ? c->files[i].of_dev : c->files[i].dev;
+	*of_ino = c->files[i].alias ? c->files[i].of_ino : c->files[i].ino;
+	return 0;
+}
+
+void capture_forget_library(struct capture *c, dev_t dev, ino_t ino)
+{
+	forget_library(c, dev, ino);
 }
 
 size_t capture_files_attached(const struct capture *c)
@@ -475,48 +529,61 @@ fail:
 	return ret;
 }
 
-int capture_set_addrs(struct capture *c, const struct sslc_addr_key *addrs, size_t n)
+/* Makes the keys of a hash map (values: 1) exactly keys[0..n), each key_size bytes: adds first,
+ * then removes what is gone, so that no kept key is ever missing. */
+static int map_replace(struct bpf_map *map, const void *keys, size_t key_size, size_t n)
 {
-	struct bpf_map *map = c->skel->maps.local_addrs;
-	struct sslc_addr_key key, next, *stale = NULL;
+	const uint8_t *k = keys;
+	uint8_t key[64], next[64], *stale = NULL;
 	size_t n_stale = 0, cap_stale = 0;
 	uint8_t one = 1;
 	int ret = 0;
 
-	/* add first, then remove what is gone: no window where a kept address is missing */
+	if (key_size > sizeof(key))
+		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		ret = bpf_map__update_elem(map, &addrs[i], sizeof(addrs[i]), &one, sizeof(one),
+		ret = bpf_map__update_elem(map, k + i * key_size, key_size, &one, sizeof(one),
 					   BPF_ANY);
 		if (ret)
 			return ret;
 	}
 	void *prev = NULL;
-	while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+	while (bpf_map__get_next_key(map, prev, next, key_size) == 0) {
 		bool keep = false;
 
 		for (size_t i = 0; i < n && !keep; i++)
-			keep = !memcmp(&addrs[i], &next, sizeof(next));
+			keep = !memcmp(k + i * key_size, next, key_size);
 		if (!keep) {
 			if (n_stale == cap_stale) {
 				size_t cap = cap_stale ? cap_stale * 2 : 16;
-				struct sslc_addr_key *s = realloc(stale, cap * sizeof(*s));
+				uint8_t *st = realloc(stale, cap * key_size);
 
-				if (!s) {
+				if (!st) {
 					free(stale);
 					return -ENOMEM;
 				}
-				stale = s;
+				stale = st;
 				cap_stale = cap;
 			}
-			stale[n_stale++] = next;
+			memcpy(stale + n_stale++ * key_size, next, key_size);
 		}
-		key = next;
-		prev = &key;
+		memcpy(key, next, key_size);
+		prev = key;
 	}
 	for (size_t i = 0; i < n_stale; i++)
-		bpf_map__delete_elem(map, &stale[i], sizeof(stale[i]), 0);
+		bpf_map__delete_elem(map, stale + i * key_size, key_size, 0);
 	free(stale);
 	return 0;
+}
+
+int capture_set_addrs(struct capture *c, const struct sslc_addr_key *addrs, size_t n)
+{
+	return map_replace(c->skel->maps.local_addrs, addrs, sizeof(*addrs), n);
+}
+
+int capture_set_netns(struct capture *c, const uint32_t *inums, size_t n)
+{
+	return map_replace(c->skel->maps.netns_allowed, inums, sizeof(*inums), n);
 }
 
 int capture_exclude_conn(struct capture *c, const struct sslc_conn_key *k, bool on)

@@ -14,6 +14,7 @@ struct capture;
 
 struct capture_config {
 	uint32_t netns;	 /* network namespace inode to mirror (0: every namespace) */
+	bool netns_set;	 /* instead: those set by capture_set_netns */
 	bool any_addr;	 /* every local address; else only those set by capture_set_addrs */
 	const int *pids; /* only these processes (-p), n_pids == 0: all */
 	size_t n_pids;
@@ -56,9 +57,22 @@ int capture_alias_file(struct capture *c, dev_t dev0, ino_t ino0, dev_t dev, ino
  * reported as a SSLC_EVENT_LIBRARY. */
 void capture_note_library(struct capture *c, dev_t dev, ino_t ino);
 size_t capture_files_attached(const struct capture *c);
+/* Removes the probes of the probed file (dev, ino) and its other names (capture_alias_file),
+ * and tells the BPF side it is not known any more (its next mapping is reported). -ENOENT when
+ * not probed. */
+int capture_detach_file(struct capture *c, dev_t dev, ino_t ino);
+/* The i-th name of a probed file: (dev, ino), and the probed file it names (of_dev, of_ino:
+ * itself, or the file an alias stands for). -ENOENT past the last. The order changes with
+ * capture_detach_file. */
+int capture_file_at(const struct capture *c, size_t i, dev_t *dev, ino_t *ino, dev_t *of_dev,
+		    ino_t *of_ino);
+/* The BPF side forgets that a libssl file is known (capture_note_library undone). */
+void capture_forget_library(struct capture *c, dev_t dev, ino_t ino);
 
 /* Replaces the set of local addresses mirrored when any_addr is false. */
 int capture_set_addrs(struct capture *c, const struct sslc_addr_key *addrs, size_t n);
+/* Replaces the set of network namespaces mirrored when netns_set is true. */
+int capture_set_netns(struct capture *c, const uint32_t *inums, size_t n);
 /* The agent's own connections are never mirrored (on: add, else remove). k is one end as
  * that end sees it; a session bound to it from then on is counted, not copied. Safe to call
  * from another thread (the tunnel's): it touches only the map. */

@@ -4,6 +4,7 @@
 #include "fnv1a.h"
 #include "libfind.h"
 #include "log.h"
+#include "netns.h"
 #include "u64map.h"
 
 #include <dirent.h>
@@ -32,30 +33,48 @@ struct discovery {
 	size_t n_pending;
 	/* Files examined and not probed (not OpenSSL, stripped, refused), by device and inode:
 	 * each file is looked at once, so that a rescan costs a hash lookup per process. */
-	struct u64map rejected;
+	struct u64map rejected; /* file key -> struct rejected */
+	/* Of the full scan under way: the files processes map (file key -> &seen_mark); after it,
+	 * files nobody maps any more are forgotten: probes removed, rejections dropped (a new
+	 * file may reuse the inode). */
+	struct u64map seen;
+	struct u64map names;  /* probed file's key -> its path, for the log */
+	struct u64map pinned; /* --lib files: never forgotten */
+	size_t detached;
 	uint64_t last_full_scan_ns;
-	uint32_t netns;
+	const struct netns *ns;
 	size_t denied;	  /* files the kernel refused to probe (EPERM, EACCES) */
 	size_t processes; /* executables seen by the scan under way */
 };
 
-int discovery_new(struct capture *cap, uint32_t netns, struct discovery **out)
+int discovery_new(struct capture *cap, const struct netns *ns, struct discovery **out)
 {
 	struct discovery *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		return -ENOMEM;
 	d->cap = cap;
-	d->netns = netns;
+	d->ns = ns;
 	*out = d;
 	return 0;
+}
+
+static void free_values(struct u64map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (u64map_live(m, i))
+			free(m->vals[i]);
+	u64map_free(m);
 }
 
 void discovery_free(struct discovery *d)
 {
 	if (!d)
 		return;
-	u64map_free(&d->rejected);
+	free_values(&d->rejected);
+	free_values(&d->names);
+	u64map_free(&d->seen);
+	u64map_free(&d->pinned);
 	free(d);
 }
 
@@ -74,17 +93,37 @@ static bool is_known(const struct discovery *d, dev_t dev, ino_t ino)
 	       u64map_get(&d->rejected, file_key(dev, ino)) != NULL;
 }
 
-static char rejected_mark;
+static char seen_mark;
+
+/* A file examined and not probed, under its two names (maps' and stat()'s). */
+struct rejected {
+	dev_t dev[2];
+	ino_t ino[2];
+};
+
+static void reject_as(struct discovery *d, uint64_t key, const struct rejected *r)
+{
+	struct rejected *v = malloc(sizeof(*v));
+
+	if (!v)
+		return;
+	*v = *r;
+	free(u64map_del(&d->rejected, key));
+	if (u64map_put(&d->rejected, key, v))
+		free(v);
+}
 
 /* Remembers a file not to probe under both its names (maps', which an mmap() shows, and
  * stat()'s, which an exec() of it shows on an overlay), and tells the BPF side, which then
  * reports neither its mapping nor its exec() again. */
 static void reject(struct discovery *d, const struct tls_mapping *m, dev_t dev, ino_t ino)
 {
-	u64map_put(&d->rejected, file_key(m->dev, m->ino), &rejected_mark);
+	struct rejected r = {{m->dev, dev}, {m->ino, ino}};
+
+	reject_as(d, file_key(m->dev, m->ino), &r);
 	capture_note_library(d->cap, m->dev, m->ino);
 	if (dev != m->dev || ino != m->ino) {
-		u64map_put(&d->rejected, file_key(dev, ino), &rejected_mark);
+		reject_as(d, file_key(dev, ino), &r);
 		capture_note_library(d->cap, dev, ino);
 	}
 }
@@ -121,6 +160,7 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 	int ret;
 
 	d->processes += m->executable;
+	u64map_put(&d->seen, file_key(m->dev, m->ino), &seen_mark);
 	if (is_known(d, m->dev, m->ino))
 		return 0;
 	/* our own executable is never probed (our process is not mirrored) */
@@ -131,7 +171,8 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 	 * catches processes that changed namespace after loading the library). The agent's own
 	 * mapping counts: the system libssl is then probed from the start, so that short-lived
 	 * processes (curl) are captured from their first call. */
-	if (d->netns && m->pid != getpid() && (uint32_t)libfind_netns("/proc", m->pid) != d->netns)
+	if (d->ns && m->pid != getpid() &&
+	    !netns_wanted(d->ns, (uint32_t)libfind_netns("/proc", m->pid)))
 		return 0;
 	/* the same file reached through another mount shows another device in maps; the
 	 * kernel probes the real inode, so compare what stat() says too */
@@ -150,6 +191,9 @@ static int on_mapping(void *ctx, const struct tls_mapping *m)
 			capture_alias_file(d->cap, m->dev, m->ino, dev, ino);
 			capture_note_library(d->cap, dev, ino);
 		}
+		char *name = strdup(m->path);
+		if (name && u64map_put(&d->names, file_key(m->dev, m->ino), name))
+			free(name);
 		if (m->executable)
 			log_info("probing %s (executable of %s[%d], OpenSSL linked in; reads and "
 				 "writes %s)",
@@ -186,6 +230,56 @@ static double cpu_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static bool seen(const struct discovery *d, dev_t dev, ino_t ino)
+{
+	return u64map_get(&d->seen, file_key(dev, ino)) != NULL;
+}
+
+/* After a full scan: the probed files and the rejected ones that no process maps any more. */
+static void forget_unused(struct discovery *d)
+{
+	struct u64map used = {0};
+	dev_t dev, of_dev;
+	ino_t ino, of_ino;
+
+	for (size_t i = 0; capture_file_at(d->cap, i, &dev, &ino, &of_dev, &of_ino) == 0; i++)
+		if (seen(d, dev, ino) || u64map_get(&d->pinned, file_key(of_dev, of_ino)))
+			u64map_put(&used, file_key(of_dev, of_ino), &seen_mark);
+	for (size_t i = 0; capture_file_at(d->cap, i, &dev, &ino, &of_dev, &of_ino) == 0;) {
+		uint64_t key = file_key(dev, ino);
+
+		if (dev != of_dev || ino != of_ino || u64map_get(&used, key)) {
+			i++;
+			continue;
+		}
+		char *name = u64map_del(&d->names, key);
+		log_info("no process maps %s any more: its probes are removed",
+			 name ? name : "a probed file");
+		free(name);
+		capture_detach_file(d->cap, dev, ino);
+		d->detached++;
+		i = 0; /* the order changed */
+	}
+	u64map_free(&used);
+	for (size_t i = 0; i < d->rejected.cap; i++) {
+		struct rejected *r;
+
+		if (!u64map_live(&d->rejected, i))
+			continue;
+		r = d->rejected.vals[i];
+		if (seen(d, r->dev[0], r->ino[0]) || seen(d, r->dev[1], r->ino[1]))
+			continue;
+		capture_forget_library(d->cap, r->dev[0], r->ino[0]);
+		capture_forget_library(d->cap, r->dev[1], r->ino[1]);
+		free(u64map_del(&d->rejected, d->rejected.keys[i]));
+	}
+}
+
+size_t discovery_detached(const struct discovery *d)
+{
+	return d->detached;
+}
+
 void discovery_scan_all(struct discovery *d, uint64_t now_ns)
 {
 	size_t files = capture_files_attached(d->cap) + d->rejected.len;
@@ -193,11 +287,16 @@ void discovery_scan_all(struct discovery *d, uint64_t now_ns)
 	int ret;
 
 	d->processes = 0;
+	u64map_free(&d->seen);
 	ret = libfind_scan_all("/proc", on_mapping, d);
 	if (ret < 0)
 		log_warn("cannot scan /proc for TLS libraries: %s", strerror(-ret));
-	log_debug("scanned /proc: %zu processes, %zu files new, %.1f ms of CPU", d->processes,
-		  capture_files_attached(d->cap) + d->rejected.len - files, cpu_ms() - start);
+	else if (d->processes)
+		forget_unused(d);
+	size_t now_files = capture_files_attached(d->cap) + d->rejected.len;
+
+	log_debug("scanned /proc: %zu processes, %zd files more, %.1f ms of CPU", d->processes,
+		  (ssize_t)now_files - (ssize_t)files, cpu_ms() - start);
 	d->last_full_scan_ns = now_ns;
 }
 
@@ -271,6 +370,7 @@ int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *
 			log_error("--lib %s: %s", path, why);
 			return ret == -ENOENT || ret == -ENOEXEC ? EXIT_USAGE : EXIT_RUNTIME;
 		}
+		u64map_put(&d->pinned, file_key(st.st_dev, st.st_ino), &seen_mark);
 		log_info("probing %s (--lib; reads and writes %s)", path, why);
 	}
 	return 0;

@@ -19,8 +19,9 @@
 
 struct discovery;
 
-/* netns: the inode of the network namespace we mirror; 0: every process counts. */
-int discovery_new(struct capture *cap, uint32_t netns, struct discovery **out);
+/* ns: the network namespaces mirrored (netns.h); NULL: every process counts. */
+struct netns;
+int discovery_new(struct capture *cap, const struct netns *ns, struct discovery **out);
 void discovery_free(struct discovery *d); /* accepts NULL */
 
 /* Probes the --lib files. 0, or the exit status to stop with (the error is logged). */
@@ -36,5 +37,8 @@ void discovery_library_mapped(struct discovery *d, pid_t pid, bool exec, uint64_
 void discovery_run(struct discovery *d, uint64_t now_ns);
 /* Milliseconds until discovery_run() has work, or -1 (epoll_wait's timeout). */
 int discovery_timeout_ms(const struct discovery *d, uint64_t now_ns);
+
+/* Probed files whose probes were removed since no process mapped them any more. */
+size_t discovery_detached(const struct discovery *d);
 
 #endif

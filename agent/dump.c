@@ -28,6 +28,9 @@ struct dump_conn {
 	char comm[SSLC_COMM_LEN + 1];
 	uint8_t role;
 	bool reset;
+	char base[48]; /* file names: conn-ID, or conn-ID-nsINODE in another namespace */
+	uint16_t vlan;
+	char cgroup[256], container[96]; /* JSON-safe */
 	uint64_t bytes[2];
 	uint64_t gap_bytes[2];
 	struct gap *gaps[2];
@@ -149,8 +152,7 @@ static int open_data_file(struct dump *d, struct dump_conn *c, int dir)
 
 	if (c->fd[dir] >= 0)
 		return c->fd[dir];
-	snprintf(name, sizeof(name), "conn-%llu.%s", (unsigned long long)c->id,
-		 dir == SSLC_DIR_SEND ? "send" : "recv");
+	snprintf(name, sizeof(name), "%s.%s", c->base, dir == SSLC_DIR_SEND ? "send" : "recv");
 	for (int attempt = 0; attempt < 2; attempt++) {
 		/* made by this run, or opened again (after EMFILE) in our private directory */
 		c->fd[dir] = openat(d->dirfd, name,
@@ -205,7 +207,7 @@ static void write_meta(struct dump *d, struct dump_conn *c, bool closed)
 	FILE *f;
 	int fd;
 
-	snprintf(name, sizeof(name), "conn-%llu.json", (unsigned long long)c->id);
+	snprintf(name, sizeof(name), "%s.json", c->base);
 	fd = openat(d->dirfd, name,
 		    O_WRONLY | O_NOFOLLOW | O_CLOEXEC | (c->meta_made ? O_TRUNC : O_CREAT | O_EXCL),
 		    0600);
@@ -224,6 +226,7 @@ static void write_meta(struct dump *d, struct dump_conn *c, bool closed)
 	fprintf(f,
 		"{\"conn_id\": %llu, \"pid\": %u, \"comm\": \"%s\", \"family\": %d, "
 		"\"local\": \"%s\", \"remote\": \"%s\", \"role\": \"%s\", \"netns\": %u, "
+		"\"vlan\": %u, \"cgroup\": \"%s\", \"container\": \"%s\", "
 		"\"bytes_send\": %llu, \"bytes_recv\": %llu, \"gap_send\": %llu, "
 		"\"gap_recv\": %llu, \"closed\": %s, \"reset\": %s, ",
 		(unsigned long long)c->id, c->pid, c->comm, c->conn.family == 2 ? 4 : 6, local,
@@ -231,7 +234,8 @@ static void write_meta(struct dump *d, struct dump_conn *c, bool closed)
 		c->role == SSLC_ROLE_CLIENT   ? "client"
 		: c->role == SSLC_ROLE_SERVER ? "server"
 					      : "unknown",
-		c->conn.netns, (unsigned long long)c->bytes[SSLC_DIR_SEND],
+		c->conn.netns, c->vlan, c->cgroup, c->container,
+		(unsigned long long)c->bytes[SSLC_DIR_SEND],
 		(unsigned long long)c->bytes[SSLC_DIR_RECV],
 		(unsigned long long)c->gap_bytes[SSLC_DIR_SEND],
 		(unsigned long long)c->gap_bytes[SSLC_DIR_RECV], closed ? "true" : "false",
@@ -269,7 +273,22 @@ static void free_conn(struct dump_conn *c)
 	free(c);
 }
 
-int dump_event(struct dump *d, const struct sslc_event *e, uint8_t role)
+/* Text that can stand inside a JSON string as it is. */
+static void json_sanitize(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '_';
+}
+
+static void json_safe(char *out, size_t len, const char *text)
+{
+	snprintf(out, len, "%s", text ? text : "");
+	json_sanitize(out);
+}
+
+int dump_event(struct dump *d, const struct sslc_event *e, uint8_t role,
+	       const struct ns_labels *lab)
 {
 	struct dump_conn *c = u64map_get(&d->conns, e->conn_id);
 	int dir = e->dir & 1;
@@ -281,11 +300,19 @@ int dump_event(struct dump *d, const struct sslc_event *e, uint8_t role)
 		c->id = e->conn_id;
 		c->conn = e->conn;
 		c->pid = e->pid;
-		memcpy(c->comm, e->comm, SSLC_COMM_LEN);
-		for (char *p = c->comm; *p; p++)
-			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-				*p = '_';
+		snprintf(c->comm, sizeof(c->comm), "%.*s", SSLC_COMM_LEN, e->comm);
+		json_sanitize(c->comm);
 		c->role = role;
+		if (lab && !lab->own)
+			snprintf(c->base, sizeof(c->base), "conn-%llu-ns%u",
+				 (unsigned long long)c->id, lab->netns);
+		else
+			snprintf(c->base, sizeof(c->base), "conn-%llu", (unsigned long long)c->id);
+		if (lab) {
+			c->vlan = lab->vlan;
+			json_safe(c->cgroup, sizeof(c->cgroup), lab->cgroup);
+			json_safe(c->container, sizeof(c->container), lab->container);
+		}
 		c->fd[0] = c->fd[1] = -1;
 		if (u64map_put(&d->conns, e->conn_id, c)) {
 			free(c);

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netns.h"
+
 static uint32_t own_netns(void)
 {
 	struct stat st;
@@ -33,6 +35,7 @@ struct verdict {
 struct list_ctx {
 	const struct sslc_options *o;
 	unsigned long netns;
+	struct netns *ns; /* the namespaces mirrored (--netns, --cgroup) */
 	size_t n;
 	struct u64map verdicts; /* by device, inode and kind */
 	struct u64map seen;	/* pid -> struct agent_view: what running agents saw */
@@ -138,14 +141,20 @@ static int list_mapping(void *ctx, const struct tls_mapping *m)
 		snprintf(status, sizeof(status), "no: sslcollector itself");
 	else if (!pid_ok)
 		snprintf(status, sizeof(status), "no: not selected by -p");
-	else if (libfind_netns("/proc", m->pid) != l->netns)
+	else if (!netns_wanted(l->ns, (uint32_t)libfind_netns("/proc", m->pid)))
 		snprintf(status, sizeof(status),
-			 "no: other network namespace (run sslcollector inside it)");
+			 "no: other network namespace %lu (--netns all, or --netns "
+			 "/proc/%d/ns/net)",
+			 libfind_netns("/proc", m->pid), (int)m->pid);
 	else {
-		char seen[240];
+		unsigned long ns = libfind_netns("/proc", m->pid);
+		char seen[200], where[64] = "";
 
 		agent_says(l, m->pid, seen, sizeof(seen));
-		snprintf(status, sizeof(status), "yes: connections on %s%s", l->o->iface, seen);
+		if (ns != l->netns)
+			snprintf(where, sizeof(where), " of network namespace %lu", ns);
+		snprintf(status, sizeof(status), "yes: connections on %s%s%s", l->o->iface, where,
+			 seen);
 	}
 	snprintf(path, sizeof(path), "%s%s", m->path, m->executable ? " (executable)" : "");
 	printf("%-8d %-16s %-48s %s%s\n", (int)m->pid, m->comm, path, status,
@@ -167,7 +176,14 @@ static void free_values(struct u64map *m)
 int agent_list(const struct sslc_options *o)
 {
 	struct list_ctx l = {.o = o, .netns = own_netns()};
+	char err[512];
 	int ret;
+
+	if (netns_new(o, (uint32_t)l.netns, &l.ns, err, sizeof(err))) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	netns_start(l.ns, NULL);
 
 	printf("%-8s %-16s %-48s %s\n", "PID", "COMMAND", "OPENSSL LIBRARY OR EXECUTABLE",
 	       "MIRRORED");
@@ -175,6 +191,7 @@ int agent_list(const struct sslc_options *o)
 	ret = libfind_scan_all("/proc", list_mapping, &l);
 	free_values(&l.verdicts);
 	free_values(&l.seen);
+	netns_free(l.ns);
 	if (ret < 0) {
 		log_error("cannot read /proc: %s", strerror(-ret));
 		return EXIT_RUNTIME;

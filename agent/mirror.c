@@ -115,6 +115,7 @@ static void fill_tuple(struct mirror *m, struct flow *f, const struct sslc_conn 
 
 	f->local_is_client = role != SSLC_ROLE_SERVER;
 	f->tuple.family = c->family == AF_INET ? AF_INET : AF_INET6;
+	f->tuple.vlan = m->hooks.vlan_of ? m->hooks.vlan_of(m->hooks.vlan_ctx, c) : 0;
 	if (f->local_is_client) {
 		memcpy(f->tuple.client_addr, c->local_addr, 16);
 		memcpy(f->tuple.server_addr, c->remote_addr, 16);

@@ -25,6 +25,10 @@ struct mirror_hooks {
 	/* conn_id was cut from the mirror (on), or has ended since (off) */
 	int (*cut)(void *ctx, uint64_t conn_id, bool on);
 	void *ctx;
+	/* the 802.1Q VLAN id of a network namespace's connections (0: the --vlan default); NULL:
+	 * every connection gets the default */
+	uint16_t (*vlan_of)(void *ctx, const struct sslc_conn *c);
+	void *vlan_ctx;
 };
 
 /* hooks: may be NULL (tests, replays). */

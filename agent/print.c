@@ -47,7 +47,7 @@ static void print_escaped(FILE *out, const uint8_t *p, size_t n)
 }
 
 void print_event(FILE *out, const struct sslc_event *e, uint8_t role, uint64_t wall_ns,
-		 size_t data_bytes)
+		 size_t data_bytes, const struct ns_labels *lab)
 {
 	char local[64], remote[64], stamp[32], comm[SSLC_COMM_LEN + 1];
 	time_t sec = (time_t)(wall_ns / 1000000000ULL);
@@ -63,6 +63,10 @@ void print_event(FILE *out, const struct sslc_event *e, uint8_t role, uint64_t w
 	fprintf(out, "%s.%06llu conn %llu pid %u %s %s -> %s %s ", stamp,
 		(unsigned long long)(wall_ns % 1000000000ULL / 1000),
 		(unsigned long long)e->conn_id, e->pid, comm, local, remote, role_name(role));
+	if (lab && !lab->own)
+		fprintf(out, "netns %u vlan %u %s%s%s", lab->netns, lab->vlan,
+			lab->container[0] ? "container " : "", lab->container,
+			lab->container[0] ? " " : "");
 	switch (e->type) {
 	case SSLC_EVENT_DATA:
 		fprintf(out, "%s %u bytes", e->dir == SSLC_DIR_SEND ? "send" : "recv", e->data_len);

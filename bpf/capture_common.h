@@ -18,6 +18,7 @@
 
 /* Filled in by the agent before load. */
 const volatile __u32 cfg_netns = 0;	      /* network namespace inode to mirror (0: any) */
+const volatile __u8 cfg_netns_set = 0;	      /* only the namespaces in netns_allowed */
 const volatile __u8 cfg_any_addr = 1;	      /* mirror every local address (-I any) */
 const volatile __u8 cfg_pid_filter = 0;	      /* only processes in pid_filter (-p) */
 const volatile __u64 cfg_max_call = 16 << 20; /* bytes captured per call (--max-call-size) */
@@ -104,11 +105,19 @@ static __always_inline bool pid_wanted(__u32 tgid)
 	return true;
 }
 
+/* A network namespace mirrored: the agent's (default), every one, or a chosen set. */
+static __always_inline bool netns_wanted(__u32 inum)
+{
+	if (cfg_netns_set)
+		return bpf_map_lookup_elem(&netns_allowed, &inum) != NULL;
+	return !cfg_netns || inum == cfg_netns;
+}
+
 static __always_inline bool conn_wanted(const struct sslc_conn *c)
 {
 	struct sslc_addr_key a = {};
 
-	if (cfg_netns && c->netns != cfg_netns)
+	if (!netns_wanted(c->netns))
 		return false;
 	if (cfg_any_addr)
 		return true;

@@ -18,10 +18,10 @@ static __always_inline void check_new_library(struct file *file, bool exec)
 
 	/* processes of other network namespaces are not mirrored: their libraries are not probed
 	 * (see agent/discovery.h) */
-	if (cfg_netns) {
+	if (cfg_netns || cfg_netns_set) {
 		struct task_struct *task = bpf_get_current_task_btf();
 
-		if (BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) != cfg_netns)
+		if (!netns_wanted(BPF_CORE_READ(task, nsproxy, net_ns, ns.inum)))
 			return;
 	}
 	if (!exec) {

@@ -144,6 +144,15 @@ struct {
 	__type(value, __u8);
 } pid_filter SEC(".maps");
 
+/* --netns PATH, --cgroup: the network namespaces mirrored (key: namespace inode), when
+ * cfg_netns_set */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} netns_allowed SEC(".maps");
+
 /* libssl files (kernel device, inode) the agent knows: mapping them again is not news. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

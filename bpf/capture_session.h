@@ -62,6 +62,7 @@ static __always_inline void session_bind(struct session_key *key, struct session
 	n.fd = fd;
 	n.sk = (__u64)sk;
 	read_conn(sk, &n.conn);
+	n.conn.cgroup = bpf_get_current_cgroup_id(); /* the process's: bound in its context */
 	__u8 *role = bpf_map_lookup_elem(&sock_roles, &n.sk);
 	n.conn.role = role ? *role : SSLC_ROLE_UNKNOWN;
 	if (!conn_wanted(&n.conn)) {

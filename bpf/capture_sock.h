@@ -21,6 +21,8 @@ static __always_inline void read_conn(struct sock *sk, struct sslc_conn *c)
 		c->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	c->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	c->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (bpf_core_field_exists(((struct net *)0)->net_cookie))
+		c->netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
 	if (family == AF_INET) {
 		c->family = AF_INET;
 		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);

@@ -214,6 +214,32 @@ int options_parse(int argc, char **argv, struct sslc_options *o, char *err, size
 						    optarg, SSLC_MAX_LIBS);
 			o->libs[o->n_libs++] = optarg;
 			break;
+		case OPT_NETNS:
+			if (!strcmp(optarg, "all")) {
+				o->netns_all = true;
+				break;
+			}
+			if (!*optarg)
+				return options_fail(
+				    err, err_len,
+				    "--netns: empty; give 'all' or a namespace's path "
+				    "(/run/netns/NAME, /proc/PID/ns/net)");
+			if (o->n_netns == SSLC_MAX_NETNS)
+				return options_fail(err, err_len,
+						    "--netns %s: at most %d namespaces", optarg,
+						    SSLC_MAX_NETNS);
+			o->netns_paths[o->n_netns++] = optarg;
+			break;
+		case OPT_CGROUP:
+			if (!*optarg)
+				return options_fail(err, err_len,
+						    "--cgroup: empty; give a cgroup v2 directory "
+						    "(/sys/fs/cgroup/...)");
+			if (o->n_cgroups == SSLC_MAX_CGROUPS)
+				return options_fail(err, err_len, "--cgroup %s: at most %d cgroups",
+						    optarg, SSLC_MAX_CGROUPS);
+			o->cgroups[o->n_cgroups++] = optarg;
+			break;
 		case OPT_RING_SIZE:
 			if (value_size(optarg, &v) || v < (1ULL << 16) || v > (1ULL << 30) ||
 			    (v & (v - 1)))

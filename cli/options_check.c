@@ -14,7 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* A file we will read: say precisely why not. */
@@ -79,6 +84,81 @@ static int check_iface(const char *opt, const char *name, char *err, size_t err_
 	return 0;
 }
 
+/* --netns PATH: a network namespace's file (nsfs). */
+static int check_netns(const char *path, char *err, size_t err_len)
+{
+	struct statfs sf;
+	int fd, type;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return options_fail(err, err_len, "--netns %s: %s%s", path, strerror(errno),
+				    errno == ENOENT ? " (ip netns list; or /proc/PID/ns/net)" : "");
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != NSFS_MAGIC) {
+		close(fd);
+		return options_fail(err, err_len,
+				    "--netns %s: not a namespace file (/run/netns/NAME, "
+				    "/proc/PID/ns/net)",
+				    path);
+	}
+	type = ioctl(fd, NS_GET_NSTYPE);
+	close(fd);
+	if (type >= 0 && type != CLONE_NEWNET)
+		return options_fail(
+		    err, err_len, "--netns %s: another kind of namespace, not a network one", path);
+	return 0;
+}
+
+/* --cgroup PATH: a directory of the cgroup v2 hierarchy. */
+static int check_cgroup(const char *path, char *err, size_t err_len)
+{
+	char procs[PATH_MAX];
+	struct statfs sf;
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return options_fail(err, err_len, "--cgroup %s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || statfs(path, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+		return options_fail(err, err_len,
+				    "--cgroup %s: not a cgroup v2 directory (e.g. "
+				    "/sys/fs/cgroup/system.slice/NAME.service)",
+				    path);
+	if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", path) >= sizeof(procs) ||
+	    access(procs, R_OK) < 0)
+		return options_fail(err, err_len, "--cgroup %s: cannot read its cgroup.procs",
+				    path);
+	return 0;
+}
+
+/* --netns and --cgroup: what they combine with. */
+static int check_namespaces(struct sslc_options *o, char *err, size_t err_len)
+{
+	const char *opt = o->n_cgroups && !o->netns_all && !o->n_netns ? "--cgroup" : "--netns";
+	int ret;
+
+	if (!o->netns_all && !o->n_netns && !o->n_cgroups)
+		return 0;
+	if (o->netns_all && (o->n_netns || o->n_cgroups))
+		return options_fail(
+		    err, err_len,
+		    "--netns all: every namespace already; not with --netns PATH or "
+		    "--cgroup");
+	if (!o->iface[0])
+		strcpy(o->iface, "any");
+	else if (strcmp(o->iface, "any") != 0)
+		return options_fail(err, err_len,
+				    "%s: mirrors every address of the namespaces it names: give -I "
+				    "any (-I %s names addresses of this namespace only)",
+				    opt, o->iface);
+	for (size_t i = 0; i < o->n_netns; i++)
+		if ((ret = check_netns(o->netns_paths[i], err, err_len)))
+			return ret;
+	for (size_t i = 0; i < o->n_cgroups; i++)
+		if ((ret = check_cgroup(o->cgroups[i], err, err_len)))
+			return ret;
+	return 0;
+}
+
 int options_validate(struct sslc_options *o, char *err, size_t err_len)
 {
 	int ret;
@@ -104,6 +184,8 @@ int options_validate(struct sslc_options *o, char *err, size_t err_len)
 	} else {
 		bool debug_out = o->print || o->dump_dir;
 
+		if ((ret = check_namespaces(o, err, err_len)))
+			return ret;
 		if (!o->iface[0]) {
 			if (o->list || debug_out)
 				strcpy(o->iface, "any");

@@ -22,6 +22,27 @@ const struct option_row option_rows[] = {
      "At most 64. The probes still fire in other processes (they are attached to the library "
      "file), and their calls are dropped in the kernel.",
      NULL, ROW_CODE},
+    {OPT_NETNS, 0, "netns", "all|PATH", FOR_AGENT, S_WHAT,
+     "mirror the TLS of every network namespace on the host (all: every container and pod), "
+     "or of the namespace PATH names (/run/netns/NAME, /proc/PID/ns/net; repeatable); needs "
+     "-I any",
+     "Without it only the agent's own namespace is mirrored. Each connection keeps the "
+     "addresses and ports its namespace sees; the connections of every namespace but the "
+     "agent's own are tagged with an 802.1Q VLAN id of that namespace (2-4094, chosen from "
+     "its inode and kept while it lives; the agent's own stays untagged, or --vlan), so that "
+     "containers using the same addresses never merge in the IDS. Each namespace is logged "
+     "when first seen ('network namespace INODE: VLAN V', with the process, cgroup and "
+     "container) and when gone, and exported "
+     "(sslcollector_agent_netns_vlan). Libraries and programs inside containers' own root "
+     "filesystems are found through /proc/PID/root. At most 64 paths.",
+     NULL, ROW_CODE},
+    {OPT_CGROUP, 0, "cgroup", "PATH", FOR_AGENT, S_WHAT,
+     "mirror the network namespaces of the processes in this cgroup v2 directory and below it "
+     "(a container's or a Kubernetes pod's; repeatable); needs -I any",
+     "E.g. /sys/fs/cgroup/system.slice/docker-ID.scope or a pod's kubepods...-podUID.slice. "
+     "Re-read every 2 s, so that containers started later in the cgroup are mirrored too. "
+     "Combines with --netns PATH; at most 16.",
+     NULL, ROW_CODE},
     {OPT_LIB, 0, "lib", "PATH", FOR_AGENT, S_WHAT,
      "also probe this library or static executable (repeatable)",
      "At most 32. Not needed for the system's libssl, those that running processes map, or "

@@ -44,6 +44,8 @@ enum {
 	OPT_CRL,
 	OPT_ALLOW,
 	OPT_TCP_ONLY,
+	OPT_NETNS,
+	OPT_CGROUP,
 	OPT_END
 };
 

@@ -173,6 +173,8 @@ int forge_flow_open(struct forge *f, const struct forge_tuple *t, uint64_t ts_ns
 		return forge_set_error(f, -EINVAL,
 				       "bad flow tuple: family %d, client port %u, server port %u",
 				       t->family, t->client_port, t->server_port);
+	if (t->vlan > 4094)
+		return forge_set_error(f, -EINVAL, "bad flow tuple: VLAN id %u", t->vlan);
 	fl = calloc(1, sizeof(*fl));
 	if (!fl)
 		return forge_set_error(f, -ENOMEM, "cannot allocate a flow");
@@ -189,7 +191,7 @@ int forge_flow_open(struct forge *f, const struct forge_tuple *t, uint64_t ts_ns
 		fl->piggyback_max = FORGE_PIGGYBACK_SEGS * (mss < wire ? mss : wire);
 	}
 	for (int side = CLIENT; side <= SERVER; side++) {
-		forge_hdr_desc_init(&d, t, side == CLIENT, f->vlan);
+		forge_hdr_desc_init(&d, t, side == CLIENT, t->vlan ? t->vlan : f->vlan);
 		err = forge_tmpl_init(&fl->side[side].tmpl, f->ln, &d, f->err, sizeof(f->err));
 		if (err)
 			goto cleanup;

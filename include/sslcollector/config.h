@@ -12,6 +12,8 @@
 #define SSLC_TUNNEL_PORT 57012
 #define SSLC_MAX_PIDS	 64
 #define SSLC_MAX_LIBS	 32
+#define SSLC_MAX_NETNS	 64 /* --netns PATH */
+#define SSLC_MAX_CGROUPS 16 /* --cgroup PATH */
 #define SSLC_CERT_DIR	 "/etc/sslcollector"
 #define SSLC_USER	 "sslcollector" /* the collector's default --user */
 
@@ -55,6 +57,11 @@ struct sslc_options {
 	size_t n_pids;
 	const char *libs[SSLC_MAX_LIBS]; /* --lib */
 	size_t n_libs;
+	bool netns_all;				 /* --netns all */
+	const char *netns_paths[SSLC_MAX_NETNS]; /* --netns PATH */
+	size_t n_netns;
+	const char *cgroups[SSLC_MAX_CGROUPS]; /* --cgroup PATH */
+	size_t n_cgroups;
 	int verbosity;		 /* -1 quiet, 0 normal, 1 -v, 2 -vv */
 	bool use_syslog;	 /* --syslog */
 	bool syscall_hook;	 /* --syscall-hook */

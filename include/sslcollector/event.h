@@ -67,6 +67,10 @@ struct sslc_conn {
 	__u8 pad[2];
 	__u32 netns; /* inode number of the socket's network namespace */
 	__u32 pad2;
+	__u64 cgroup;	    /* cgroup v2 id (its directory's inode) of the process that bound the
+			       connection: the container it runs in */
+	__u64 netns_cookie; /* the namespace's cookie, never reused while the kernel runs (an
+			     * inode number is, at once); 0 on kernels without one */
 };
 
 #define SSLC_COMM_LEN 16
@@ -212,9 +216,9 @@ struct sslc_inflight {
 };
 
 #ifndef __VMLINUX_H__
-_Static_assert(sizeof(struct sslc_conn) == 48, "struct sslc_conn layout changed");
-_Static_assert(sizeof(struct sslc_event) == 128, "struct sslc_event layout changed");
-_Static_assert(__builtin_offsetof(struct sslc_event, data) == 128, "data[] must follow header");
+_Static_assert(sizeof(struct sslc_conn) == 64, "struct sslc_conn layout changed");
+_Static_assert(sizeof(struct sslc_event) == 144, "struct sslc_event layout changed");
+_Static_assert(__builtin_offsetof(struct sslc_event, data) == 144, "data[] must follow header");
 _Static_assert(sizeof(struct sslc_addr_key) == 20, "struct sslc_addr_key layout changed");
 _Static_assert(sizeof(struct sslc_lib_key) == 16, "struct sslc_lib_key layout changed");
 _Static_assert(sizeof(struct sslc_proc_stat) == 32, "struct sslc_proc_stat layout changed");

@@ -81,6 +81,7 @@ struct forge_tuple {
 	uint16_t server_port;
 	uint8_t client_mac[6];
 	uint8_t server_mac[6];
+	uint16_t vlan; /* 802.1Q VLAN id 1..4094 of this flow's frames; 0: forge_config's */
 };
 
 struct forge_stats {

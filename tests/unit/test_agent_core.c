@@ -110,21 +110,21 @@ static void test_dump(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 
 	e = make_event(SSLC_EVENT_DATA, SSLC_DIR_SEND, 7, "GET / HTTP/1.1\r\n", 0);
-	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT), 0);
+	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT, NULL), 0);
 	free(e);
 	e = make_event(SSLC_EVENT_GAP, SSLC_DIR_RECV, 7, NULL, 1000);
-	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT), 0);
+	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT, NULL), 0);
 	free(e);
 	e = make_event(SSLC_EVENT_DATA, SSLC_DIR_RECV, 7, "HTTP/1.1 200 OK\r\n", 0);
-	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT), 0);
+	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT, NULL), 0);
 	free(e);
 	e = make_event(SSLC_EVENT_DATA, SSLC_DIR_SEND, 8, "other", 0); /* stays open */
-	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT), 0);
+	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT, NULL), 0);
 	free(e);
 	e = make_event(SSLC_EVENT_CLOSE, 0, 7, NULL, 0);
 	e->gap[SSLC_DIR_SEND] = 5;
 	e->flags = SSLC_F_CLOSE_RESET;
-	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT), 0);
+	assert_int_equal(dump_event(d, e, SSLC_ROLE_CLIENT, NULL), 0);
 	free(e);
 
 	snprintf(path, sizeof(path), "%s/conn-7.send", dir);

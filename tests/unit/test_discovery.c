@@ -24,6 +24,7 @@
 #include "capture.h"
 #include "discovery.h"
 #include "libfind.h"
+#include "netns.h"
 #include "test_tmpdir.h"
 
 /* ---- the recorder in place of capture.c ------------------------------------------------- */
@@ -33,8 +34,11 @@
 struct file_calls {
 	dev_t dev;
 	ino_t ino;
-	int attached, noted; /* capture_attach_file() returning 0; capture_note_library() */
+	int attached, noted;	 /* capture_attach_file() returning 0; capture_note_library() */
+	int detached, forgotten; /* capture_detach_file(); capture_forget_library() */
 	bool alias;
+	dev_t of_dev; /* an alias: of this file */
+	ino_t of_ino;
 };
 
 struct capture {
@@ -84,6 +88,8 @@ int capture_alias_file(struct capture *c, dev_t dev0, ino_t ino0, dev_t dev, ino
 	assert_true(capture_file_attached(c, dev0, ino0));
 	calls_of(dev, ino)->attached = 1;
 	calls_of(dev, ino)->alias = true;
+	calls_of(dev, ino)->of_dev = dev0;
+	calls_of(dev, ino)->of_ino = ino0;
 	return 0;
 }
 
@@ -91,6 +97,56 @@ void capture_note_library(struct capture *c, dev_t dev, ino_t ino)
 {
 	(void)c;
 	calls_of(dev, ino)->noted++;
+}
+
+int capture_detach_file(struct capture *c, dev_t dev, ino_t ino)
+{
+	bool found = false;
+
+	(void)c;
+	for (size_t i = 0; i < cap.n; i++) {
+		struct file_calls *f = &cap.files[i];
+
+		if (f->attached && ((f->dev == dev && f->ino == ino && !f->alias) ||
+				    (f->alias && f->of_dev == dev && f->of_ino == ino))) {
+			f->attached = 0;
+			f->detached++;
+			found |= !f->alias;
+		}
+	}
+	return found ? 0 : -ENOENT;
+}
+
+int capture_file_at(const struct capture *c, size_t i, dev_t *dev, ino_t *ino, dev_t *of_dev,
+		    ino_t *of_ino)
+{
+	(void)c;
+	for (size_t k = 0; k < cap.n; k++) {
+		const struct file_calls *f = &cap.files[k];
+
+		if (!f->attached || i--)
+			continue;
+		*dev = f->dev;
+		*ino = f->ino;
+		*of_dev = f->alias ? f->of_dev : f->dev;
+		*of_ino = f->alias ? f->of_ino : f->ino;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void capture_forget_library(struct capture *c, dev_t dev, ino_t ino)
+{
+	(void)c;
+	calls_of(dev, ino)->forgotten++;
+}
+
+int capture_set_netns(struct capture *c, const uint32_t *inums, size_t n)
+{
+	(void)c;
+	(void)inums;
+	(void)n;
+	return 0;
 }
 
 size_t capture_files_attached(const struct capture *c)
@@ -121,7 +177,8 @@ static struct child start(const char *path, bool netns)
 	struct child c = {0};
 	char byte;
 
-	assert_int_equal(pipe(in), 0);
+	/* the write end closes at exec: later children must not keep this one's stdin open */
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(sync, O_CLOEXEC), 0);
 	c.pid = fork();
 	assert_true(c.pid >= 0);
@@ -206,10 +263,14 @@ static void test_executables_found_once(void **state)
 	struct child a1 = start(SSLC_STATIC_TLS, false), a2 = start(SSLC_STATIC_TLS, false),
 		     b = start(copy_path, false), s = start(SSLC_STATIC_TLS "_stripped", false),
 		     other = start(netns_path, true);
+	struct sslc_options o = {.vlan = -1};
 	struct discovery *d;
+	struct netns *ns;
+	char err[256];
 
 	(void)state;
-	assert_int_equal(discovery_new(&cap, (uint32_t)own_netns(), &d), 0);
+	assert_int_equal(netns_new(&o, (uint32_t)own_netns(), &ns, err, sizeof(err)), 0);
+	assert_int_equal(discovery_new(&cap, ns, &d), 0);
 	discovery_scan_all(d, 1);
 	/* two processes of one program: probed once; a copy is another file, probed too */
 	assert_int_equal(calls_of_path(SSLC_STATIC_TLS)->attached, 1);
@@ -238,7 +299,26 @@ static void test_executables_found_once(void **state)
 	discovery_library_mapped(d, late.pid, true, 3 + 32 * 1000000000ULL);
 	assert_int_equal(calls_of_path(late_path)->attached, 1);
 
+	/* the only process of the copy and the only one of the stripped program end: at the next
+	 * full scan the copy's probes are removed and the rejection is dropped (a new file may
+	 * reuse its inode); the program two processes still run keeps its probes. Run again, the
+	 * copy is probed again. */
+	stop(&b);
+	stop(&s);
+	discovery_scan_all(d, 4 + 48 * 1000000000ULL);
+	assert_int_equal(calls_of_path(copy_path)->attached, 0);
+	assert_int_equal(calls_of_path(copy_path)->detached, 1);
+	assert_int_equal(calls_of_path(SSLC_STATIC_TLS)->attached, 1);
+	assert_int_equal(calls_of_path(SSLC_STATIC_TLS)->detached, 0);
+	assert_true(calls_of_path(SSLC_STATIC_TLS "_stripped")->forgotten >= 1);
+	/* at least the copy: other programs of the host (it is the real /proc) may end too */
+	assert_true(discovery_detached(d) >= 1);
+	b = start(copy_path, false);
+	discovery_scan_all(d, 5 + 64 * 1000000000ULL);
+	assert_int_equal(calls_of_path(copy_path)->attached, 1);
+
 	discovery_free(d);
+	netns_free(ns);
 	/* the agent holds the texts it looks for, in another form: no OpenSSL in itself */
 	char why[256];
 	assert_int_equal(libfind_check_executable("/proc/self/exe", why, sizeof(why)),

@@ -24,9 +24,9 @@ static void test_event_offsets(void **state)
 	assert_int_equal(offsetof(struct sslc_event, off), 40);
 	assert_int_equal(offsetof(struct sslc_event, gap), 48);
 	assert_int_equal(offsetof(struct sslc_event, conn), 64);
-	assert_int_equal(offsetof(struct sslc_event, comm), 112);
-	assert_int_equal(offsetof(struct sslc_event, data), 128);
-	assert_int_equal(sizeof(struct sslc_event), 128);
+	assert_int_equal(offsetof(struct sslc_event, comm), 128);
+	assert_int_equal(offsetof(struct sslc_event, data), 144);
+	assert_int_equal(sizeof(struct sslc_event), 144);
 }
 
 /* known_libs' key: written by agent/capture.c, read by bpf/capture.bpf.c's check_new_library */
@@ -48,7 +48,9 @@ static void test_conn_offsets(void **state)
 	assert_int_equal(offsetof(struct sslc_conn, family), 36);
 	assert_int_equal(offsetof(struct sslc_conn, role), 37);
 	assert_int_equal(offsetof(struct sslc_conn, netns), 40);
-	assert_int_equal(sizeof(struct sslc_conn), 48);
+	assert_int_equal(offsetof(struct sslc_conn, cgroup), 48);
+	assert_int_equal(offsetof(struct sslc_conn, netns_cookie), 56);
+	assert_int_equal(sizeof(struct sslc_conn), 64);
 	/* every record, header plus the largest chunk, fits a u32 length */
 	assert_true(sizeof(struct sslc_event) + SSLC_CHUNK_MAX < UINT32_MAX);
 }

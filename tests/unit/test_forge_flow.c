@@ -511,6 +511,50 @@ static void test_vlan(void **state)
 	}
 }
 
+/* A flow's own VLAN id (forge_tuple.vlan: a container's network namespace) overrides the
+ * forge's for every frame of that flow only; 0 keeps the forge's; 4095 is refused. */
+static void test_vlan_per_flow(void **state)
+{
+	struct capture cap;
+	struct forge *f;
+	struct forge_flow *a, *b, *c;
+	struct forge_tuple t;
+	struct pframe p;
+	uint8_t data[2000] = {7};
+
+	(void)state;
+	capture_init(&cap);
+	assert_int_equal(forge_new(&(struct forge_config){.vlan = 10}, capture_emit, &cap, &f), 0);
+	make_tuple(&t, AF_INET);
+	t.vlan = 321;
+	assert_int_equal(forge_flow_open(f, &t, 1, &a), 0);
+	t.vlan = 0; /* the same addresses and ports: another namespace's connection */
+	assert_int_equal(forge_flow_open(f, &t, 2, &b), 0);
+	assert_int_equal(forge_flow_data(a, true, data, sizeof(data), 3), 0);
+	assert_int_equal(forge_flow_data(b, false, data, sizeof(data), 4), 0);
+	assert_int_equal(forge_flow_close(a, true, true, 5), 0);
+	assert_int_equal(forge_flow_close(b, true, true, 6), 0);
+	size_t tagged321 = 0, tagged10 = 0;
+	for (size_t i = 0; i < cap.n; i++) {
+		get_frame(&cap, i, &p);
+		assert_true(p.tagged);
+		assert_true(p.tci == 321 || p.tci == 10);
+		tagged321 += p.tci == 321;
+		tagged10 += p.tci == 10;
+		/* the frames of a (stamped 1, 3, 5) carry 321; those of b (2, 4, 6) the default */
+		assert_int_equal(p.tci, cap.v[i].ts_ns % 2 ? 321 : 10);
+	}
+	assert_true(tagged321 >= 3 + 2 + 1 && tagged10 >= 3 + 2 + 1);
+	t.vlan = 4095;
+	c = NULL;
+	assert_int_equal(forge_flow_open(f, &t, 7, &c), -EINVAL);
+	assert_null(c);
+	forge_flow_free(a);
+	forge_flow_free(b);
+	forge_free(f);
+	capture_free(&cap);
+}
+
 /* IPv4 ids count up by one per frame in each direction, independently. */
 static void test_ip_ids(void **state)
 {
@@ -596,6 +640,7 @@ int main(void)
 	    cmocka_unit_test(test_one_byte_write),
 	    cmocka_unit_test(test_long_write),
 	    cmocka_unit_test(test_vlan),
+	    cmocka_unit_test(test_vlan_per_flow),
 	    cmocka_unit_test(test_ip_ids),
 	    cmocka_unit_test(test_config),
 	};

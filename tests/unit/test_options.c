@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "test_tmpdir.h"
@@ -141,6 +143,24 @@ static void test_more_valid_lines(void **state)
 	assert_string_equal(o.iface, "any");
 	assert_string_equal(o.tunnel_host, "fd00::5");
 	assert_int_equal(o.tunnel_port, 443);
+
+	/* --netns and --cgroup: -I any by default, the paths kept */
+	expect_ok("sslcollector --netns all -o mirror0", &o);
+	assert_true(o.netns_all);
+	assert_string_equal(o.iface, "any");
+	expect_ok("sslcollector --netns /proc/self/ns/net --netns /proc/thread-self/ns/net -I any "
+		  "-o mirror0",
+		  &o);
+	assert_false(o.netns_all);
+	assert_int_equal(o.n_netns, 2);
+	assert_string_equal(o.netns_paths[1], "/proc/thread-self/ns/net");
+	struct statfs sf;
+	expect_ok(statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC
+		      ? "sslcollector --cgroup /sys/fs/cgroup -o mirror0"
+		      : "sslcollector --cgroup /sys/fs/cgroup/unified -o mirror0",
+		  &o);
+	assert_int_equal(o.n_cgroups, 1);
+	assert_string_equal(o.iface, "any");
 
 	expect_ok("sslcollector -I eth0 -t fd00::5", &o);
 	assert_string_equal(o.tunnel_host, "fd00::5");
@@ -310,6 +330,16 @@ static const struct bad_case bad_cases[] = {
     {"sslcollector -I eth0 -w - --rotate-time 1h", "--rotate-time: standard output"},
     {"sslcollector -I eth0 -w - --print", "-w -: --print"},
     {"sslcollector -I eth0 -w link.pcap", "-w link.pcap: a symbolic link"},
+    {"sslcollector --netns all -I eth0 -o mirror0", "--netns: mirrors every address"},
+    {"sslcollector --cgroup /nonexistent -I eth0 -o mirror0", "--cgroup: mirrors every"},
+    {"sslcollector --netns all --netns /proc/self/ns/net -o mirror0", "--netns all: every"},
+    {"sslcollector --netns /nonexistent/ns -o mirror0", "--netns /nonexistent/ns: No such"},
+    {"sslcollector --netns /proc/self/ns/mnt -o mirror0", "--netns /proc/self/ns/mnt: another"},
+    {"sslcollector --netns /etc/passwd -o mirror0", "--netns /etc/passwd: not a namespace"},
+    {"sslcollector --netns= -o mirror0", "--netns: empty"},
+    {"sslcollector --cgroup /etc -o mirror0", "--cgroup /etc: not a cgroup v2"},
+    {"sslcollector --cgroup /nonexistent/cg -o mirror0", "--cgroup /nonexistent/cg: No such"},
+    {"sslcollector -C -o ids0 --netns all", "--netns: only for the agent"},
 };
 
 static void test_bad_arguments(void **state)
