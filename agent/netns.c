@@ -62,10 +62,12 @@ struct netns {
 };
 
 /* The cgroup v2 hierarchy's mount point: /sys/fs/cgroup, or /sys/fs/cgroup/unified on hosts
- * that mount the v1 controllers too. */
+ * that mount the v1 controllers too. A mount of the hierarchy's root is preferred to one of a
+ * subtree (a container's own /sys/fs/cgroup, seen from the host's cgroup namespace), so that a
+ * host path bind-mounted into the agent's container (docs/kubernetes.md) is the one used. */
 static void find_cgroup_root(char *out, size_t len)
 {
-	char line[1024], mnt[512], type[64];
+	char line[1024], root[512], mnt[512], type[64];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
 	snprintf(out, len, "%s", "");
@@ -75,12 +77,15 @@ static void find_cgroup_root(char *out, size_t len)
 		const char *sep = strstr(line, " - ");
 
 		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - TYPE SOURCE SUPEROPTS */
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 ||
+		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
 		    sscanf(sep, " - %63s", type) != 1 || strcmp(type, "cgroup2") != 0)
 			continue;
-		if (strlen(mnt) < len) /* a longer one is no use: leave it unknown */
+		if (strlen(mnt) >= len) /* a longer one is no use */
+			continue;
+		if (!out[0] || !strcmp(root, "/"))
 			memcpy(out, mnt, strlen(mnt) + 1);
-		break;
+		if (!strcmp(root, "/"))
+			break;
 	}
 	fclose(f);
 }

@@ -31,8 +31,8 @@ const struct option_row option_rows[] = {
      "agent's own are tagged with an 802.1Q VLAN id of that namespace (2-4094, chosen from "
      "its inode and kept while it lives; the agent's own stays untagged, or --vlan), so that "
      "containers using the same addresses never merge in the IDS. Each namespace is logged "
-     "when first seen ('network namespace INODE: VLAN V', with the process, cgroup and "
-     "container) and when gone, and exported "
+     "when first seen ('network namespace INODE: VLAN V', with the process, cgroup, "
+     "container and the kernel's namespace id) and when gone, and exported "
      "(sslcollector_agent_netns_vlan). Libraries and programs inside containers' own root "
      "filesystems are found through /proc/PID/root. At most 64 paths.",
      NULL, ROW_CODE},
@@ -120,7 +120,9 @@ const struct option_row option_rows[] = {
     {OPT_VLAN_PER_AGENT, 0, "vlan-per-agent", NULL, FOR_COLLECTOR, S_COLL,
      "tag each agent's frames with a VLAN id of its own",
      "The ids are chosen stably from the certificate subject and logged, and are in the "
-     "metrics (agent_vlan).",
+     "metrics (agent_vlan). A tag the agent put on (its --vlan, or the VLANs of its --netns "
+     "namespaces) is replaced, and the collector warns once per such agent: the namespaces "
+     "of one agent then merge, so run without it for agents that use --netns.",
      NULL, ROW_FLAG(vlan_per_agent)},
     {OPT_MAX_AGENTS, 0, "max-agents", "N", FOR_COLLECTOR, S_COLL,
      "refuse agents beyond N connected (default 1024; fewer if the open-file limit cannot be "

@@ -67,6 +67,7 @@ struct peer {
 	uint64_t since_ms;		/* established at */
 	uint8_t fp[32];			/* its certificate's SHA-256 */
 	uint64_t key_updates;		/* tunnel_conn_key_updates() at the last tick */
+	bool retag_warned; /* told that --vlan-per-agent replaces the agent's own tags */
 };
 
 struct collector {

@@ -298,6 +298,16 @@ static void inject(struct collector *c, struct peer *a, const struct pcap_stream
 		return;
 	}
 	if (a->subj->vlan) {
+		if (c->opts->vlan_per_agent && !a->retag_warned && len >= 14 && frame[12] == 0x81 &&
+		    frame[13] == 0x00) {
+			a->retag_warned = true;
+			log_warn(
+			    "agent %s %s sends VLAN-tagged frames (--vlan, or the namespaces of "
+			    "--netns/--cgroup): --vlan-per-agent replaces their tag with VLAN "
+			    "%d, so its containers' connections with the same addresses merge "
+			    "in the IDS; without --vlan-per-agent the agents' tags are kept",
+			    a->subj->subject, a->addr, a->subj->vlan);
+		}
 		len = vlan_tag_frame(frame, len, (uint16_t)a->subj->vlan, c->tagbuf);
 		frame = c->tagbuf;
 	}

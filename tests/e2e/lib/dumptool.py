@@ -1,7 +1,7 @@
 """Checks what sslcollector captured (--dump-dir, --print) against a ground truth.
 
   dumptool.py check DUMP_DIR GT.json [--side server|client] [--allow-gaps] [--require-gaps]
-                    [--exact-gaps] [--reset]
+                    [--exact-gaps] [--reset] [--netns INODE]
       Every connection of GT.json is in DUMP_DIR once, seen from the mirrored side, with the
       right local/remote address and port and role, and its two streams are the bytes the
       client sent and received: exactly (no gaps allowed), or, with --allow-gaps, captured
@@ -11,6 +11,8 @@
       "gaps_s2c" of the ground truth ([[stream offset, length], ...]; none when absent).
       --reset: every connection must end as a reset. The ground truth's "absent" connections
       ([{"client": [ip, port], "server": [ip, port]}, ...]) must not be in DUMP_DIR at all.
+      --netns INODE: only the connections of that network namespace (the agent mirrors
+      several; their addresses may be the same).
   dumptool.py bigcall PRINT_LOG SIZE
       --print lines show one call of SIZE bytes delivered completely, in chunks covering every
       byte exactly once.
@@ -36,11 +38,13 @@ def parse_endpoint(text):
     return norm_ip(ip), int(port)
 
 
-def load_dump(dump_dir):
+def load_dump(dump_dir, netns=None):
     conns = {}
     for meta_path in glob.glob(os.path.join(dump_dir, "conn-*.json")):
         with open(meta_path) as f:
             meta = json.load(f)
+        if netns is not None and meta.get("netns") != netns:
+            continue
         base = meta_path[: -len(".json")]
         meta["_base"] = base
         key = (parse_endpoint(meta["local"]), parse_endpoint(meta["remote"]))
@@ -82,7 +86,7 @@ def compare_stream(what, truth, captured, gaps, allow_gaps):
 
 def cmd_check(a):
     gt = GroundTruth(a.gt)
-    dump = load_dump(a.dump_dir)
+    dump = load_dump(a.dump_dir, a.netns)
     errors = ["%s: its writer reported: %s" % (a.gt, e) for e in gt.errors]
     lost = 0
     for conn in gt.connections:
@@ -186,6 +190,7 @@ def main():
     c.add_argument("--require-gaps", action="store_true")
     c.add_argument("--exact-gaps", action="store_true")
     c.add_argument("--reset", action="store_true")
+    c.add_argument("--netns", type=int, metavar="INODE")
     b = sub.add_parser("bigcall")
     b.add_argument("print_log")
     b.add_argument("size", type=int)

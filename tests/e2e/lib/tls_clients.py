@@ -26,6 +26,10 @@ with client/server address, the exact bytes each way in files; no requests, no r
       for one connection: finish the handshake, wait for FILE go (the client has sent its
       request and reset the connection meanwhile), then read the request, which the kernel
       still holds, and check that nothing follows it. Writes the server's view.
+  tls_clients.py loopback --cert PEM --key KEY --ready FILE --go FILE
+      a short-lived "container": create FILE ready (the ssl module, so libssl, is loaded),
+      wait for FILE go, then one TLS connection to itself over 127.0.0.1 (a request, an
+      answer, both close); exits non-zero unless the answer arrived whole.
 
 Run with Debian's /usr/bin/python3.
 """
@@ -294,6 +298,36 @@ def cmd_reset_server(a):
     return truth.write()
 
 
+def cmd_loopback(a):
+    open(a.ready, "w").close()
+    deadline = time.time() + 120
+    while not os.path.exists(a.go):
+        if time.time() > deadline:
+            print("tls_clients: loopback: no go file %s" % a.go, file=sys.stderr)
+            return 1
+        time.sleep(0.01)
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(a.cert, a.key)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    with socket.create_server(("127.0.0.1", 0)) as ls:
+        def serve():
+            conn, _ = ls.accept()
+            with sctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                tls.sendall(answer)
+        t = threading.Thread(target=serve)
+        t.start()
+        with socket.create_connection(ls.getsockname(), timeout=30) as raw:
+            with context(None).wrap_socket(raw) as tls:
+                tls.sendall(request("loopback", "/"))
+                data = read_all(tls)
+        t.join(30)
+    if data != answer:
+        print("tls_clients: loopback: answer %r" % data[:60], file=sys.stderr)
+        return 1
+    return 0
+
+
 def client_parser(sub, name, out=True):
     p = sub.add_parser(name)
     if out:
@@ -331,8 +365,11 @@ def main():
     r = server_parser(sub, "reset-server")
     r.add_argument("--out", required=True)
     r.add_argument("--count", type=int, default=1)
+    lb = sub.add_parser("loopback")
+    for opt in ("--cert", "--key", "--ready", "--go"):
+        lb.add_argument(opt, required=True)
     a = ap.parse_args()
-    return {"fetch": cmd_fetch, "late": cmd_late, "bigwrite-server": cmd_bigwrite_server,
+    return {"loopback": cmd_loopback, "fetch": cmd_fetch, "late": cmd_late, "bigwrite-server": cmd_bigwrite_server,
             "closer": cmd_closer, "reset-server": cmd_reset_server, "resetter": cmd_resetter,
             "late-reset-server": cmd_late_reset_server}[a.cmd](a)
 

@@ -1,7 +1,8 @@
 """The end-to-end workload: a scripted mix of HTTP/1.1 requests against one or more base URLs,
 recording the ground truth a mirror must reproduce.
 
-    /usr/bin/python3 workload.py --out GT.json [--cafile CA.pem] [--host NAME] BASE_URL...
+    /usr/bin/python3 workload.py --out GT.json [--cafile CA.pem] [--host NAME]
+                                 [--curl-local-port PORT] BASE_URL...
 
 BASE_URL is http:// or https://, IPv4 or [IPv6], with an optional port. For each base URL, in
 this order: one keep-alive connection with six requests (GET with query strings, the token page,
@@ -100,8 +101,9 @@ def addr(sockaddr):
 
 
 class Workload:
-    def __init__(self, out, cafile, host, host_no_port):
+    def __init__(self, out, cafile, host, host_no_port, curl_port=0):
         self.out = out
+        self.curl_port = curl_port
         self.dir = out + ".d"
         self.cafile = cafile
         self.host = host
@@ -205,6 +207,8 @@ class Workload:
         for i, (method, url, body, _) in enumerate(steps):
             if i:
                 args.append("--next")  # resets per-transfer options, keeps the connection
+            if self.curl_port:
+                args += ["--local-port", str(self.curl_port)]
             args += ["-sS", "--http1.1", "-g", "--max-time", str(TIMEOUT),
                      "-H", "Host: " + hosthdr, "-o", os.path.join(tmp, "body%d" % i),
                      "-w", "%{json}\\n"]
@@ -342,9 +346,13 @@ def main():
     ap.add_argument("--host", help="Host header for every request")
     ap.add_argument("--host-no-port", action="store_true",
                     help="Host header without the port, as https:// on 443 sends it")
+    ap.add_argument("--curl-local-port", type=int, default=0, metavar="PORT",
+                    help="the curl connection's client port (two namespaces' runs can then "
+                    "have the same 5-tuple)")
     ap.add_argument("base", nargs="+", help="base URL, e.g. https://[fd77::2]/")
     a = ap.parse_args()
-    w = Workload(os.path.abspath(a.out), a.cafile, a.host, a.host_no_port)
+    w = Workload(os.path.abspath(a.out), a.cafile, a.host, a.host_no_port,
+                 a.curl_local_port)
     for base in a.base:
         w.run_base(base)
     w.write()
