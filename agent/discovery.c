@@ -59,20 +59,12 @@ int discovery_new(struct capture *cap, const struct netns *ns, struct discovery 
 	return 0;
 }
 
-static void free_values(struct u64map *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		if (u64map_live(m, i))
-			free(m->vals[i]);
-	u64map_free(m);
-}
-
 void discovery_free(struct discovery *d)
 {
 	if (!d)
 		return;
-	free_values(&d->rejected);
-	free_values(&d->names);
+	u64map_free_values(&d->rejected);
+	u64map_free_values(&d->names);
 	u64map_free(&d->seen);
 	u64map_free(&d->pinned);
 	free(d);

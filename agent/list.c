@@ -165,14 +165,6 @@ static int list_mapping(void *ctx, const struct tls_mapping *m)
 	return 0;
 }
 
-static void free_values(struct u64map *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		if (u64map_live(m, i))
-			free(m->vals[i]);
-	u64map_free(m);
-}
-
 int agent_list(const struct sslc_options *o)
 {
 	struct list_ctx l = {.o = o, .netns = own_netns()};
@@ -189,8 +181,8 @@ int agent_list(const struct sslc_options *o)
 	       "MIRRORED");
 	state_read_procs(SSLC_STATE_DIR, on_proc, &l.seen);
 	ret = libfind_scan_all("/proc", list_mapping, &l);
-	free_values(&l.verdicts);
-	free_values(&l.seen);
+	u64map_free_values(&l.verdicts);
+	u64map_free_values(&l.seen);
 	netns_free(l.ns);
 	if (ret < 0) {
 		log_error("cannot read /proc: %s", strerror(-ret));

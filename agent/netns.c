@@ -119,20 +119,12 @@ int netns_new(const struct sslc_options *o, uint32_t own, struct netns **out, ch
 	return 0;
 }
 
-static void free_values(struct u64map *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		if (u64map_live(m, i))
-			free(m->vals[i]);
-	u64map_free(m);
-}
-
 void netns_free(struct netns *n)
 {
 	if (!n)
 		return;
-	free_values(&n->seen);
-	free_values(&n->cgroups);
+	u64map_free_values(&n->seen);
+	u64map_free_values(&n->cgroups);
 	free(n->chosen);
 	free(n);
 }

@@ -113,3 +113,11 @@ void u64map_free(struct u64map *m)
 	free(m->vals);
 	*m = (struct u64map){0};
 }
+
+void u64map_free_values(struct u64map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (u64map_live(m, i))
+			free(m->vals[i]);
+	u64map_free(m);
+}

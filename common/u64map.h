@@ -21,5 +21,7 @@ void *u64map_del(struct u64map *m, uint64_t key);
 /* Iteration: for (size_t i = 0; i < m->cap; i++) if (u64map_live(m, i)) ... m->vals[i] */
 int u64map_live(const struct u64map *m, size_t slot);
 void u64map_free(struct u64map *m);
+/* u64map_free, after free() of every value (values malloc()ed one by one). */
+void u64map_free_values(struct u64map *m);
 
 #endif

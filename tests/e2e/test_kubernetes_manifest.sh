@@ -8,7 +8,8 @@
 #    this VM refuses it; the collector's address) with only the manifest's capabilities in
 #    the bounding set: it starts, connects to a collector, keeps exactly those capabilities,
 #    and the collector's pcap holds the plaintext of both namespaces' ends (the client's
-#    VLAN-tagged), i.e. what the pod would mirror.
+#    VLAN-tagged), i.e. what the pod would mirror; a collector with --vlan-per-agent warns
+#    that it replaces those tags (docs/kubernetes.md).
 # `kubectl apply --dry-run=client` needs an API server to map the kinds, so it cannot run
 # here; the pod's cgroup namespace and mounts are exercised by test_capture_containers.sh.
 set -euo pipefail
@@ -67,4 +68,20 @@ e2e_check "and from the client's namespace (VLAN-tagged): every namespace is mir
 	test "$(requests '&& vlan')" -ge 3
 e2e_check "the metrics go to the manifest's metrics directory" \
 	grep -q '^sslcollector_agent_netns_vlan{' "$E2E_TMP/metrics/sslcollector.prom"
+
+# docs/kubernetes.md: a collector with --vlan-per-agent replaces the namespaces' tags, and says so
+e2e_bg collector server "$E2E_TMP/collector-vpa.log" "$SSLC_BIN" -C -l 127.0.0.1:7012 \
+	-w "$E2E_TMP/collector-vpa.pcap" --vlan-per-agent --ca "$tpki/ca.crt" \
+	--cert "$tpki/collector.crt" --key "$tpki/collector.key"
+e2e_wait_listen server 7012
+e2e_bg agent server "$E2E_TMP/agent-vpa.log" setpriv --bounding-set="-all$caps" --inh-caps=-all \
+	-- "${argv[@]}"
+e2e_wait_file_match "$E2E_TMP/agent-vpa.log" "tunnel to .*: connected" 60
+e2e_in client curl -sS --cacert "$E2E_PKI_DIR/ca.pem" -o /dev/null \
+	"https://$E2E_SERVER4/k8s-manifest-vpa" || e2e_fail "curl through --vlan-per-agent failed"
+e2e_check "--vlan-per-agent: the collector warns that it replaces the agent's namespace tags" \
+	e2e_wait_file_match "$E2E_TMP/collector-vpa.log" \
+	"agent CN=node-1 .* sends VLAN-tagged frames .*--vlan-per-agent replaces their tag" 20
+e2e_stop agent TERM 30 || e2e_fail "the agent did not exit 0"
+e2e_stop collector TERM 20 || true
 e2e_checks_done
