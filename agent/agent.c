@@ -466,6 +466,7 @@ int agent_run(const struct sslc_options *o)
 	inflight_before_attach(a->inflight);
 	if ((status = discovery_attach_extra_libs(a->disc, o)))
 		goto out;
+	discovery_attach_system_libs(a->disc);
 	status = EXIT_RUNTIME;
 	discovery_scan_all(a->disc, mono_ns());
 	inflight_after_attach(a->inflight);

@@ -9,6 +9,7 @@
 #include "capture_bpf.skel.h"
 #include "link_reaper.h"
 #include "probesite.h"
+#include "probetable.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -21,63 +22,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-/* When a probe is placed; see probesite.h for the internal functions. */
-enum probe_when {
-	ALWAYS,
-	NO_READ_INTERNAL,  /* only when ssl_read_internal was not found */
-	NO_WRITE_INTERNAL, /* only when ssl_write_internal was not found */
-	READ_INTERNAL,	   /* at ssl_read_internal, when found */
-	WRITE_INTERNAL,	   /* at ssl_write_internal, when found */
-	NO_DO_HANDSHAKE,   /* only when SSL_do_handshake could not be probed */
-};
-
-/* One probe: a program on a symbol; required probes decide whether a file is OpenSSL. */
-struct probe_def {
-	const char *symbol; /* for the internal functions: a name for messages only */
-	bool retprobe;
-	bool required;
-	enum probe_when when;
-	size_t prog_offset; /* offset of the bpf_program pointer in struct capture_bpf.progs */
-};
-
-#define PROG(name) offsetof(struct capture_bpf, progs.name)
-
-static const struct probe_def probes[] = {
-    /* SSL_read/SSL_write(_ex) all forward to these: one cheap probe for all four */
-    {"ssl_write_internal", false, false, WRITE_INTERNAL, PROG(ssl_write_ex_enter)},
-    {"ssl_write_internal", true, false, WRITE_INTERNAL, PROG(ssl_write_ex_exit)},
-    {"ssl_read_internal", false, false, READ_INTERNAL, PROG(ssl_read_ex_enter)},
-    {"ssl_read_internal", true, false, READ_INTERNAL, PROG(ssl_read_ex_exit)},
-    /* else the exported functions */
-    {"SSL_write", false, true, NO_WRITE_INTERNAL, PROG(ssl_write_enter)},
-    {"SSL_write", true, true, NO_WRITE_INTERNAL, PROG(ssl_write_exit)},
-    {"SSL_read", false, true, NO_READ_INTERNAL, PROG(ssl_read_enter)},
-    {"SSL_read", true, true, NO_READ_INTERNAL, PROG(ssl_read_exit)},
-    /* OpenSSL >= 1.1.1; Python, Node and newer programs use only these */
-    {"SSL_write_ex", false, false, NO_WRITE_INTERNAL, PROG(ssl_write_ex_enter)},
-    {"SSL_write_ex", true, false, NO_WRITE_INTERNAL, PROG(ssl_write_ex_exit)},
-    {"SSL_read_ex", false, false, NO_READ_INTERNAL, PROG(ssl_read_ex_enter)},
-    {"SSL_read_ex", true, false, NO_READ_INTERNAL, PROG(ssl_read_ex_exit)},
-    /* the socket is learnt during the handshake already (read-ahead, see the BPF side);
-     * SSL_accept and SSL_connect call SSL_do_handshake */
-    {"SSL_do_handshake", false, false, ALWAYS, PROG(ssl_handshake_enter)},
-    {"SSL_do_handshake", true, false, ALWAYS, PROG(ssl_handshake_exit)},
-    {"SSL_accept", false, false, NO_DO_HANDSHAKE, PROG(ssl_handshake_enter)},
-    {"SSL_accept", true, false, NO_DO_HANDSHAKE, PROG(ssl_handshake_exit)},
-    {"SSL_connect", false, false, NO_DO_HANDSHAKE, PROG(ssl_handshake_enter)},
-    {"SSL_connect", true, false, NO_DO_HANDSHAKE, PROG(ssl_handshake_exit)},
-    {"SSL_shutdown", false, false, ALWAYS, PROG(ssl_shutdown_enter)},
-    {"SSL_free", false, false, ALWAYS, PROG(ssl_free_enter)},
-};
-#define N_PROBES (sizeof(probes) / sizeof(probes[0]))
-
 struct probed_file {
 	dev_t dev;
 	ino_t ino;
 	bool alias;   /* another name of a probed file: no links of its own */
 	dev_t of_dev; /* an alias: the probed file's */
 	ino_t of_ino;
-	struct bpf_link *links[N_PROBES];
+	int kind; /* enum tls_kind */
+	struct bpf_link *links[PROBES_MAX];
 };
 
 /* The BPF ring buffer as mapped by its consumer: the kernel's layout (kernel/bpf/ringbuf.c). */
@@ -237,9 +189,10 @@ static int load_skel(struct capture *c, const struct capture_config *cfg, bool s
 		goto fail;
 	}
 	/* uprobes are attached per file by capture_attach_file() */
-	for (size_t i = 0; i < N_PROBES; i++)
-		bpf_program__set_autoattach(
-		    *(struct bpf_program **)((char *)s + probes[i].prog_offset), false);
+	size_t n_progs;
+	const size_t *progs = probetable_programs(&n_progs);
+	for (size_t i = 0; i < n_progs; i++)
+		bpf_program__set_autoattach(*(struct bpf_program **)((char *)s + progs[i]), false);
 	bpf_program__set_autoload(s->progs.sys_enter, syscall_hook);
 	bpf_program__set_autoload(s->progs.sock_send_length, !syscall_hook);
 	bpf_program__set_autoload(s->progs.sock_recv_length, !syscall_hook);
@@ -330,7 +283,7 @@ void capture_close(struct capture *c)
 		return;
 	ring_unmap(&c->ring);
 	for (size_t i = 0; i < c->n_files; i++)
-		for (size_t p = 0; p < N_PROBES; p++)
+		for (size_t p = 0; p < PROBES_MAX; p++)
 			bpf_link__destroy(c->files[i].links[p]);
 	free(c->files);
 	link_reaper_free(c->reaper);
@@ -399,7 +352,7 @@ int capture_detach_file(struct capture *c, dev_t dev, ino_t ino)
 
 		if ((f->dev == dev && f->ino == ino && !f->alias) ||
 		    (f->alias && f->of_dev == dev && f->of_ino == ino)) {
-			for (size_t p = 0; p < N_PROBES; p++)
+			for (size_t p = 0; p < PROBES_MAX; p++)
 				link_reaper_add(c->reaper, f->links[p]);
 			forget_library(c, f->dev, f->ino);
 			found |= !f->alias;
@@ -437,29 +390,68 @@ size_t capture_files_attached(const struct capture *c)
 	return n;
 }
 
+/* The log's words for where a probed file's reads and writes are caught. */
+static void describe_sites(int kind, const struct probe_sites *sites, char *why, size_t why_len)
+{
+	switch (kind) {
+	case TLS_KIND_OPENSSL:
+		snprintf(why, why_len, "%s%s%s",
+			 sites->read_internal && sites->write_internal
+			     ? "at ssl_read_internal and ssl_write_internal"
+			 : sites->read_internal || sites->write_internal
+			     ? "partly at the internal functions"
+			     : "at the exported functions",
+			 sites->why[0] ? "; " : "", sites->why);
+		break;
+	case TLS_KIND_GNUTLS:
+		snprintf(why, why_len, "of GnuTLS at gnutls_record_send2 and %s%s%s",
+			 sites->read_internal ? "_gnutls_recv_int (internal)"
+					      : "gnutls_record_recv(_seq)",
+			 sites->why[0] ? "; " : "", sites->why);
+		break;
+	case TLS_KIND_NSS:
+		snprintf(why, why_len, "of NSS: learns its SSL descriptors at SSL_ImportFD");
+		break;
+	default:
+		snprintf(
+		    why, why_len,
+		    "of NSS at PR_Read, PR_Write, PR_Recv and PR_Send, of SSL descriptors only");
+		break;
+	}
+}
+
 int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t ino, char *why,
 			size_t why_len)
 {
 	struct probed_file f = {.dev = dev, .ino = ino};
-	const char *names[N_PROBES];
-	uint64_t sym_off[N_PROBES];
-	struct probe_sites sites;
+	const char *names[PROBES_MAX];
+	uint64_t sym_off[PROBES_MAX];
+	struct probe_sites sites = {0};
+	const struct probe_def *probes;
 	bool have_handshake = false;
+	size_t n_probes;
 	int ret = 0;
 
 	if (capture_file_attached(c, dev, ino))
 		return 1;
-	ret = probesite_find(path, &sites, why, why_len);
+	f.kind = libfind_tls_kind(path, why, why_len);
+	if (f.kind < 0)
+		return f.kind;
+	probes = probetable_for(f.kind, &n_probes);
+	if (f.kind == TLS_KIND_OPENSSL)
+		ret = probesite_find(path, &sites, why, why_len);
+	else if (f.kind == TLS_KIND_GNUTLS)
+		ret = probesite_find_gnutls(path, &sites, why, why_len);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < N_PROBES; i++)
+	for (size_t i = 0; i < n_probes; i++)
 		names[i] = probes[i].symbol;
-	ret = probesite_symbols(path, names, N_PROBES, sym_off);
+	ret = probesite_symbols(path, names, n_probes, sym_off);
 	if (ret) {
 		snprintf(why, why_len, "cannot read its symbols: %s", strerror(-ret));
 		return ret;
 	}
-	for (size_t i = 0; i < N_PROBES; i++) {
+	for (size_t i = 0; i < n_probes; i++) {
 		struct bpf_program *prog =
 		    *(struct bpf_program **)((char *)c->skel + probes[i].prog_offset);
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = probes[i].retprobe);
@@ -503,7 +495,8 @@ int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t in
 			continue;
 		}
 		if (ret == -ENOENT)
-			snprintf(why, why_len, "no %s symbol (not OpenSSL)", probes[i].symbol);
+			snprintf(why, why_len, "no %s symbol (not %s)", probes[i].symbol,
+				 libfind_kind_name(f.kind));
 		else
 			snprintf(
 			    why, why_len, "cannot probe %s: %s%s", probes[i].symbol, strerror(-ret),
@@ -516,15 +509,10 @@ int capture_attach_file(struct capture *c, const char *path, dev_t dev, ino_t in
 		goto fail;
 	}
 	capture_note_library(c, dev, ino);
-	snprintf(why, why_len, "%s%s%s",
-		 sites.read_internal && sites.write_internal
-		     ? "at ssl_read_internal and ssl_write_internal"
-		 : sites.read_internal || sites.write_internal ? "partly at the internal functions"
-							       : "at the exported functions",
-		 sites.why[0] ? "; " : "", sites.why);
+	describe_sites(f.kind, &sites, why, why_len);
 	return 0;
 fail:
-	for (size_t i = 0; i < N_PROBES; i++)
+	for (size_t i = 0; i < PROBES_MAX; i++)
 		bpf_link__destroy(f.links[i]);
 	return ret;
 }

@@ -67,6 +67,25 @@ void capture_report_metrics(struct metrics_buf *mb, const uint64_t cnt[SSLC_CNT_
 		       cnt[SSLC_CNT_GAP_FAULT_BYTES]);
 	metrics_sample(mb, "sslcollector_agent_lost_bytes_total", "reason=\"in_flight\"",
 		       cnt[SSLC_CNT_GAP_INFLIGHT_BYTES]);
+	static const char *const libs[SSLC_LIB__MAX] = {"openssl", "gnutls", "nss"};
+	metrics_family(mb, "sslcollector_agent_library_sessions_total", "counter",
+		       "TLS sessions mirrored, by the TLS library of the program");
+	for (int l = 0; l < SSLC_LIB__MAX; l++) {
+		char label[32];
+
+		snprintf(label, sizeof(label), "library=\"%s\"", libs[l]);
+		metrics_sample(mb, "sslcollector_agent_library_sessions_total", label,
+			       cnt[SSLC_CNT_LIB_SESSIONS + l]);
+	}
+	metrics_family(mb, "sslcollector_agent_library_bytes_total", "counter",
+		       "Plaintext bytes of read/write calls on mirrored sessions, by TLS library");
+	for (int l = 0; l < SSLC_LIB__MAX; l++) {
+		char label[32];
+
+		snprintf(label, sizeof(label), "library=\"%s\"", libs[l]);
+		metrics_sample(mb, "sslcollector_agent_library_bytes_total", label,
+			       cnt[SSLC_CNT_LIB_BYTES + l]);
+	}
 	metrics_family(mb, "sslcollector_agent_inflight_gaps_total", "counter",
 		       "Gaps reported for SSL calls in progress when the probes were attached, by "
 		       "whether their length is exact or estimated from the TLS records");

@@ -368,10 +368,70 @@ int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *
 	return 0;
 }
 
+/* The directory of the C library this process runs with ("/usr/lib/x86_64-linux-gnu"), "" if
+ * not found. */
+static void libc_dir(char *out, size_t len)
+{
+	char line[PATH_MAX + 256];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *path = strchr(line, '/'), *slash;
+
+		if (!path || !strstr(path, "/libc.so"))
+			continue;
+		path[strcspn(path, "\n")] = '\0';
+		slash = strrchr(path, '/');
+		if (slash && (size_t)(slash - path) < len) {
+			memcpy(out, path, (size_t)(slash - path));
+			out[slash - path] = '\0';
+		}
+		break;
+	}
+	fclose(f);
+}
+
+void discovery_attach_system_libs(struct discovery *d)
+{
+	static const struct {
+		const char *file, *what;
+	} libs[] = {{"libgnutls.so.30", "GnuTLS"}, {"libssl3.so", "NSS"}, {"libnspr4.so", "NSPR"}};
+	char dir[PATH_MAX];
+
+	libc_dir(dir, sizeof(dir));
+	if (!dir[0])
+		return;
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		char path[PATH_MAX + 32], why[256] = "";
+		struct stat st;
+		int ret;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, libs[i].file);
+		if (stat(path, &st) < 0)
+			continue;
+		if (is_known(d, st.st_dev, st.st_ino))
+			continue;
+		ret = capture_attach_file(d->cap, path, st.st_dev, st.st_ino, why, sizeof(why));
+		if (ret < 0) {
+			log_warn("cannot probe the system's %s %s: %s", libs[i].what, path, why);
+			continue;
+		}
+		u64map_put(&d->pinned, file_key(st.st_dev, st.st_ino), &seen_mark);
+		char *name = strdup(path);
+		if (name && u64map_put(&d->names, file_key(st.st_dev, st.st_ino), name))
+			free(name);
+		log_info("probing %s (the system's %s, from the start; reads and writes %s)", path,
+			 libs[i].what, why);
+	}
+}
+
 void discovery_library_mapped(struct discovery *d, pid_t pid, bool exec, uint64_t now_ns)
 {
 	log_debug("process %d %s not seen before: looking at it", (int)pid,
-		  exec ? "runs a program" : "maps a libssl");
+		  exec ? "runs a program" : "maps a TLS library");
 	schedule_scan(d, pid, 0, now_ns);
 	run_pending_scans(d, now_ns);
 }

@@ -26,6 +26,12 @@ void discovery_free(struct discovery *d); /* accepts NULL */
 
 /* Probes the --lib files. 0, or the exit status to stop with (the error is logged). */
 int discovery_attach_extra_libs(struct discovery *d, const struct sslc_options *o);
+/* Probes the system's GnuTLS, NSS and NSPR (libgnutls.so.30, libssl3.so, libnspr4.so next
+ * to the C library the agent runs with) from the start, whoever maps them, as the agent's own
+ * mapping does for the system libssl: short-lived programs (wget, git, tstclnt) are then
+ * mirrored from their first call instead of racing the agent's look at their new mapping.
+ * They are never forgotten. Files that are absent or cannot be probed are logged and left. */
+void discovery_attach_system_libs(struct discovery *d);
 /* Libraries the kernel refused to probe (not permitted). */
 size_t discovery_denied(const struct discovery *d);
 /* Scans every process now. */

@@ -17,8 +17,12 @@ bool libfind_is_tls_library(const char *path)
 	const char *base = strrchr(path, '/');
 
 	base = base ? base + 1 : path;
-	/* libssl.so, libssl.so.3, libssl.so.1.1, libssl-abc123.so.3 (Python wheels) ... */
-	return !strncmp(base, "libssl", 6) && strstr(base, ".so") != NULL;
+	/* libssl.so, libssl.so.3, libssl.so.1.1, libssl-abc123.so.3 (Python wheels), NSS's
+	 * libssl3.so; libgnutls.so.30 (not libgnutls-openssl, -dane, xx); libnspr4.so */
+	if (!strstr(base, ".so"))
+		return false;
+	return !strncmp(base, "libssl", 6) || !strncmp(base, "libgnutls.so", 12) ||
+	       !strncmp(base, "libnspr4.so", 11);
 }
 
 static void read_comm(const char *proc_root, pid_t pid, char *comm, size_t len)

@@ -32,14 +32,30 @@ typedef int (*libfind_fn)(void *ctx, const struct tls_mapping *m);
 int libfind_scan_pid(const char *proc_root, pid_t pid, libfind_fn fn, void *ctx);
 /* Scans every process in proc_root. Processes vanishing meanwhile are skipped. */
 int libfind_scan_all(const char *proc_root, libfind_fn fn, void *ctx);
-/* A mapped file name that looks like an OpenSSL-compatible libssl. */
+/* A mapped file name that looks like a TLS library: an OpenSSL-compatible libssl, GnuTLS's
+ * libgnutls.so, NSS's libssl3.so (a libssl too) or NSPR's libnspr4.so. */
 bool libfind_is_tls_library(const char *path);
-/* 0 if the ELF file defines SSL_read and SSL_write (dynamic or static symbol table), else a
- * negative errno with a reason: -ENOENT (symbols missing, or no such file), -ENOEXEC (not
+
+/* The TLS libraries a file can be, by the functions it defines. */
+enum tls_kind {
+	TLS_KIND_NONE = 0,
+	TLS_KIND_OPENSSL = 1, /* SSL_read and SSL_write */
+	TLS_KIND_GNUTLS = 2,  /* gnutls_record_recv and gnutls_record_send2 (GnuTLS >= 3.6.3) */
+	TLS_KIND_NSS = 3,     /* SSL_ImportFD: NSS's libssl3 */
+	TLS_KIND_NSPR = 4,    /* PR_Read, PR_Write and PR_GetUniqueIdentity: NSS's I/O */
+};
+/* "OpenSSL", "GnuTLS", "NSS", "NSPR (NSS)"; "?" otherwise. */
+const char *libfind_kind_name(int kind);
+/* The enum sslc_lib of a kind's sessions (NSPR's and NSS's are both NSS). */
+int libfind_kind_lib(int kind);
+/* The kind of an ELF file (> 0), from its dynamic or static symbol table, else a negative
+ * errno with a reason: -ENOENT (none of those functions, or no such file), -ENOEXEC (not
  * ELF), -EFBIG (a symbol table over 64 MiB, not read), ... */
+int libfind_tls_kind(const char *path, char *why, size_t why_len);
+/* 0 if libfind_tls_kind finds a kind, else its error. */
 int libfind_check_elf(const char *path, char *why, size_t why_len);
 
-/* The addresses of the defined functions names[0..n) (each SSL_...; 0: not defined), in one
+/* The addresses of the defined functions names[0..n) (0: not defined), in one
  * pass: the dynamic symbols first, which a libssl and an executable exporting OpenSSL
  * (Node.js) have, the static table only for what is still missing. A table or its strings
  * over 64 MiB is not read: -EFBIG when that left some name unfound, else 0. */

@@ -1,6 +1,7 @@
 /* ELF checks for OpenSSL (libelf): the functions we probe, libssl's code without them
  * (stripped static builds), and the OpenSSL version of a file; see libfind.h. */
 #include "libfind.h"
+#include "sslcollector/event.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -65,11 +66,13 @@ static bool too_large(Elf *elf, const GElf_Shdr *sh)
 int libfind_elf_symbols(struct Elf *elf, const char *const *names, size_t n, uint64_t *addrs)
 {
 	const unsigned types[] = {SHT_DYNSYM, SHT_SYMTAB};
-	bool skipped = false;
+	bool skipped = false, first[256] = {false};
 	size_t found = 0;
 
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
 		addrs[k] = 0;
+		first[(unsigned char)names[k][0]] = true; /* a cheap filter of 100k names */
+	}
 	for (size_t t = 0; t < 2 && found < n; t++) {
 		Elf_Scn *scn = NULL;
 
@@ -94,7 +97,7 @@ int libfind_elf_symbols(struct Elf *elf, const char *const *names, size_t n, uin
 				    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
 					continue;
 				name = elf_strptr(elf, sh.sh_link, sym.st_name);
-				if (!name || strncmp(name, "SSL_", 4))
+				if (!name || !first[(unsigned char)name[0]])
 					continue;
 				for (size_t k = 0; k < n; k++)
 					if (!addrs[k] && !strcmp(name, names[k])) {
@@ -118,6 +121,55 @@ static int ssl_symbols(Elf *elf)
 	return ret < 0 ? ret : a[0] && a[1];
 }
 
+/* The kind (enum tls_kind) by the symbols, -EFBIG if a table was too large to look at. */
+static int kind_symbols(Elf *elf)
+{
+	static const char *const names[] = {
+	    "SSL_read",	    "SSL_write", "gnutls_record_recv", "gnutls_record_send2",
+	    "SSL_ImportFD", "PR_Read",	 "PR_Write",	       "PR_GetUniqueIdentity"};
+	uint64_t a[8];
+	int ret = libfind_elf_symbols(elf, names, 8, a);
+
+	if (a[0] && a[1])
+		return TLS_KIND_OPENSSL;
+	if (a[2] && a[3])
+		return TLS_KIND_GNUTLS;
+	if (a[4])
+		return TLS_KIND_NSS;
+	if (a[5] && a[6] && a[7])
+		return TLS_KIND_NSPR;
+	return ret < 0 ? ret : TLS_KIND_NONE;
+}
+
+const char *libfind_kind_name(int kind)
+{
+	switch (kind) {
+	case TLS_KIND_OPENSSL:
+		return "OpenSSL";
+	case TLS_KIND_GNUTLS:
+		return "GnuTLS";
+	case TLS_KIND_NSS:
+		return "NSS";
+	case TLS_KIND_NSPR:
+		return "NSPR (NSS)";
+	default:
+		return "?";
+	}
+}
+
+int libfind_kind_lib(int kind)
+{
+	switch (kind) {
+	case TLS_KIND_GNUTLS:
+		return SSLC_LIB_GNUTLS;
+	case TLS_KIND_NSS:
+	case TLS_KIND_NSPR:
+		return SSLC_LIB_NSS;
+	default:
+		return SSLC_LIB_OPENSSL;
+	}
+}
+
 static int symbols_result(int found, char *why, size_t why_len)
 {
 	if (found == -EFBIG)
@@ -125,20 +177,30 @@ static int symbols_result(int found, char *why, size_t why_len)
 	return found;
 }
 
-int libfind_check_elf(const char *path, char *why, size_t why_len)
+int libfind_tls_kind(const char *path, char *why, size_t why_len)
 {
 	struct elf_file f;
 	int ret = elf_open(path, &f, why, why_len), found;
 
 	if (ret == 0) {
-		found = symbols_result(ssl_symbols(f.elf), why, why_len);
-		if (found == 0)
-			snprintf(why, why_len,
-				 "no SSL_read or SSL_write symbol (not OpenSSL, or stripped)");
-		ret = found == 1 ? 0 : found == 0 ? -ENOENT : found;
+		found = symbols_result(kind_symbols(f.elf), why, why_len);
+		if (found == TLS_KIND_NONE)
+			snprintf(
+			    why, why_len,
+			    "none of SSL_read/SSL_write, gnutls_record_recv/gnutls_record_send2, "
+			    "SSL_ImportFD, PR_Read/PR_Write defined (not a TLS library we know, "
+			    "or stripped)");
+		ret = found == TLS_KIND_NONE ? -ENOENT : found;
 	}
 	elf_close(&f);
 	return ret;
+}
+
+int libfind_check_elf(const char *path, char *why, size_t why_len)
+{
+	int ret = libfind_tls_kind(path, why, why_len);
+
+	return ret > 0 ? 0 : ret;
 }
 
 /* ---- OpenSSL versions ---------------------------------------------------------------------- */

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CODE_LEN 64 /* bytes of each function looked at */
+#define CODE_LEN 128 /* bytes of each function looked at */
 
 static const uint8_t endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
 
@@ -40,6 +40,28 @@ bool probesite_calls(const uint8_t *code, size_t len, uint64_t addr, uint64_t ta
 {
 	for (size_t i = 0; i + 5 <= len; i++)
 		if (code[i] == 0xe8 &&
+		    addr + i + 5 + (uint64_t)(int64_t)rel32(code + i + 1) == target)
+			return true;
+	return false;
+}
+
+int64_t probesite_gnutls_recv_target(const uint8_t *code, size_t len, uint64_t addr)
+{
+	static const uint8_t mov_type[] = {0xbe, 0x17, 0x00, 0x00, 0x00}; /* mov $0x17,%esi */
+	size_t i = 0;
+
+	while (i + sizeof(mov_type) <= len && memcmp(code + i, mov_type, sizeof(mov_type)))
+		i++;
+	for (i += sizeof(mov_type); i + 5 <= len; i++)
+		if (code[i] == 0xe9)
+			return (int64_t)(addr + i + 5 + (uint64_t)(int64_t)rel32(code + i + 1));
+	return -1;
+}
+
+bool probesite_branches_to(const uint8_t *code, size_t len, uint64_t addr, uint64_t target)
+{
+	for (size_t i = 0; i + 5 <= len; i++)
+		if ((code[i] == 0xe8 || code[i] == 0xe9) &&
 		    addr + i + 5 + (uint64_t)(int64_t)rel32(code + i + 1) == target)
 			return true;
 	return false;
@@ -225,6 +247,64 @@ int probesite_find(const char *path, struct probe_sites *out, char *why, size_t 
 			snprintf(out->why, sizeof(out->why),
 				 "OpenSSL version unreadable: internal functions not used");
 	}
+out:
+	if (f.elf)
+		elf_end(f.elf);
+	close(f.fd);
+	return ret;
+}
+
+int probesite_find_gnutls(const char *path, struct probe_sites *out, char *why, size_t why_len)
+{
+	static const char *const names[] = {"gnutls_record_recv", "gnutls_record_recv_seq",
+					    "gnutls_transport_is_ktls_enabled"};
+	uint8_t recv[CODE_LEN], seq[CODE_LEN], target[CODE_LEN], ktls[CODE_LEN];
+	struct elf_file f = {.fd = -1};
+	uint64_t a[3] = {0};
+	GElf_Ehdr eh;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		snprintf(why, why_len, "libelf: %s", elf_errmsg(-1));
+		return -EINVAL;
+	}
+	f.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0) {
+		ret = -errno;
+		snprintf(why, why_len, "cannot open: %s", strerror(errno));
+		return ret;
+	}
+	f.elf = elf_begin(f.fd, ELF_C_READ_MMAP, NULL);
+	if (!f.elf || elf_kind(f.elf) != ELF_K_ELF || !gelf_getehdr(f.elf, &eh)) {
+		snprintf(why, why_len, "not an ELF file");
+		ret = -ENOEXEC;
+		goto out;
+	}
+	if (eh.e_machine != EM_X86_64)
+		goto out;
+	libfind_elf_symbols(f.elf, names, 3, a);
+	size_t n_recv = read_code(&f, a[0], recv), n_seq = read_code(&f, a[1], seq);
+	if (!n_recv || !n_seq)
+		goto out;
+	if (a[2]) {
+		size_t n_ktls = read_code(&f, a[2], ktls);
+
+		if (n_ktls < 3 || ktls[0] != 0x31 || ktls[1] != 0xc0 || ktls[2] != 0xc3) {
+			snprintf(
+			    out->why, sizeof(out->why),
+			    "GnuTLS built with kTLS: the exported receive functions are probed");
+			goto out;
+		}
+	}
+	int64_t t = probesite_gnutls_recv_target(seq, n_seq, a[1]);
+	if (t <= 0 || !probesite_branches_to(recv, n_recv, a[0], (uint64_t)t))
+		goto out;
+	size_t n_t = read_code(&f, (uint64_t)t, target);
+	int skip = n_t ? probesite_cheap_entry(target, n_t) : -1;
+	uint64_t off = skip >= 0 ? file_offset(f.elf, (uint64_t)t, fd_size(f.fd)) : 0;
+	if (off && off + (uint64_t)skip < fd_size(f.fd))
+		out->read_internal = off + (uint64_t)skip;
 out:
 	if (f.elf)
 		elf_end(f.elf);

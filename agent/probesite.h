@@ -50,6 +50,21 @@ struct probe_sites {
  * errno with the reason in why when the file cannot be read. */
 int probesite_find(const char *path, struct probe_sites *out, char *why, size_t why_len);
 
+/* GnuTLS: gnutls_record_recv and gnutls_record_recv_seq begin with instructions the kernel
+ * single-steps (`sub $8,%rsp`, `mov`), and both end in one internal function,
+ *
+ *   ssize_t _gnutls_recv_int(gnutls_session_t, content_type_t type, uint8_t *data,
+ *                            size_t size, void *seq, unsigned ms);
+ *
+ * which begins with `push` and which the BPF side probes instead, keeping only calls of type
+ * 23 (application data). It is found as the target of the jump that gnutls_record_recv_seq
+ * makes right after setting the type argument (`mov $0x17,%esi`), and accepted only when
+ * gnutls_record_recv jumps to or calls the same address, the target begins with an emulated
+ * instruction, and the library has no kTLS (its gnutls_transport_is_ktls_enabled is
+ * `xor %eax,%eax; ret`, or absent): with kTLS, gnutls_record_recv may take another way.
+ * read_internal is set so; write_internal stays 0 (gnutls_record_send2 begins with a push). */
+int probesite_find_gnutls(const char *path, struct probe_sites *out, char *why, size_t why_len);
+
 /* The file offsets of the function symbols names[0..n) (0: not defined), read in one pass:
  * attaching by offset spares libbpf a walk of the symbol tables per probe, which takes
  * 60 ms for the 20 probes of a 100 MB executable (Node.js). 0 or a negative errno. */
@@ -66,6 +81,10 @@ bool probesite_version_ok(const struct openssl_version *v, char *why, size_t why
 int64_t probesite_forward_target(const uint8_t *code, size_t len, uint64_t addr);
 /* Whether some call rel32 in code targets target (a scan of every e8 byte). */
 bool probesite_calls(const uint8_t *code, size_t len, uint64_t addr, uint64_t target);
+/* The target of the first jmp rel32 after `mov $0x17,%esi` in code; -1 if none. */
+int64_t probesite_gnutls_recv_target(const uint8_t *code, size_t len, uint64_t addr);
+/* Whether some call or jmp rel32 in code targets target. */
+bool probesite_branches_to(const uint8_t *code, size_t len, uint64_t addr, uint64_t target);
 /* Bytes to skip from a function's start to an entry the kernel emulates without leaving the
  * stack pointer changed (so a return probe still finds the return address): 0 for push, call,
  * jmp; 4 for endbr64 followed by one of those. -1 if neither. */

@@ -32,7 +32,8 @@ static __always_inline struct call_args *thread_call(bool create)
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
-static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_out, __u8 func)
+static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_out, __u8 func,
+				      __u8 lib)
 {
 	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = ssl};
 	struct call_args *c;
@@ -67,6 +68,7 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	c->num = num;
 	c->ex_out = ex_out;
 	c->func = func;
+	c->lib = lib;
 	c->sock_seen = 0;
 	c->active = 1;
 	if (s && func != SSLC_FUNC_HANDSHAKE)
@@ -78,25 +80,29 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 SEC("uprobe")
 int BPF_UPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 {
-	return call_enter((__u64)ssl, (__u64)buf, (__u64)(long)num, 0, SSLC_FUNC_WRITE);
+	return call_enter((__u64)ssl, (__u64)buf, (__u64)(long)num, 0, SSLC_FUNC_WRITE,
+			  SSLC_LIB_OPENSSL);
 }
 
 SEC("uprobe")
 int BPF_UPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
-	return call_enter((__u64)ssl, (__u64)buf, (__u64)(long)num, 0, SSLC_FUNC_READ);
+	return call_enter((__u64)ssl, (__u64)buf, (__u64)(long)num, 0, SSLC_FUNC_READ,
+			  SSLC_LIB_OPENSSL);
 }
 
 SEC("uprobe")
 int BPF_UPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	return call_enter((__u64)ssl, (__u64)buf, num, (__u64)written, SSLC_FUNC_WRITE_EX);
+	return call_enter((__u64)ssl, (__u64)buf, num, (__u64)written, SSLC_FUNC_WRITE_EX,
+			  SSLC_LIB_OPENSSL);
 }
 
 SEC("uprobe")
 int BPF_UPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return call_enter((__u64)ssl, (__u64)buf, num, (__u64)readbytes, SSLC_FUNC_READ_EX);
+	return call_enter((__u64)ssl, (__u64)buf, num, (__u64)readbytes, SSLC_FUNC_READ_EX,
+			  SSLC_LIB_OPENSSL);
 }
 
 /* The handshake reads and writes the socket too. With read-ahead (nginx sets it) it may
@@ -105,7 +111,7 @@ int BPF_UPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *read
 SEC("uprobe")
 int BPF_UPROBE(ssl_handshake_enter, void *ssl)
 {
-	return call_enter((__u64)ssl, 0, 0, 0, SSLC_FUNC_HANDSHAKE);
+	return call_enter((__u64)ssl, 0, 0, 0, SSLC_FUNC_HANDSHAKE, SSLC_LIB_OPENSSL);
 }
 
 SEC("uretprobe")
@@ -147,7 +153,7 @@ static __always_inline void sock_op(struct sock *sk, int ret, int flags, __u8 di
 		return;
 	c->sock_seen = 1;
 	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = c->ssl};
-	session_bind_sock(&key, sk, c->func);
+	session_bind_sock(&key, sk, c->func, c->lib);
 }
 
 SEC("tp_btf/sock_send_length")
@@ -207,7 +213,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	c->sock_seen = 1;
 	struct session_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = c->ssl};
-	session_bind_fd(&key, (int)PT_REGS_PARM1_CORE_SYSCALL(regs), c->func);
+	session_bind_fd(&key, (int)PT_REGS_PARM1_CORE_SYSCALL(regs), c->func, c->lib);
 	return 0;
 }
 
@@ -350,3 +356,6 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 	session_socket_gone(s, flags);
 	return 0;
 }
+
+#include "capture_gnutls.h"
+#include "capture_nss.h"

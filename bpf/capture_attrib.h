@@ -31,7 +31,7 @@ static __always_inline int op_starts_tls(int ret)
 /* An observation: the SSL object key moves its ciphertext through sk. s: its session, or
  * NULL; func: the call in progress (SSLC_FUNC_NONE: between calls). */
 static __always_inline void attrib_observe(struct session_key *key, struct session *s,
-					   struct sock *sk, __u8 func)
+					   struct sock *sk, __u8 func, __u8 lib)
 {
 	struct sock_owner *o = bpf_map_lookup_elem(&socks, &sk);
 	int other = o && (o->key.tgid != key->tgid || o->key.ssl != key->ssl);
@@ -62,7 +62,7 @@ static __always_inline void attrib_observe(struct session_key *key, struct sessi
 	default:
 		return;
 	}
-	session_bind(key, s, sk, -1, func);
+	session_bind(key, s, sk, -1, func, lib);
 	s = bpf_map_lookup_elem(&sessions, key);
 	if (s && s->sk == (__u64)sk && s->state != SESSION_UNBOUND) {
 		s->via_window = 1;
@@ -90,7 +90,7 @@ static __always_inline void attrib_enter(struct call_args *c, struct session_key
 		proc_count(PROC_CONFLICTS, 1);
 	}
 	if (sk)
-		attrib_observe(key, s, (struct sock *)sk, func);
+		attrib_observe(key, s, (struct sock *)sk, func, c->lib);
 }
 
 /* The call returns, having transferred n bytes; named: it sent or received on a socket
@@ -129,7 +129,8 @@ static __always_inline void attrib_sock_op(struct call_args *c, struct sock *sk,
 				  .ssl = attrib_send(&c->win, op_starts_tls(ret))};
 	if (!key.ssl)
 		return;
-	attrib_observe(&key, bpf_map_lookup_elem(&sessions, &key), sk, SSLC_FUNC_NONE);
+	/* the thread's last call was that object's: its library */
+	attrib_observe(&key, bpf_map_lookup_elem(&sessions, &key), sk, SSLC_FUNC_NONE, c->lib);
 }
 
 #endif

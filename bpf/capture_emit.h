@@ -172,11 +172,13 @@ static __always_inline void call_data(struct loop_ctx *lc, __u64 n, __u8 func)
 		struct sock_owner owner = {.key = lc->key, .conn_id = s->conn_id};
 		bpf_map_update_elem(&socks, &s->sk, &owner, BPF_ANY);
 		count(SSLC_CNT_SESSIONS, 1);
+		count(SSLC_CNT_LIB_SESSIONS + (s->conn.lib < SSLC_LIB__MAX ? s->conn.lib : 0), 1);
 		proc_count(PROC_SESSIONS, 1);
 	}
 	dir =
 	    (func == SSLC_FUNC_WRITE || func == SSLC_FUNC_WRITE_EX) ? SSLC_DIR_SEND : SSLC_DIR_RECV;
 	count(SSLC_CNT_CALLS, 1);
+	count(SSLC_CNT_LIB_BYTES + (s->conn.lib < SSLC_LIB__MAX ? s->conn.lib : 0), n);
 	if (!flush_pending_gap(s, dir)) {
 		report_gap(s, dir, n, SSLC_F_GAP_RING_FULL, func);
 		return;

@@ -6,12 +6,28 @@
 
 #define PROT_EXEC 0x4
 
+static __always_inline bool name_starts(const char *name, const char *prefix, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (name[i] != prefix[i])
+			return false;
+	return true;
+}
+
+/* A TLS library's file name (agent/libfind.c says exactly which): libssl* (OpenSSL, and
+ * NSS's libssl3), libgnutls.so*, libnspr4* (NSS's I/O functions). */
+static __always_inline bool lib_name_tls(const char *name)
+{
+	return name_starts(name, "libssl", 6) || name_starts(name, "libgnutls.so", 12) ||
+	       name_starts(name, "libnspr4", 8);
+}
+
 /* A process maps a libssl it may be the first to use (a container's copy, a dlopen()ed
  * wheel), or runs an executable (exec) that may carry OpenSSL inside (upstream Node.js):
  * tell the agent at once, once per file, so it probes the file before the first SSL call. */
 static __always_inline void check_new_library(struct file *file, bool exec)
 {
-	char name[8] = {};
+	char name[16] = {};
 	struct sslc_lib_key key = {};
 	struct sslc_event *e;
 	__u8 one = 1;
@@ -27,8 +43,7 @@ static __always_inline void check_new_library(struct file *file, bool exec)
 	if (!exec) {
 		bpf_probe_read_kernel_str(name, sizeof(name),
 					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
-		if (name[0] != 'l' || name[1] != 'i' || name[2] != 'b' || name[3] != 's' ||
-		    name[4] != 's' || name[5] != 'l')
+		if (!lib_name_tls(name))
 			return;
 	}
 	key.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
@@ -63,7 +78,9 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct file *file = BPF_CORE_READ(bprm, file);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
+	bpf_map_delete_elem(&nss_layers, &tgid); /* the old program's NSS, if any */
 	if (file && pid_wanted(bpf_get_current_pid_tgid() >> 32))
 		check_new_library(file, true);
 	return 0;

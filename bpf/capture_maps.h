@@ -14,7 +14,8 @@ struct call_args {
 	__u8 func;	/* enum sslc_func */
 	__u8 sock_seen; /* the call's first socket operation has named the socket */
 	__u8 active;	/* a call is in progress (its return not seen yet) */
-	__u8 pad[5];
+	__u8 lib;	/* enum sslc_lib of the call */
+	__u8 pad[4];
 	struct attrib_window win; /* around the calls: bpf/attrib.h */
 };
 
@@ -114,6 +115,21 @@ struct {
 	__type(key, __u32); /* tgid */
 	__type(value, struct sslc_proc_stat);
 } proc_stats SEC(".maps");
+
+/* Per process: NSS's SSL layer as SSL_ImportFD showed it (bpf/capture_nss.h); a new program
+ * (exec) forgets it. */
+struct nss_layer {
+	__u64 methods;
+	__s32 identity;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tgid */
+	__type(value, struct nss_layer);
+} nss_layers SEC(".maps");
 
 /* CLOSE records that found the ring buffer full, collected by the agent. */
 struct {

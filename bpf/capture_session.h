@@ -43,7 +43,7 @@ static __always_inline void session_close(struct session *s, __u8 flags, __u8 fu
  * object moved), during a call of func (SSLC_FUNC_NONE: between calls, from the socket
  * operations around them: capture_attrib.h). fd: sk's descriptor if known, else -1. */
 static __always_inline void session_bind(struct session_key *key, struct session *s,
-					 struct sock *sk, int fd, __u8 func)
+					 struct sock *sk, int fd, __u8 func, __u8 lib)
 {
 	if (s && s->sk == (__u64)sk) {
 		if (s->state != SESSION_UNBOUND) {
@@ -62,6 +62,7 @@ static __always_inline void session_bind(struct session_key *key, struct session
 	n.fd = fd;
 	n.sk = (__u64)sk;
 	read_conn(sk, &n.conn);
+	n.conn.lib = lib;
 	n.conn.cgroup = bpf_get_current_cgroup_id(); /* the process's: bound in its context */
 	__u8 *role = bpf_map_lookup_elem(&sock_roles, &n.sk);
 	n.conn.role = role ? *role : SSLC_ROLE_UNKNOWN;
@@ -85,6 +86,7 @@ static __always_inline void session_bind(struct session_key *key, struct session
 	struct sock_owner owner = {.key = *key, .conn_id = n.conn_id};
 	bpf_map_update_elem(&socks, &n.sk, &owner, BPF_ANY);
 	count(SSLC_CNT_SESSIONS, 1);
+	count(SSLC_CNT_LIB_SESSIONS + (lib < SSLC_LIB__MAX ? lib : 0), 1);
 	proc_count(PROC_SESSIONS, 1);
 	/* The connection may have ended before it was known to be ours (a reset during the
 	 * socket operation that named it, seen after that returned): inet_sock_set_state found
@@ -102,7 +104,7 @@ static __always_inline void session_bind(struct session_key *key, struct session
 }
 
 /* The syscall hook's bind: fd, an argument of the call's first read/write-like syscall. */
-static __always_inline void session_bind_fd(struct session_key *key, int fd, __u8 func)
+static __always_inline void session_bind_fd(struct session_key *key, int fd, __u8 func, __u8 lib)
 {
 	struct session *s = bpf_map_lookup_elem(&sessions, key);
 	struct sock *sk;
@@ -114,11 +116,12 @@ static __always_inline void session_bind_fd(struct session_key *key, int fd, __u
 		count(SSLC_CNT_NOT_TCP, 1);
 		return;
 	}
-	session_bind(key, s, sk, fd, func);
+	session_bind(key, s, sk, fd, func, lib);
 }
 
 /* The socket hook's bind: sk, the socket the call's first send or receive went through. */
-static __always_inline void session_bind_sock(struct session_key *key, struct sock *sk, __u8 func)
+static __always_inline void session_bind_sock(struct session_key *key, struct sock *sk, __u8 func,
+					      __u8 lib)
 {
 	struct session *s = bpf_map_lookup_elem(&sessions, key);
 
@@ -128,7 +131,7 @@ static __always_inline void session_bind_sock(struct session_key *key, struct so
 		count(SSLC_CNT_NOT_TCP, 1);
 		return;
 	}
-	session_bind(key, s, sk, -1, func);
+	session_bind(key, s, sk, -1, func, lib);
 }
 
 #endif

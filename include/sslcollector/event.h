@@ -30,6 +30,14 @@ enum sslc_role {
 	SSLC_ROLE_SERVER = 2, /* the local end accepted the connection */
 };
 
+/* The TLS library a session belongs to (sslc_conn.lib): the same records for every one. */
+enum sslc_lib {
+	SSLC_LIB_OPENSSL = 0, /* OpenSSL and its forks (SSL_read/SSL_write) */
+	SSLC_LIB_GNUTLS = 1,  /* GnuTLS (gnutls_record_send2/_recv) */
+	SSLC_LIB_NSS = 2,     /* NSS over NSPR (PR_Read/PR_Write of an SSL-layered descriptor) */
+	SSLC_LIB__MAX,
+};
+
 enum sslc_func {
 	SSLC_FUNC_NONE = 0,
 	SSLC_FUNC_READ = 1,
@@ -64,7 +72,8 @@ struct sslc_conn {
 	__u16 remote_port;    /* host byte order */
 	__u8 family; /* AF_INET (2) or AF_INET6 (10); v4-mapped IPv6 is reported as AF_INET */
 	__u8 role;   /* enum sslc_role */
-	__u8 pad[2];
+	__u8 lib;    /* enum sslc_lib: the library of the TLS session */
+	__u8 pad;
 	__u32 netns; /* inode number of the socket's network namespace */
 	__u32 pad2;
 	__u64 cgroup;	    /* cgroup v2 id (its directory's inode) of the process that bound the
@@ -160,7 +169,10 @@ enum sslc_counter {
 	SSLC_CNT_ATTRIB_SESSIONS,  /* sessions bound from socket operations around the calls
 				      (memory BIOs: bpf/attrib.h) */
 	SSLC_CNT_ATTRIB_CONFLICTS, /* ... observations that disagreed, not followed */
-	SSLC_CNT__MAX,
+	SSLC_CNT_LIB_SESSIONS,	   /* mirrored sessions by library: + enum sslc_lib */
+	SSLC_CNT_LIB_BYTES = SSLC_CNT_LIB_SESSIONS + SSLC_LIB__MAX, /* bytes of calls on mirrored
+								     * sessions, + enum sslc_lib */
+	SSLC_CNT__MAX = SSLC_CNT_LIB_BYTES + SSLC_LIB__MAX,
 };
 
 /* SSL calls in progress when the probes are attached (bpf/capture_inflight.h): the agent puts

@@ -47,6 +47,7 @@ static void test_conn_offsets(void **state)
 	assert_int_equal(offsetof(struct sslc_conn, remote_port), 34);
 	assert_int_equal(offsetof(struct sslc_conn, family), 36);
 	assert_int_equal(offsetof(struct sslc_conn, role), 37);
+	assert_int_equal(offsetof(struct sslc_conn, lib), 38);
 	assert_int_equal(offsetof(struct sslc_conn, netns), 40);
 	assert_int_equal(offsetof(struct sslc_conn, cgroup), 48);
 	assert_int_equal(offsetof(struct sslc_conn, netns_cookie), 56);

@@ -126,6 +126,15 @@ static void test_is_tls_library(void **state)
 	assert_false(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"));
 	assert_false(libfind_is_tls_library("/usr/lib/libssl_helper.a"));
 	assert_false(libfind_is_tls_library("/home/u/libssl.txt"));
+	/* GnuTLS, NSS (libssl3 is a libssl by name), NSPR; not GnuTLS's add-on libraries */
+	assert_true(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libgnutls.so.30.34.3"));
+	assert_true(libfind_is_tls_library("/usr/lib64/libgnutls.so.30"));
+	assert_true(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libssl3.so"));
+	assert_true(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libnspr4.so"));
+	assert_false(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libgnutls-openssl.so.27"));
+	assert_false(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libgnutls-dane.so.0"));
+	assert_false(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libgnutlsxx.so.30"));
+	assert_false(libfind_is_tls_library("/usr/lib/x86_64-linux-gnu/libnss3.so"));
 }
 
 static void test_scan_one_process(void **state)
@@ -244,7 +253,7 @@ static void test_check_elf(void **state)
 	assert_int_equal(
 	    libfind_check_elf("/usr/lib/x86_64-linux-gnu/libcrypto.so.3", why, sizeof(why)),
 	    -ENOENT);
-	assert_non_null(strstr(why, "not OpenSSL"));
+	assert_non_null(strstr(why, "not a TLS library we know"));
 	/* not ELF at all */
 	snprintf(path, sizeof(path), "%s/100/root/usr/lib/x86_64-linux-gnu/libssl.so.3", root);
 	assert_int_equal(libfind_check_elf(path, why, sizeof(why)), -ENOEXEC);
