@@ -413,9 +413,9 @@ static void describe_sites(int kind, const struct probe_sites *sites, char *why,
 		snprintf(why, why_len, "of NSS: learns its SSL descriptors at SSL_ImportFD");
 		break;
 	default:
-		snprintf(
-		    why, why_len,
-		    "of NSS at PR_Read, PR_Write, PR_Recv and PR_Send, of SSL descriptors only");
+		snprintf(why, why_len,
+			 "of NSS at PR_Read, PR_Write, PR_Recv, PR_Send and PR_Writev, of SSL "
+			 "descriptors only");
 		break;
 	}
 }

@@ -226,7 +226,7 @@ static void write_meta(struct dump *d, struct dump_conn *c, bool closed)
 	fprintf(f,
 		"{\"conn_id\": %llu, \"pid\": %u, \"comm\": \"%s\", \"family\": %d, "
 		"\"local\": \"%s\", \"remote\": \"%s\", \"role\": \"%s\", \"netns\": %u, "
-		"\"vlan\": %u, \"cgroup\": \"%s\", \"container\": \"%s\", "
+		"\"vlan\": %u, \"cgroup\": \"%s\", \"container\": \"%s\", \"library\": \"%s\", "
 		"\"bytes_send\": %llu, \"bytes_recv\": %llu, \"gap_send\": %llu, "
 		"\"gap_recv\": %llu, \"closed\": %s, \"reset\": %s, ",
 		(unsigned long long)c->id, c->pid, c->comm, c->conn.family == 2 ? 4 : 6, local,
@@ -235,6 +235,9 @@ static void write_meta(struct dump *d, struct dump_conn *c, bool closed)
 		: c->role == SSLC_ROLE_SERVER ? "server"
 					      : "unknown",
 		c->conn.netns, c->vlan, c->cgroup, c->container,
+		c->conn.lib == SSLC_LIB_GNUTLS ? "gnutls"
+		: c->conn.lib == SSLC_LIB_NSS  ? "nss"
+					       : "openssl",
 		(unsigned long long)c->bytes[SSLC_DIR_SEND],
 		(unsigned long long)c->bytes[SSLC_DIR_RECV],
 		(unsigned long long)c->gap_bytes[SSLC_DIR_SEND],

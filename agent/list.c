@@ -1,4 +1,5 @@
-/* --list: the processes that use OpenSSL (a libssl mapped, or linked into their executable),
+/* --list: the processes that use a TLS library (OpenSSL's libssl, GnuTLS, NSS and its NSPR
+ * mapped, or OpenSSL linked into their executable),
  * and whether they would be mirrored (and if not, why not). Reads /proc only; loads nothing
  * into the kernel. Each file is checked once, however many processes use it. */
 #include "agent.h"
@@ -105,7 +106,7 @@ static int check_file(struct list_ctx *l, const struct tls_mapping *m, struct ve
 	}
 	out->ret = m->executable
 		       ? libfind_check_executable(m->open_path, out->why, sizeof(out->why))
-		       : libfind_check_elf(m->open_path, out->why, sizeof(out->why));
+		       : libfind_tls_kind(m->open_path, out->why, sizeof(out->why));
 	if (out->ret < 0 && access(m->open_path, F_OK) != 0)
 		return 0;
 	v = malloc(sizeof(*v));
@@ -137,6 +138,8 @@ static int list_mapping(void *ctx, const struct tls_mapping *m)
 		snprintf(status, sizeof(status), "no: %s: not mirrored", v.why);
 	else if (!m->executable && v.ret < 0)
 		snprintf(status, sizeof(status), "no: %s", v.why);
+	else if (!m->executable && v.ret == TLS_KIND_NSS)
+		return 0; /* NSS: its NSPR line tells (libssl3 only says which descriptors) */
 	else if (m->pid == getpid())
 		snprintf(status, sizeof(status), "no: sslcollector itself");
 	else if (!pid_ok)
@@ -153,7 +156,8 @@ static int list_mapping(void *ctx, const struct tls_mapping *m)
 		agent_says(l, m->pid, seen, sizeof(seen));
 		if (ns != l->netns)
 			snprintf(where, sizeof(where), " of network namespace %lu", ns);
-		snprintf(status, sizeof(status), "yes: connections on %s%s%s", l->o->iface, where,
+		snprintf(status, sizeof(status), "yes: %s, connections on %s%s%s",
+			 m->executable ? "OpenSSL" : libfind_kind_name(v.ret), l->o->iface, where,
 			 seen);
 	}
 	snprintf(path, sizeof(path), "%s%s", m->path, m->executable ? " (executable)" : "");
@@ -177,8 +181,7 @@ int agent_list(const struct sslc_options *o)
 	}
 	netns_start(l.ns, NULL);
 
-	printf("%-8s %-16s %-48s %s\n", "PID", "COMMAND", "OPENSSL LIBRARY OR EXECUTABLE",
-	       "MIRRORED");
+	printf("%-8s %-16s %-48s %s\n", "PID", "COMMAND", "TLS LIBRARY OR EXECUTABLE", "MIRRORED");
 	state_read_procs(SSLC_STATE_DIR, on_proc, &l.seen);
 	ret = libfind_scan_all("/proc", list_mapping, &l);
 	u64map_free_values(&l.verdicts);
@@ -196,7 +199,8 @@ int agent_list(const struct sslc_options *o)
 		       ret ? "no: " : "yes: probed for every process that runs it", why);
 	}
 	if (!l.n && !o->n_libs)
-		printf("(no process uses OpenSSL: none maps a libssl or has it linked in)\n");
+		printf("(no process uses a TLS library: none maps a libssl, libgnutls or libnspr4, "
+		       "or has OpenSSL linked in)\n");
 	state_print_all(SSLC_STATE_DIR, stdout);
 	if (geteuid() != 0)
 		fprintf(stderr, "sslcollector: note: run as root to see every process\n");

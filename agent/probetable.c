@@ -70,6 +70,8 @@ static const struct probe_def nspr_probes[] = {
     {"PR_Send", true, false, ALWAYS, PROG(ssl_write_exit)},
     {"PR_Recv", false, false, ALWAYS, PROG(nss_recv_enter)},
     {"PR_Recv", true, false, ALWAYS, PROG(ssl_read_exit)},
+    {"PR_Writev", false, false, ALWAYS, PROG(nss_writev_enter)},
+    {"PR_Writev", true, false, ALWAYS, PROG(nss_writev_exit)},
     {"PR_Close", false, false, ALWAYS, PROG(ssl_free_enter)},
 };
 
@@ -107,7 +109,8 @@ static const size_t programs[] = {
     PROG(gnutls_send_enter),	 PROG(gnutls_send_exit),    PROG(gnutls_recv_enter),
     PROG(gnutls_recv_int_enter), PROG(gnutls_recv_exit),    PROG(gnutls_handshake_enter),
     PROG(nss_import_exit),	 PROG(nss_handshake_enter), PROG(nss_write_enter),
-    PROG(nss_read_enter),	 PROG(nss_recv_enter),
+    PROG(nss_read_enter),	 PROG(nss_recv_enter),	    PROG(nss_writev_enter),
+    PROG(nss_writev_exit),
 };
 
 const size_t *probetable_programs(size_t *n)

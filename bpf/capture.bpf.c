@@ -69,6 +69,7 @@ static __always_inline int call_enter(__u64 ssl, __u64 buf, __u64 num, __u64 ex_
 	c->ex_out = ex_out;
 	c->func = func;
 	c->lib = lib;
+	c->wv_next = 0;
 	c->sock_seen = 0;
 	c->active = 1;
 	if (s && func != SSLC_FUNC_HANDSHAKE)

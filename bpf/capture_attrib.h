@@ -13,7 +13,8 @@ static __always_inline int func_reads(__u8 func)
 
 static __always_inline int func_writes(__u8 func)
 {
-	return func == SSLC_FUNC_WRITE || func == SSLC_FUNC_WRITE_EX || func == SSLC_FUNC_HANDSHAKE;
+	return func == SSLC_FUNC_WRITE || func == SSLC_FUNC_WRITE_EX || func == SSLC_FUNC_WRITEV ||
+	       func == SSLC_FUNC_HANDSHAKE;
 }
 
 /* The system call's buffer begins with a TLS record header (ret: bytes it moved). */

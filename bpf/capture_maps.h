@@ -15,7 +15,8 @@ struct call_args {
 	__u8 sock_seen; /* the call's first socket operation has named the socket */
 	__u8 active;	/* a call is in progress (its return not seen yet) */
 	__u8 lib;	/* enum sslc_lib of the call */
-	__u8 pad[4];
+	__u8 wv_next;	/* PR_Writev: the next vector to copy (bpf/capture_nss.h) */
+	__u8 pad[3];
 	struct attrib_window win; /* around the calls: bpf/attrib.h */
 };
 

@@ -79,6 +79,89 @@ int BPF_UPROBE(nss_recv_enter, void *fd, void *buf, int amount, int flags)
 			  SSLC_LIB_NSS);
 }
 
+/* PRInt32 PR_Writev(PRFileDesc *fd, const PRIOVec *iov, PRInt32 n, PRIntervalTime timeout):
+ * NSS's SSL layer gathers the vectors into its records itself (selfserv answers so). The
+ * exit copies each vector's part of the bytes written, in order. */
+#define PR_MAX_IOVECTOR_SIZE 16
+
+struct nspr_iovec {
+	__u64 base;
+	__s32 len;
+	__u32 pad;
+};
+
+SEC("uprobe")
+int BPF_UPROBE(nss_writev_enter, void *fd, const void *iov, int n)
+{
+	if (n <= 0 || n > PR_MAX_IOVECTOR_SIZE || !nss_ssl_fd(fd))
+		return 0;
+	return call_enter((__u64)fd, (__u64)iov, (__u64)n, 0, SSLC_FUNC_WRITEV, SSLC_LIB_NSS);
+}
+
+/* One vector per run: the program tail-calls itself for the next (a loop over the vectors,
+ * each copied by call_data, is too much for the verifier). Progress is in the thread's call
+ * record: ex_out holds the bytes not yet copied, wv_next the next vector. */
+int nss_writev_exit(struct pt_regs *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int(struct pt_regs *));
+} writev_next SEC(".maps") = {
+    .values = {[0] = (void *)&nss_writev_exit},
+};
+
+SEC("uretprobe")
+int BPF_URETPROBE(nss_writev_exit, int ret)
+{
+	struct call_args *c = thread_call(false);
+	struct loop_ctx lc = {};
+	struct nspr_iovec v;
+	struct session *s;
+	__u64 left, m;
+	__u8 i;
+
+	if (!c || !c->active || c->func != SSLC_FUNC_WRITEV)
+		return 0;
+	if (!c->wv_next)
+		c->ex_out = ret > 0 ? (__u64)ret : 0; /* the first run: what was written */
+	left = c->ex_out;
+	i = c->wv_next;
+	lc.key.tgid = bpf_get_current_pid_tgid() >> 32;
+	lc.key.ssl = c->ssl;
+	if (left && i < c->num && i < PR_MAX_IOVECTOR_SIZE &&
+	    !bpf_probe_read_user(&v, sizeof(v), (void *)(c->buf + (__u64)i * sizeof(v)))) {
+		m = v.len > 0 ? (__u64)v.len : 0;
+		if (m > left)
+			m = left;
+		c->ex_out = left - m;
+		c->wv_next = i + 1;
+		if (m) {
+			lc.c.buf = v.base;
+			call_data(&lc, m, SSLC_FUNC_WRITE);
+		}
+		c = thread_call(false);
+		if (!c)
+			return 0;
+		if (c->ex_out && c->wv_next < c->num)
+			bpf_tail_call(ctx, &writev_next, 0); /* on failure: the rest is a gap */
+	}
+	left = c->ex_out;
+	c->active = 0;
+	c->wv_next = 0;
+	s = bpf_map_lookup_elem(&sessions, &lc.key);
+	/* vectors that could not be read: their bytes are a gap (unreadable) */
+	if (s && left && s->state == SESSION_MIRRORED)
+		report_gap(s, SSLC_DIR_SEND, left, SSLC_F_GAP_FAULT, SSLC_FUNC_WRITE);
+	if (s && __sync_lock_test_and_set(&s->call_state, CALL_DONE) == CALL_CLOSE_DEFERRED) {
+		session_socket_gone(s, s->close_flags);
+		count(SSLC_CNT_CLOSE_AFTER_CALL, 1);
+	}
+	attrib_exit(c, &lc.key, SSLC_FUNC_WRITEV, ret > 0 ? (__u64)ret : 0, c->sock_seen);
+	return 0;
+}
+
 /* SECStatus SSL_ForceHandshake(PRFileDesc *fd): binds the socket early, as for OpenSSL. */
 SEC("uprobe")
 int BPF_UPROBE(nss_handshake_enter, void *fd)

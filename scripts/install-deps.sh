@@ -19,7 +19,7 @@ build_pkgs=(cmake make gcc clang llvm pkg-config libelf-dev zlib1g-dev libpcap-d
 	libssl-dev libnghttp2-dev libcmocka-dev libclang-rt-14-dev iproute2 openssl ca-certificates)
 backports_pkgs=(libbpf-dev bpftool)
 test_pkgs=(nginx curl socat nghttp2-client python3 python3-scapy tshark tcpreplay jq ethtool procps
-	psmisc clang-format dovecot-imapd python3-yaml
+	psmisc clang-format dovecot-imapd python3-yaml gnutls-bin libnss3-tools wget git
 	node-acorn node-cjs-module-lexer node-undici) # node-*: Debian's node 18 loads them at start
 test_backports_pkgs=(suricata)
 bench_pkgs=(wrk bpftrace linux-perf)

@@ -47,6 +47,7 @@ enum sslc_func {
 	SSLC_FUNC_SHUTDOWN = 5,
 	SSLC_FUNC_FREE = 6,
 	SSLC_FUNC_HANDSHAKE = 7, /* SSL_do_handshake, SSL_accept, SSL_connect: binds the socket */
+	SSLC_FUNC_WRITEV = 8,	 /* NSPR's PR_Writev (its DATA records say SSLC_FUNC_WRITE) */
 };
 
 /* flags */

@@ -46,6 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret == 0 && ((sites.read_internal && sites.read_internal >= size) ||
 			 (sites.write_internal && sites.write_internal >= size)))
 		abort(); /* a probe site is inside the file */
+	why[0] = '\0';
+	ret = libfind_tls_kind(path, why, sizeof(why));
+	if (ret > TLS_KIND_NSPR || ret == 0 || (ret < 0 && !why[0]))
+		abort(); /* a kind, or an error that says why */
+	why[0] = '\0';
+	ret = probesite_find_gnutls(path, &sites, why, sizeof(why));
+	if (ret > 0 || (ret < 0 && !why[0]) || sites.write_internal)
+		abort();
+	if (ret == 0 && sites.read_internal && sites.read_internal >= size)
+		abort(); /* GnuTLS's receive site is inside the file */
 	if (probesite_symbols(path, names, 4, offs) == 0)
 		for (int i = 0; i < 4; i++)
 			if (offs[i] >= size && offs[i])
