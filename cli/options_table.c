@@ -45,9 +45,12 @@ const struct option_row option_rows[] = {
      NULL, ROW_CODE},
     {OPT_LIB, 0, "lib", "PATH", FOR_AGENT, S_WHAT,
      "also probe this library or static executable (repeatable)",
-     "At most 32. Not needed for the system's libssl, those that running processes map, or "
-     "programs with OpenSSL linked in and its symbols kept (upstream Node.js): those are "
-     "found without it, new programs as they start.",
+     "At most 32. Not needed for the system's libssl, libgnutls.so.30, libssl3.so and "
+     "libnspr4.so (probed from the start), those that running processes map, or programs with "
+     "OpenSSL linked in and its symbols kept (upstream Node.js): those are found without it, "
+     "new programs as they start. A file is an OpenSSL library by SSL_read and SSL_write, "
+     "GnuTLS by gnutls_record_recv and gnutls_record_send2, NSS's libssl3 by SSL_ImportFD, "
+     "NSPR by PR_Read, PR_Write and PR_GetUniqueIdentity.",
      NULL, ROW_CODE},
     {OPT_LIST, 0, "list", NULL, FOR_AGENT, S_WHAT,
      "print the processes using TLS, whether they are mirrored, and what running agents keep "
