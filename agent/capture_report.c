@@ -10,6 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A counter family labelled by library, from the counters v[0..SSLC_LIB__MAX). */
+static void by_library(struct metrics_buf *mb, const char *name, const char *help,
+		       const uint64_t *v)
+{
+	static const char *const libs[SSLC_LIB__MAX] = {"openssl", "gnutls", "nss"};
+
+	metrics_family(mb, name, "counter", help);
+	for (int l = 0; l < SSLC_LIB__MAX; l++) {
+		char label[32];
+
+		snprintf(label, sizeof(label), "library=\"%s\"", libs[l]);
+		metrics_sample(mb, name, label, v[l]);
+	}
+}
+
 void capture_report_metrics(struct metrics_buf *mb, const uint64_t cnt[SSLC_CNT__MAX])
 {
 	static const struct {
@@ -67,25 +82,12 @@ void capture_report_metrics(struct metrics_buf *mb, const uint64_t cnt[SSLC_CNT_
 		       cnt[SSLC_CNT_GAP_FAULT_BYTES]);
 	metrics_sample(mb, "sslcollector_agent_lost_bytes_total", "reason=\"in_flight\"",
 		       cnt[SSLC_CNT_GAP_INFLIGHT_BYTES]);
-	static const char *const libs[SSLC_LIB__MAX] = {"openssl", "gnutls", "nss"};
-	metrics_family(mb, "sslcollector_agent_library_sessions_total", "counter",
-		       "TLS sessions mirrored, by the TLS library of the program");
-	for (int l = 0; l < SSLC_LIB__MAX; l++) {
-		char label[32];
-
-		snprintf(label, sizeof(label), "library=\"%s\"", libs[l]);
-		metrics_sample(mb, "sslcollector_agent_library_sessions_total", label,
-			       cnt[SSLC_CNT_LIB_SESSIONS + l]);
-	}
-	metrics_family(mb, "sslcollector_agent_library_bytes_total", "counter",
-		       "Plaintext bytes of read/write calls on mirrored sessions, by TLS library");
-	for (int l = 0; l < SSLC_LIB__MAX; l++) {
-		char label[32];
-
-		snprintf(label, sizeof(label), "library=\"%s\"", libs[l]);
-		metrics_sample(mb, "sslcollector_agent_library_bytes_total", label,
-			       cnt[SSLC_CNT_LIB_BYTES + l]);
-	}
+	by_library(mb, "sslcollector_agent_library_sessions_total",
+		   "TLS sessions mirrored, by the TLS library of the program",
+		   cnt + SSLC_CNT_LIB_SESSIONS);
+	by_library(mb, "sslcollector_agent_library_bytes_total",
+		   "Plaintext bytes of read/write calls on mirrored sessions, by TLS library",
+		   cnt + SSLC_CNT_LIB_BYTES);
 	metrics_family(mb, "sslcollector_agent_inflight_gaps_total", "counter",
 		       "Gaps reported for SSL calls in progress when the probes were attached, by "
 		       "whether their length is exact or estimated from the TLS records");

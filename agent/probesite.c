@@ -90,6 +90,7 @@ int probesite_cheap_entry(const uint8_t *code, size_t len)
 struct elf_file {
 	int fd;
 	Elf *elf;
+	bool x86_64;
 };
 
 /* The file's size: a segment may claim more than there is. */
@@ -205,30 +206,42 @@ int probesite_symbols(const char *path, const char *const *names, size_t n, uint
 	return 0;
 }
 
-int probesite_find(const char *path, struct probe_sites *out, char *why, size_t why_len)
+/* Opens path for probesite_find*: 0, or a negative errno with why (f->fd -1 when the file
+ * could not be opened; the caller's `out` label closes what is open). out is cleared. */
+static int open_elf(const char *path, struct elf_file *f, struct probe_sites *out, char *why,
+		    size_t why_len)
 {
-	struct elf_file f = {.fd = -1};
 	GElf_Ehdr eh;
-	int ret = 0;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		snprintf(why, why_len, "libelf: %s", elf_errmsg(-1));
 		return -EINVAL;
 	}
-	f.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f.fd < 0) {
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0) {
 		ret = -errno;
 		snprintf(why, why_len, "cannot open: %s", strerror(errno));
 		return ret;
 	}
-	f.elf = elf_begin(f.fd, ELF_C_READ_MMAP, NULL);
-	if (!f.elf || elf_kind(f.elf) != ELF_K_ELF || !gelf_getehdr(f.elf, &eh)) {
+	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
+	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF || !gelf_getehdr(f->elf, &eh)) {
 		snprintf(why, why_len, "not an ELF file");
-		ret = -ENOEXEC;
-		goto out;
+		return -ENOEXEC;
 	}
-	if (eh.e_machine == EM_X86_64) {
+	f->x86_64 = eh.e_machine == EM_X86_64;
+	return 0;
+}
+
+int probesite_find(const char *path, struct probe_sites *out, char *why, size_t why_len)
+{
+	struct elf_file f = {.fd = -1};
+	int ret = open_elf(path, &f, out, why, why_len);
+
+	if (ret)
+		goto out;
+	if (f.x86_64) {
 		static const char *const names[] = {"SSL_read", "SSL_read_ex", "SSL_write",
 						    "SSL_write_ex"};
 		uint64_t a[4] = {0};
@@ -261,27 +274,9 @@ int probesite_find_gnutls(const char *path, struct probe_sites *out, char *why, 
 	uint8_t recv[CODE_LEN], seq[CODE_LEN], target[CODE_LEN], ktls[CODE_LEN];
 	struct elf_file f = {.fd = -1};
 	uint64_t a[3] = {0};
-	GElf_Ehdr eh;
-	int ret = 0;
+	int ret = open_elf(path, &f, out, why, why_len);
 
-	memset(out, 0, sizeof(*out));
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		snprintf(why, why_len, "libelf: %s", elf_errmsg(-1));
-		return -EINVAL;
-	}
-	f.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f.fd < 0) {
-		ret = -errno;
-		snprintf(why, why_len, "cannot open: %s", strerror(errno));
-		return ret;
-	}
-	f.elf = elf_begin(f.fd, ELF_C_READ_MMAP, NULL);
-	if (!f.elf || elf_kind(f.elf) != ELF_K_ELF || !gelf_getehdr(f.elf, &eh)) {
-		snprintf(why, why_len, "not an ELF file");
-		ret = -ENOEXEC;
-		goto out;
-	}
-	if (eh.e_machine != EM_X86_64)
+	if (ret || !f.x86_64)
 		goto out;
 	libfind_elf_symbols(f.elf, names, 3, a);
 	size_t n_recv = read_code(&f, a[0], recv), n_seq = read_code(&f, a[1], seq);

@@ -123,7 +123,7 @@ e2e_check "... and the agent held at least one of those connections' ends for it
 	grep -Eq "closes held for a call ([1-9]|[0-9]{2,})" "$E2E_TMP/agent.log"
 # At once: reported by the BPF side as it maps it, not found by the periodic full scan.
 e2e_check "a libssl copy loaded in the server namespace is reported as it is mapped" \
-	grep -q "process $ours_pid maps a libssl not seen before" "$E2E_TMP/agent.log"
+	grep -q "process $ours_pid maps a TLS library not seen before" "$E2E_TMP/agent.log"
 e2e_check "... and probed" \
 	grep -q "probing $copies/ours/libssl.so.3" "$E2E_TMP/agent.log"
 e2e_check "a libssl copy loaded only in the client namespace is not" \
